@@ -1,0 +1,295 @@
+"""What the fleet looks like: clusters, node pools and what AKS offers per region.
+
+The planner reads a :class:`FleetState`. It is built either from a fleet file
+(:func:`parse_fleet`, for offline planning, the demo and the simulator) or
+from live ARM observations (the adapters). Either way it is plain data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from patchpilot.domain.fields import Fields
+from patchpilot.domain.node_images import (
+    NodeImageVersion,
+    OsType,
+    parse_node_image,
+    parse_node_image_version,
+)
+from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id
+from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration
+from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
+from patchpilot.errors import InvalidInputError
+
+# The two AKS maintenance configurations that gate each kind of upgrade.
+KUBERNETES_SCHEDULE = "aksManagedAutoUpgradeSchedule"
+NODE_OS_SCHEDULE = "aksManagedNodeOSUpgradeSchedule"
+MAINTENANCE_NAMES = ("default", KUBERNETES_SCHEDULE, NODE_OS_SCHEDULE)
+
+# autoUpgradeProfile values as AKS spells them.
+AUTO_UPGRADE_CHANNELS = ("none", "patch", "stable", "rapid", "node-image")
+NODE_OS_CHANNELS = ("None", "Unmanaged", "SecurityPatch", "NodeImage")
+PoolMode = Literal["System", "User", "Gateway"]
+
+
+@dataclass(frozen=True)
+class CatalogVersion:
+    """A Kubernetes version AKS offers in a region, and since when."""
+
+    offered: OfferedVersion
+    released: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class CatalogImage:
+    """A node image version AKS offers in a region, and since when."""
+
+    image: NodeImageVersion
+    released: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class RegionCatalog:
+    """What AKS offers in one region; entries with a release date appear on that day."""
+
+    kubernetes: tuple[CatalogVersion, ...] = ()
+    node_images: tuple[CatalogImage, ...] = ()
+
+    def kubernetes_at(self, now: dt.datetime) -> tuple[OfferedVersion, ...]:
+        """The Kubernetes versions offered at `now`."""
+        return tuple(e.offered for e in self.kubernetes if _released_by(e.released, now))
+
+    def images_at(self, family: str, now: dt.datetime) -> tuple[NodeImageVersion, ...]:
+        """The images of one family offered at `now`, oldest first."""
+        images = (
+            e.image
+            for e in self.node_images
+            if e.image.family == family and _released_by(e.released, now)
+        )
+        return tuple(sorted(images, key=lambda image: image.sort_key))
+
+    def kubernetes_released(self, version: KubernetesVersion) -> dt.datetime | None:
+        """When AKS first offered a version here (None: before anything we know of)."""
+        dates = [e.released for e in self.kubernetes if e.offered.version == version]
+        return _first_instant(dates)
+
+    def image_released(self, image: NodeImageVersion) -> dt.datetime | None:
+        """When AKS first offered an image here (None: before anything we know of)."""
+        dates = [e.released for e in self.node_images if e.image == image]
+        return _first_instant(dates)
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """One agent pool as observed."""
+
+    name: str
+    os_type: OsType
+    mode: PoolMode
+    version: KubernetesVersion
+    node_image: NodeImageVersion
+    count: int = 1
+    os_sku: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """One managed cluster as observed."""
+
+    id: ClusterId
+    location: str
+    kubernetes_version: KubernetesVersion
+    pools: tuple[PoolState, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    auto_upgrade_channel: str = "none"
+    node_os_upgrade_channel: str = "None"
+    maintenance: Mapping[str, Schedule] = field(default_factory=dict)
+    provisioning_state: str = "Succeeded"
+
+    @property
+    def key(self) -> str:
+        """The case-insensitive cluster identity used in history records."""
+        return self.id.key
+
+
+@dataclass(frozen=True)
+class FleetState:
+    """Every observed cluster plus the per-region catalog.
+
+    `node_image_pinning` says whether AKS lets a specific node image version be
+    requested (then a later ring gets exactly what an earlier ring soaked) or
+    only "latest" (then a later ring waits until latest equals that image).
+    """
+
+    clusters: tuple[ClusterState, ...]
+    catalog: Mapping[str, RegionCatalog]
+    node_image_pinning: bool = False
+
+    def region(self, location: str) -> RegionCatalog:
+        """The catalog of a region (empty when unknown: nothing is offered)."""
+        return self.catalog.get(_region_key(location), RegionCatalog())
+
+
+def parse_fleet(data: object, *, source: str | None = None) -> FleetState:
+    """Validate a fleet document (see DESIGN.md, "Fleet file") and build the state."""
+    fields = Fields.of(data, source=source).only("catalog", "clusters", "node_image_pinning")
+    catalog = fields.child("catalog", {})
+    regions = {
+        _region_key(str(name)): _region(Fields.of(value, source=source, path=catalog.at(str(name))))
+        for name, value in catalog.data.items()
+    }
+    clusters = tuple(
+        _cluster(Fields.of(item, source=source, path=path))
+        for path, item in fields.items("clusters", required=True)
+    )
+    _refuse_duplicates(fields, clusters)
+    return FleetState(clusters, regions, fields.flag("node_image_pinning", False))
+
+
+def _region(fields: Fields) -> RegionCatalog:
+    fields.only("kubernetes", "node_images")
+    versions = tuple(
+        _catalog_version(fields, path, item) for path, item in fields.items("kubernetes")
+    )
+    images_by_family = fields.child("node_images", {})
+    images: list[CatalogImage] = []
+    for family, entries in images_by_family.data.items():
+        family_fields = Fields.of(
+            {"entries": entries}, source=fields.source, path=images_by_family.path
+        )
+        for entries_path, item in family_fields.items("entries"):
+            path = entries_path.replace(".entries", f".{family}")
+            images.append(_catalog_image(fields, str(family), path, item))
+    return RegionCatalog(versions, tuple(images))
+
+
+def _catalog_version(fields: Fields, path: str, item: Any) -> CatalogVersion:
+    entry = _entry(fields, path, item)
+    entry.only("version", "preview", "released")
+    version = KubernetesVersion.parse(
+        str(entry.raw("version")), source=fields.source, path=entry.at("version")
+    )
+    return CatalogVersion(OfferedVersion(version, entry.flag("preview", False)), _released(entry))
+
+
+def _catalog_image(fields: Fields, family: str, path: str, item: Any) -> CatalogImage:
+    entry = _entry(fields, path, item).only("version", "released")
+    image = parse_node_image_version(
+        family, str(entry.raw("version")), source=fields.source, path=entry.at("version")
+    )
+    return CatalogImage(image, _released(entry))
+
+
+def _entry(fields: Fields, path: str, item: Any) -> Fields:
+    """A catalog entry: a bare version, or a mapping with `version` and options."""
+    if isinstance(item, str | int | float):
+        item = {"version": str(item)}
+    return Fields.of(item, source=fields.source, path=path)
+
+
+def _released(entry: Fields) -> dt.date | None:
+    return entry.day("released") if entry.has("released") else None
+
+
+_CLUSTER_FIELDS = (
+    "id", "location", "tags", "kubernetes_version", "auto_upgrade_channel",
+    "node_os_upgrade_channel", "maintenance_configurations", "pools", "provisioning_state",
+)  # fmt: skip
+
+
+def _cluster(fields: Fields) -> ClusterState:
+    fields.only(*_CLUSTER_FIELDS)
+    cluster_id = parse_cluster_id(fields.raw("id"), source=fields.source, path=fields.at("id"))
+    pools = tuple(
+        _pool(Fields.of(item, source=fields.source, path=path))
+        for path, item in fields.items("pools", required=True)
+    )
+    if not pools:
+        raise fields.error("pools", "a cluster has at least one (system) node pool")
+    return ClusterState(
+        id=cluster_id,
+        location=fields.text("location"),
+        kubernetes_version=_version(fields, "kubernetes_version"),
+        pools=pools,
+        tags=fields.string_map("tags"),
+        auto_upgrade_channel=fields.text(
+            "auto_upgrade_channel", "none", choices=AUTO_UPGRADE_CHANNELS
+        ),
+        node_os_upgrade_channel=fields.text(
+            "node_os_upgrade_channel", "None", choices=NODE_OS_CHANNELS
+        ),
+        maintenance=_maintenance(fields.child("maintenance_configurations", {})),
+        provisioning_state=fields.text("provisioning_state", "Succeeded"),
+    )
+
+
+def _pool(fields: Fields) -> PoolState:
+    fields.only("name", "os", "os_sku", "mode", "version", "node_image", "count")
+    os_type = fields.text("os", choices=("Linux", "Windows"))
+    image_text = fields.text("node_image")
+    image = _image(fields, image_text)
+    if image.os_type != os_type:
+        raise fields.error(
+            "node_image", f"{image_text} is a {image.os_type} image on an {os_type} pool"
+        )
+    return PoolState(
+        name=fields.text("name"),
+        os_type=image.os_type,
+        mode=fields.text("mode", "User", choices=("System", "User", "Gateway")),  # type: ignore[arg-type]
+        version=_version(fields, "version"),
+        node_image=image,
+        count=fields.integer("count", 1, low=0, high=5000),
+        os_sku=fields.raw("os_sku", None),
+    )
+
+
+def _image(fields: Fields, text: str) -> NodeImageVersion:
+    return parse_node_image(text, source=fields.source, path=fields.at("node_image"))
+
+
+def _version(fields: Fields, key: str) -> KubernetesVersion:
+    return KubernetesVersion.parse(str(fields.raw(key)), source=fields.source, path=fields.at(key))
+
+
+def _maintenance(fields: Fields) -> dict[str, Schedule]:
+    fields.only(*MAINTENANCE_NAMES)
+    return {str(name): _configuration(fields, str(name)) for name in fields.data}
+
+
+def _configuration(fields: Fields, name: str) -> Schedule:
+    """Parse one configuration, locating any error under this cluster's field path."""
+    try:
+        return parse_maintenance_configuration(fields.data[name], source=fields.source)
+    except InvalidInputError as exc:
+        inner = f"{fields.at(name)}.{exc.path}" if exc.path else fields.at(name)
+        raise InvalidInputError(exc.detail, source=fields.source, path=inner) from None
+
+
+def _refuse_duplicates(fields: Fields, clusters: tuple[ClusterState, ...]) -> None:
+    seen: set[str] = set()
+    for index, cluster in enumerate(clusters):
+        if cluster.key in seen:
+            raise fields.error("clusters", f"cluster {cluster.id} is listed twice (entry {index})")
+        seen.add(cluster.key)
+        names = [pool.name for pool in cluster.pools]
+        if len(set(names)) != len(names):
+            raise fields.error("clusters", f"cluster {cluster.id} has two pools with one name")
+
+
+def _region_key(location: str) -> str:
+    """ARM spells regions in several ways ("West Europe", "westeurope")."""
+    return location.replace(" ", "").lower()
+
+
+def _released_by(released: dt.date | None, now: dt.datetime) -> bool:
+    return released is None or released <= now.astimezone(dt.UTC).date()
+
+
+def _first_instant(dates: list[dt.date | None]) -> dt.datetime | None:
+    if not dates or any(d is None for d in dates):
+        return None
+    first = min(d for d in dates if d is not None)
+    return dt.datetime.combine(first, dt.time(), dt.UTC)

@@ -1,0 +1,177 @@
+"""The policy file: what a platform team allows Patch Pilot to do, validated once.
+
+The CLI, the service layer and the planner receive a :class:`Policy` built by
+:func:`parse_policy` from the already-loaded YAML mapping; an invalid file
+raises one :class:`~patchpilot.errors.InvalidInputError` naming the file, the
+field path and what was expected, so nothing is ever partly applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from patchpilot.domain.fields import Fields
+from patchpilot.domain.resource_ids import parse_scope
+from patchpilot.domain.schedule import MaintenanceWindow, Window, parse_maintenance_window
+from patchpilot.domain.versions import CHANNELS, DEFAULT_MAX_SKEW_MINORS, UpgradeChannel
+
+Selection = Literal["soaked", "latest"]
+_UTC = dt.UTC
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """Whole UTC days on which nothing starts, end date included."""
+
+    start: dt.date
+    end: dt.date
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"freeze ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def span(self) -> Window:
+        """The blocked interval [start 00:00Z, day after end 00:00Z)."""
+        start = dt.datetime.combine(self.start, dt.time(), _UTC)
+        end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), _UTC)
+        return Window(start, end)
+
+
+@dataclass(frozen=True)
+class Ring:
+    """A stage of the rollout; a cluster joins the first ring whose tags all match."""
+
+    name: str
+    tags: tuple[tuple[str, str], ...]
+    soak_days: int
+
+    def matches(self, cluster_tags: Mapping[str, str]) -> bool:
+        """True when every tag of the ring's match is on the cluster (an empty match takes all)."""
+        return all(cluster_tags.get(key) == value for key, value in self.tags)
+
+
+@dataclass(frozen=True)
+class KubernetesPolicy:
+    """How Patch Pilot chooses Kubernetes versions."""
+
+    channel: UpgradeChannel = "patch"
+    allow_preview: bool = False
+    max_skew_minors: int = DEFAULT_MAX_SKEW_MINORS
+
+
+@dataclass(frozen=True)
+class NodeImagePolicy:
+    """How Patch Pilot chooses node images, per OS."""
+
+    selection: Selection = "soaked"
+    linux_enabled: bool = True
+    windows_enabled: bool = True
+    patch_tuesday_offset_days: int = 7
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The whole validated policy."""
+
+    scopes: tuple[str, ...]
+    rings: tuple[Ring, ...]
+    default_window: MaintenanceWindow | None = None
+    freezes: tuple[Freeze, ...] = ()
+    kubernetes: KubernetesPolicy = KubernetesPolicy()
+    node_images: NodeImagePolicy = NodeImagePolicy()
+
+    def ring_of(self, tags: Mapping[str, str]) -> Ring | None:
+        """The first ring that matches the cluster's tags, or None."""
+        return next((ring for ring in self.rings if ring.matches(tags)), None)
+
+    def ring_before(self, ring: Ring) -> Ring | None:
+        """The ring that must soak a target before `ring` may take it."""
+        index = self.rings.index(ring)
+        return self.rings[index - 1] if index > 0 else None
+
+    @property
+    def freeze_spans(self) -> tuple[Window, ...]:
+        """All freezes as blocked UTC intervals."""
+        return tuple(freeze.span for freeze in self.freezes)
+
+
+_TOP_LEVEL = ("scopes", "default_window", "freezes", "rings", "kubernetes", "node_images")
+
+
+def parse_policy(data: object, *, source: str | None = None) -> Policy:
+    """Validate a loaded policy document as a whole and build the :class:`Policy`."""
+    fields = Fields.of(data, source=source).only(*_TOP_LEVEL)
+    window = None
+    if fields.has("default_window"):
+        window = parse_maintenance_window(
+            fields.raw("default_window"), source=source, path="default_window"
+        )
+    return Policy(
+        scopes=_scopes(fields),
+        rings=_rings(fields),
+        default_window=window,
+        freezes=tuple(_freeze(fields, path, item) for path, item in fields.items("freezes")),
+        kubernetes=_kubernetes(fields.child("kubernetes", {})),
+        node_images=_node_images(fields.child("node_images", {})),
+    )
+
+
+def _scopes(fields: Fields) -> tuple[str, ...]:
+    scopes = tuple(
+        parse_scope(item, source=fields.source, path=path)
+        for path, item in fields.items("scopes", required=True)
+    )
+    if not scopes:
+        raise fields.error("scopes", "must name at least one subscription or resource group")
+    return scopes
+
+
+def _rings(fields: Fields) -> tuple[Ring, ...]:
+    rings: list[Ring] = []
+    for path, item in fields.items("rings", required=True):
+        ring = Fields.of(item, source=fields.source, path=path).only("name", "match", "soak_days")
+        match = ring.child("match", {}).only("tags")
+        name = ring.text("name")
+        if any(existing.name == name for existing in rings):
+            raise ring.error("name", f"ring {name!r} is defined twice")
+        tags = tuple(sorted(match.string_map("tags").items()))
+        rings.append(Ring(name, tags, ring.integer("soak_days", 0, low=0, high=90)))
+    if not rings:
+        raise fields.error("rings", "must define at least one ring")
+    return tuple(rings)
+
+
+def _freeze(fields: Fields, path: str, item: Any) -> Freeze:
+    freeze = Fields.of(item, source=fields.source, path=path).only("start", "end", "reason")
+    start, end = freeze.day("start"), freeze.day("end")
+    if end < start:
+        raise freeze.error("end", f"{end} is before start {start}")
+    return Freeze(start, end, freeze.text("reason", "freeze"))
+
+
+def _kubernetes(fields: Fields) -> KubernetesPolicy:
+    fields.only("channel", "allow_preview", "max_skew_minors")
+    channel = fields.text("channel", "patch", choices=CHANNELS)
+    return KubernetesPolicy(
+        channel=channel,  # type: ignore[arg-type]  # narrowed by choices
+        allow_preview=fields.flag("allow_preview", False),
+        max_skew_minors=fields.integer("max_skew_minors", DEFAULT_MAX_SKEW_MINORS, low=0, high=3),
+    )
+
+
+def _node_images(fields: Fields) -> NodeImagePolicy:
+    fields.only("selection", "linux", "windows")
+    linux = fields.child("linux", {}).only("enabled")
+    windows = fields.child("windows", {}).only("enabled", "patch_tuesday_offset_days")
+    selection = fields.text("selection", "soaked", choices=("soaked", "latest"))
+    return NodeImagePolicy(
+        selection=selection,  # type: ignore[arg-type]  # narrowed by choices
+        linux_enabled=linux.flag("enabled", True),
+        windows_enabled=windows.flag("enabled", True),
+        patch_tuesday_offset_days=windows.integer("patch_tuesday_offset_days", 7, low=0, high=27),
+    )
