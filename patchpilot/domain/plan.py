@@ -1,0 +1,101 @@
+"""The planner's answer: actions with a status and a reason, and findings.
+
+A :class:`Plan` is what `patchpilot plan` prints, what `GET /api/plan`
+returns and what the reconcile worker executes (its `due` actions, in order).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from patchpilot.domain.history import Kind
+
+Status = Literal["due", "scheduled", "blocked"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One upgrade of a control plane (pool None) or a pool, and why it is in this state."""
+
+    cluster: str
+    pool: str | None
+    kind: Kind
+    current: str
+    target: str | None
+    status: Status
+    not_before: dt.datetime | None
+    reason: str
+    ring: str | None = None
+    window_end: dt.datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's JSON shape (DESIGN.md, CLI)."""
+        return {
+            "cluster": self.cluster,
+            "pool": self.pool,
+            "kind": self.kind,
+            "current": self.current,
+            "target": self.target,
+            "status": self.status,
+            "not_before": iso(self.not_before),
+            "window_end": iso(self.window_end),
+            "ring": self.ring,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a person should know that is not an upgrade: an overlap, a risk."""
+
+    cluster: str
+    pool: str | None
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for `plan --json` and the status API."""
+        return {
+            "cluster": self.cluster,
+            "pool": self.pool,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every action and finding for a fleet at one instant."""
+
+    at: dt.datetime
+    actions: tuple[Action, ...]
+    findings: tuple[Finding, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        """How many actions have each status (for traces and summaries)."""
+        counted = Counter(action.status for action in self.actions)
+        return {status: counted.get(status, 0) for status in ("due", "scheduled", "blocked")}
+
+    def due(self) -> tuple[Action, ...]:
+        """The actions to start now, in execution order."""
+        return tuple(action for action in self.actions if action.status == "due")
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's JSON object: `at`, `actions`, plus `findings` and `counts`."""
+        return {
+            "at": iso(self.at),
+            "actions": [action.to_json() for action in self.actions],
+            "findings": [finding.to_json() for finding in self.findings],
+            "counts": self.counts(),
+        }
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """UTC ISO 8601 with a `Z`, as the contract requires."""
+    if moment is None:
+        return None
+    text = moment.astimezone(dt.UTC).isoformat()
+    return text.replace("+00:00", "Z")

@@ -1,0 +1,505 @@
+"""The planner: what may be upgraded, to what, and when, for a whole fleet.
+
+`plan(fleet, policy, history, now)` is pure: the same inputs give the same
+plan whatever the order of clusters or pools, and nothing here reads a clock.
+It enforces invariants 1, 4, 5, 6 and 7 of DESIGN.md and never fights AKS: a
+kind of upgrade that a cluster's own AKS channel manages gets a blocked action
+saying so, plus a finding.
+
+Each candidate upgrade is first drafted (what, to which target, which time
+gates), then finished: cluster-wide blocks (pauses, failures, operations in
+flight) and the first allowed window decide its status and reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass, replace
+
+from patchpilot.domain.cadence import covered_patch_tuesday, windows_due_from
+from patchpilot.domain.fleet import (
+    KUBERNETES_SCHEDULE,
+    NODE_OS_SCHEDULE,
+    ClusterState,
+    FleetState,
+    PoolState,
+)
+from patchpilot.domain.history import History, Kind
+from patchpilot.domain.node_images import NodeImageVersion
+from patchpilot.domain.plan import Action, Finding, Plan, iso
+from patchpilot.domain.policy import Policy, Ring
+from patchpilot.domain.resource_ids import in_scopes
+from patchpilot.domain.rings import RingProgress, Soaked
+from patchpilot.domain.schedule import Schedule, Window, subtract
+from patchpilot.domain.versions import (
+    KubernetesVersion,
+    OfferedVersion,
+    channel_target,
+    minor_distance,
+    next_step,
+)
+
+# How far ahead the planner looks for an allowed window before it gives up.
+HORIZON = dt.timedelta(days=366)
+_AKS_KUBERNETES_CHANNELS = ("patch", "stable", "rapid")
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A candidate upgrade before windows and cluster-wide blocks are applied."""
+
+    pool: str | None
+    kind: Kind
+    current: str
+    target: str | None
+    why: str
+    blocked: str | None = None
+    gates: tuple[tuple[dt.datetime, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Aim:
+    """Where a cluster's channel points, what the region offers, and how to say so."""
+
+    final: KubernetesVersion
+    offered: tuple[OfferedVersion, ...]
+    why: str
+
+
+class _Planner:
+    """Holds one plan's inputs and memos; built and thrown away by :func:`plan`."""
+
+    def __init__(
+        self, fleet: FleetState, policy: Policy, history: History, now: dt.datetime
+    ) -> None:
+        self.fleet, self.policy, self.history, self.now = fleet, policy, history, now
+        self.rings = RingProgress(fleet, policy, history)
+        self.findings: list[Finding] = []
+
+    def cluster(self, cluster: ClusterState) -> list[Action]:
+        """Every action for one cluster, control plane first, then pools in order."""
+        if not in_scopes(cluster.id, self.policy.scopes):
+            self._find(cluster, None, "out_of_scope", "outside the policy's scopes: never touched")
+            return []
+        ring = self.rings.ring_of(cluster)
+        if ring is None:
+            self._find(cluster, None, "no_ring", "matches no ring of the policy: not planned")
+            return []
+        drafts = self._kubernetes(cluster, ring)
+        upgrading_pools = {d.pool for d in drafts if d.pool is not None and d.blocked is None}
+        for pool in _ordered(cluster.pools):
+            draft = self._node_image(cluster, ring, pool)
+            if draft is not None and pool.name in upgrading_pools and draft.blocked is None:
+                draft = replace(
+                    draft,
+                    blocked="comes with the pool's Kubernetes upgrade "
+                    "(AKS moves a pool to the latest node image when it upgrades its version)",
+                )
+            if draft is not None:
+                drafts.append(draft)
+        return [self._finish(cluster, ring, draft) for draft in _in_order(drafts, cluster)]
+
+    # Kubernetes -----------------------------------------------------------------
+
+    def _kubernetes(self, cluster: ClusterState, ring: Ring) -> list[_Draft]:
+        channel = self.policy.kubernetes.channel
+        if channel == "none":
+            return []
+        drafts: list[_Draft] = []
+        control_plane = self._control_plane(cluster, ring)
+        if control_plane is not None:
+            drafts.append(control_plane)
+        drafts.extend(self._pools_follow(cluster))
+        if cluster.auto_upgrade_channel in _AKS_KUBERNETES_CHANNELS:
+            managed = f"managed by AKS auto-upgrade channel {cluster.auto_upgrade_channel}"
+            self._find(
+                cluster,
+                None,
+                "aks_channel_overlap",
+                f"Kubernetes upgrades {managed}: "
+                "Patch Pilot leaves them to AKS (set the channel to none to hand them over)",
+            )
+            drafts = [replace(d, blocked=managed) for d in drafts]
+        return drafts
+
+    def _control_plane(self, cluster: ClusterState, ring: Ring) -> _Draft | None:
+        policy = self.policy.kubernetes
+        offered = self.fleet.region(cluster.location).kubernetes_at(self.now)
+        current = cluster.kubernetes_version
+        final = channel_target(policy.channel, current, offered, allow_preview=policy.allow_preview)
+        if final is None:
+            return None
+        aim = _Aim(final, offered, f"channel {policy.channel} aims at {final}")
+        soaked = self.rings.kubernetes(ring)
+        if soaked is None:
+            return self._first_ring_step(cluster, ring, aim)
+        return self._later_ring_step(cluster, ring, soaked, aim)
+
+    def _first_ring_step(self, cluster: ClusterState, ring: Ring, aim: _Aim) -> _Draft:
+        current = cluster.kubernetes_version
+        allow_preview = self.policy.kubernetes.allow_preview
+        step = next_step(current, aim.final, aim.offered, allow_preview=allow_preview)
+        draft = _Draft(None, "kubernetes", str(current), str(step) if step else None, aim.why)
+        if step is None:
+            minor = f"{current.major}.{current.minor + 1}"
+            return replace(
+                draft,
+                blocked=f"AKS offers no {minor} version in {cluster.location} "
+                f"to step through on the way to {aim.final} (minors are never skipped)",
+            )
+        released = self.fleet.region(cluster.location).kubernetes_released(step)
+        gates = _soak_gate(ring, released, "AKS offered it")
+        return self._skew_checked(cluster, replace(draft, gates=gates))
+
+    def _later_ring_step(
+        self, cluster: ClusterState, ring: Ring, soaked: Soaked, aim: _Aim
+    ) -> _Draft:
+        current = cluster.kubernetes_version
+        allow_preview = self.policy.kubernetes.allow_preview
+        offered_now = {o.version for o in aim.offered if allow_preview or not o.preview}
+        candidates = [
+            version
+            for version in soaked.versions
+            if current < version <= aim.final
+            and minor_distance(current, version) <= 1
+            and version in offered_now
+        ]
+        draft = _Draft(None, "kubernetes", str(current), None, aim.why)
+        if soaked.failures:
+            return replace(draft, blocked=f"ring {soaked.ring} had a failure: {soaked.failures[0]}")
+        if not candidates:
+            return replace(
+                draft,
+                blocked=f"ring {ring.name} waits for ring {soaked.ring} to soak a version "
+                f"on the way to {aim.final} ({soaked.summary})",
+            )
+        target = candidates[-1]
+        reached = f"ring {soaked.ring} reached {target}"
+        draft = replace(
+            draft,
+            target=str(target),
+            why=f"ring {soaked.ring} soaked {target}; {aim.why}",
+            gates=_soak_gate(ring, soaked.targets[str(target)], reached),
+        )
+        return self._skew_checked(cluster, draft)
+
+    def _skew_checked(self, cluster: ClusterState, draft: _Draft) -> _Draft:
+        """Block a control plane step that would leave a pool too many minors behind."""
+        if draft.target is None:
+            return draft
+        target = KubernetesVersion.parse(draft.target)
+        limit = self.policy.kubernetes.max_skew_minors
+        for pool in _ordered(cluster.pools):
+            lag = minor_distance(pool.version, target)
+            if lag > limit:
+                return replace(
+                    draft,
+                    blocked=f"pool {pool.name} on {pool.version} would lag {lag} "
+                    f"minors behind {target} (limit {limit}): it is upgraded first",
+                )
+        return draft
+
+    def _pools_follow(self, cluster: ClusterState) -> list[_Draft]:
+        """Pools behind their control plane move to its version; never past it."""
+        drafts = []
+        for pool in _ordered(cluster.pools):
+            if pool.version < cluster.kubernetes_version:
+                why = f"pool follows its control plane to {cluster.kubernetes_version}"
+                drafts.append(
+                    _Draft(
+                        pool.name,
+                        "kubernetes",
+                        str(pool.version),
+                        str(cluster.kubernetes_version),
+                        why,
+                    )
+                )
+            elif pool.version > cluster.kubernetes_version:
+                self._find(
+                    cluster,
+                    pool.name,
+                    "pool_newer_than_control_plane",
+                    f"pool on {pool.version} is newer than its control plane "
+                    f"{cluster.kubernetes_version}, which AKS does not allow",
+                )
+        return drafts
+
+    # Node images ------------------------------------------------------------------
+
+    def _node_image(self, cluster: ClusterState, ring: Ring, pool: PoolState) -> _Draft | None:
+        if not self._image_policy_enabled(pool):
+            return None
+        current = pool.node_image
+        offered = self.fleet.region(cluster.location).images_at(current.family, self.now)
+        latest = offered[-1] if offered else None
+        soaked = self.rings.node_image(ring, current.family)
+        if soaked is None:
+            draft = self._first_ring_image(cluster, ring, pool, latest)
+        else:
+            draft = self._later_ring_image(ring, pool, soaked, latest)
+        if draft is None:
+            return None
+        managed = self._image_manager(cluster, pool)
+        return replace(draft, blocked=managed) if managed and draft.blocked is None else draft
+
+    def _first_ring_image(
+        self, cluster: ClusterState, ring: Ring, pool: PoolState, latest: NodeImageVersion | None
+    ) -> _Draft | None:
+        if latest is None or not latest.newer_than(pool.node_image):
+            return None
+        released = self.fleet.region(cluster.location).image_released(latest)
+        gates = _soak_gate(ring, released, "AKS offered it") + self._windows_gate(pool, latest)
+        why = f"AKS offers {latest.version} in {cluster.location}"
+        return _Draft(pool.name, "node_image", str(pool.node_image), str(latest), why, gates=gates)
+
+    def _later_ring_image(
+        self, ring: Ring, pool: PoolState, soaked: Soaked, latest: NodeImageVersion | None
+    ) -> _Draft | None:
+        current = pool.node_image
+        newer = [image for image in soaked.images if image.newer_than(current)]
+        if not newer:
+            if latest is None or not latest.newer_than(current):
+                return None
+            return _Draft(
+                pool.name,
+                "node_image",
+                str(current),
+                str(latest),
+                "a newer image exists",
+                blocked=f"ring {ring.name} waits for ring {soaked.ring} to soak a newer "
+                f"image ({soaked.summary})",
+            )
+        chosen = newer[-1]
+        draft = _Draft(
+            pool.name,
+            "node_image",
+            str(current),
+            str(chosen),
+            f"ring {soaked.ring} soaked {chosen.version}",
+            gates=_soak_gate(
+                ring, soaked.targets[str(chosen)], f"ring {soaked.ring} reached {chosen.version}"
+            ),
+        )
+        if soaked.failures:
+            return replace(draft, blocked=f"ring {soaked.ring} had a failure: {soaked.failures[0]}")
+        return self._selected(draft, pool, chosen, latest)
+
+    def _selected(
+        self,
+        draft: _Draft,
+        pool: PoolState,
+        chosen: NodeImageVersion,
+        latest: NodeImageVersion | None,
+    ) -> _Draft:
+        """Apply `selection` and what AKS lets us request (a version, or only the latest)."""
+        if self.policy.node_images.selection == "latest" and latest is not None:
+            why = f"{draft.why}; selection latest takes {latest.version}"
+            return replace(
+                draft,
+                target=str(latest),
+                why=why,
+                gates=draft.gates + self._windows_gate(pool, latest),
+            )
+        gates = draft.gates + self._windows_gate(pool, chosen)
+        if latest is None or latest.sort_key < chosen.sort_key:
+            return replace(
+                draft, gates=gates, blocked=f"{chosen.version} is not offered in this region yet"
+            )
+        if latest != chosen and not self.fleet.node_image_pinning:
+            return replace(
+                draft,
+                gates=gates,
+                blocked=f"AKS only upgrades to the latest image "
+                f"({latest.version}), not the soaked {chosen.version}: waits until the "
+                "earlier ring soaks it (or set node_images.selection: latest)",
+            )
+        return replace(draft, gates=gates)
+
+    def _windows_gate(
+        self, pool: PoolState, image: NodeImageVersion
+    ) -> tuple[tuple[dt.datetime, str], ...]:
+        """Windows pools wait for the Patch Tuesday their target image covers, plus the offset."""
+        if pool.os_type != "Windows":
+            return ()
+        offset = self.policy.node_images.patch_tuesday_offset_days
+        tuesday = covered_patch_tuesday(image.build_date)
+        due = windows_due_from(tuesday, offset)
+        return ((due, f"Patch Tuesday {tuesday.isoformat()} + {offset} days"),)
+
+    def _image_policy_enabled(self, pool: PoolState) -> bool:
+        images = self.policy.node_images
+        return images.windows_enabled if pool.os_type == "Windows" else images.linux_enabled
+
+    def _image_manager(self, cluster: ClusterState, pool: PoolState) -> str | None:
+        """Who else patches this pool's node image, if anyone (then Patch Pilot stays off)."""
+        channel = cluster.node_os_upgrade_channel
+        if cluster.auto_upgrade_channel == "node-image":
+            managed = "managed by AKS auto-upgrade channel node-image"
+        elif channel in ("NodeImage", "SecurityPatch"):
+            managed = f"managed by AKS node OS channel {channel}"
+        else:
+            return None
+        message = f"node image upgrades {managed}: Patch Pilot leaves them to AKS"
+        if pool.os_type == "Windows" and channel == "SecurityPatch":
+            message = (
+                "AKS's SecurityPatch channel does not patch Windows pools, so nothing "
+                "patches this one: set the channel to NodeImage, or None to let Patch Pilot"
+            )
+        self._find(cluster, pool.name, "aks_channel_overlap", message)
+        return managed
+
+    # Finishing: cluster-wide blocks and windows --------------------------------------
+
+    def _finish(self, cluster: ClusterState, ring: Ring, draft: _Draft) -> Action:
+        action = Action(
+            cluster=str(cluster.id),
+            pool=draft.pool,
+            kind=draft.kind,
+            current=draft.current,
+            target=draft.target,
+            status="blocked",
+            not_before=None,
+            reason="",
+            ring=ring.name,
+        )
+        blocked = draft.blocked or self._cluster_block(cluster, ring, draft)
+        if blocked is not None:
+            return replace(action, reason=f"blocked: {blocked}")
+        schedule, schedule_name = self._schedule(cluster, draft.kind)
+        if schedule is None:
+            return replace(
+                action,
+                reason=f"blocked: no maintenance window (the cluster has no "
+                f"{schedule_name} and the policy no default_window)",
+            )
+        earliest, waits_for = self._earliest(draft)
+        opening = first_opening(schedule, self.policy.freeze_spans, earliest)
+        if opening is None:
+            return replace(
+                action,
+                reason=f"blocked: no allowed {schedule_name} window within "
+                f"{HORIZON.days} days of {iso(earliest)}",
+            )
+        start, end = opening
+        window = f"{schedule_name} window {iso(start)} to {iso(end)}"
+        if start <= self.now:
+            return replace(
+                action,
+                status="due",
+                not_before=start,
+                window_end=end,
+                reason=f"due: {draft.why}; {window}",
+            )
+        wait = f"waits for {waits_for} until {iso(earliest)}, then " if waits_for else ""
+        freeze = self._freeze_note(earliest, start)
+        return replace(
+            action,
+            status="scheduled",
+            not_before=start,
+            window_end=end,
+            reason=f"scheduled: {draft.why}; {wait}first allowed {window}{freeze}",
+        )
+
+    def _cluster_block(self, cluster: ClusterState, ring: Ring, draft: _Draft) -> str | None:
+        for pause in self.history.pauses:
+            if pause.covers(cluster.key, ring.name, self.now):
+                until = f" until {iso(pause.until)}" if pause.until else ""
+                return f"{pause.scope} paused by {pause.by}{until}: {pause.reason}"
+        for failure in self.history.failures:
+            if (failure.cluster, failure.pool, failure.kind, failure.target) == (
+                cluster.key,
+                draft.pool,
+                draft.kind,
+                draft.target,
+            ):
+                return f"the last attempt failed at {iso(failure.at)}: {failure.message}"
+        for op in self.history.in_flight:
+            if op.cluster == cluster.key:
+                what = f"{op.kind} upgrade of {op.pool or 'the control plane'} to {op.target}"
+                return f"{what} in progress since {iso(op.started_at)}"
+        if cluster.provisioning_state != "Succeeded":
+            return f"cluster is {cluster.provisioning_state}; waits until AKS reports Succeeded"
+        return None
+
+    def _schedule(self, cluster: ClusterState, kind: Kind) -> tuple[Schedule | None, str]:
+        name = KUBERNETES_SCHEDULE if kind == "kubernetes" else NODE_OS_SCHEDULE
+        if name in cluster.maintenance:
+            return cluster.maintenance[name], name
+        return self.policy.default_window, (
+            name if self.policy.default_window is None else "policy default_window"
+        )
+
+    def _earliest(self, draft: _Draft) -> tuple[dt.datetime, str | None]:
+        """The latest of now and every time gate, with what that gate waits for."""
+        earliest, waits_for = self.now, None
+        for moment, reason in draft.gates:
+            if moment > earliest:
+                earliest, waits_for = moment, reason
+        return earliest, waits_for
+
+    def _freeze_note(self, earliest: dt.datetime, start: dt.datetime) -> str:
+        skipped = [
+            f.reason for f in self.policy.freezes if earliest < f.span.end and f.span.start < start
+        ]
+        return f" (after freeze: {'; '.join(skipped)})" if skipped else ""
+
+    def _find(self, cluster: ClusterState, pool: str | None, code: str, message: str) -> None:
+        self.findings.append(Finding(str(cluster.id), pool, code, message))
+
+
+def plan(fleet: FleetState, policy: Policy, history: History, now: dt.datetime) -> Plan:
+    """Plan every cluster of the fleet at `now` (timezone-aware)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(dt.UTC)
+    planner = _Planner(fleet, policy, history, now)
+    actions = []
+    for cluster in sorted(fleet.clusters, key=lambda c: c.key):
+        actions.extend(planner.cluster(cluster))
+    findings = sorted(
+        set(planner.findings), key=lambda f: (f.cluster.lower(), f.pool or "", f.code)
+    )
+    return Plan(now, tuple(actions), tuple(findings))
+
+
+@functools.lru_cache(maxsize=8192)
+def first_opening(
+    schedule: Schedule, freezes: tuple[Window, ...], earliest: dt.datetime
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The first allowed instant at or after `earliest`, and when that window closes.
+
+    Memoised: thousands of pools share a handful of schedules, and a plan asks
+    with one `earliest` (usually `now`) for most of them.
+    """
+    horizon = earliest + HORIZON
+    for window in schedule.iter_windows(earliest):
+        if window.start > horizon:
+            return None
+        for piece in subtract(window, freezes):
+            if piece.end > earliest:
+                return max(piece.start, earliest), piece.end
+    return None
+
+
+def _soak_gate(
+    ring: Ring, since: dt.datetime | None, what: str
+) -> tuple[tuple[dt.datetime, str], ...]:
+    if since is None:
+        return ()
+    until = since + dt.timedelta(days=ring.soak_days)
+    return ((until, f"ring {ring.name} to soak {ring.soak_days} days after {what}"),)
+
+
+def _ordered(pools: tuple[PoolState, ...]) -> list[PoolState]:
+    """System pools first (AKS needs them healthy), then by name: a stable order."""
+    return sorted(pools, key=lambda pool: (pool.mode != "System", pool.name))
+
+
+def _in_order(drafts: list[_Draft], cluster: ClusterState) -> list[_Draft]:
+    """Control plane first, then each pool's Kubernetes before its node image."""
+    rank = {pool.name: index for index, pool in enumerate(_ordered(cluster.pools))}
+    return sorted(
+        drafts,
+        key=lambda d: (d.pool is not None, rank.get(d.pool or "", -1), d.kind != "kubernetes"),
+    )
