@@ -1,0 +1,132 @@
+"""The `patchpilot` command: plan, windows and patch-tuesday (DESIGN.md, "CLI").
+
+Each subcommand reads its files, calls the pure domain and prints either a
+table for people or JSON for scripts. Bad input of any kind exits 2 with one
+line on stderr and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from patchpilot.domain.cadence import patch_tuesdays, windows_due_from
+from patchpilot.domain.history import History
+from patchpilot.domain.instants import parse_instant
+from patchpilot.domain.plan import Plan, iso
+from patchpilot.domain.planner import plan
+from patchpilot.errors import InvalidInputError
+from patchpilot.files import load_fleet, load_maintenance_configuration, load_policy
+from patchpilot.render import plan_table, tuesday_table, window_table
+
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        command: Callable[[argparse.Namespace], Any] = args.run
+        output = command(args)
+    except InvalidInputError as exc:
+        print(f"patchpilot: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(output if not isinstance(output, Plan) else output.to_json(), indent=2))
+    else:
+        print(args.render(output))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="patchpilot", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    plan_cmd = commands.add_parser("plan", help="what would happen at an instant, and why")
+    plan_cmd.add_argument("--policy", type=Path, required=True, help="policy YAML file")
+    plan_cmd.add_argument("--fleet", type=Path, required=True, help="fleet YAML file")
+    plan_cmd.add_argument(
+        "--at", required=True, help="instant, ISO 8601 (UTC unless an offset is given)"
+    )
+    plan_cmd.set_defaults(run=_plan, render=plan_table)
+
+    windows = commands.add_parser(
+        "windows", help="next allowed windows of a maintenanceConfiguration"
+    )
+    windows.add_argument(
+        "--config", type=Path, required=True, help="maintenance configuration JSON"
+    )
+    windows.add_argument("--after", required=True, help="instant, ISO 8601")
+    windows.add_argument("--count", type=_count, default=5, help="how many windows (default 5)")
+    windows.set_defaults(run=_windows, render=window_table)
+
+    tuesday = commands.add_parser("patch-tuesday", help="the Patch Tuesdays of a year")
+    tuesday.add_argument("--year", type=_year, required=True)
+    tuesday.add_argument(
+        "--offset-days",
+        type=_offset,
+        default=0,
+        help="days after Patch Tuesday that Windows pools become due",
+    )
+    tuesday.set_defaults(run=_patch_tuesday, render=tuesday_table)
+
+    for sub in (plan_cmd, windows, tuesday):
+        sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def _plan(args: argparse.Namespace) -> Plan:
+    at = parse_instant(args.at, path="--at")
+    return plan(load_fleet(args.fleet), load_policy(args.policy), History(), at)
+
+
+def _windows(args: argparse.Namespace) -> dict[str, Any]:
+    schedule = load_maintenance_configuration(args.config)
+    after = parse_instant(args.after, path="--after")
+    found = schedule.windows(after, args.count)
+    return {
+        "after": iso(after),
+        "windows": [{"start": iso(w.start), "end": iso(w.end)} for w in found],
+    }
+
+
+def _patch_tuesday(args: argparse.Namespace) -> dict[str, Any]:
+    rows = [
+        {
+            "month": day.month,
+            "date": day.isoformat(),
+            "due_from": iso(windows_due_from(day, args.offset_days)),
+        }
+        for day in patch_tuesdays(args.year)
+    ]
+    return {"year": args.year, "offset_days": args.offset_days, "patch_tuesdays": rows}
+
+
+def _bounded(name: str, low: int, high: int) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a whole number, got {text!r}"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be between {low} and {high}, got {value}"
+            )
+        return value
+
+    return convert
+
+
+_count = _bounded("--count", 1, 1000)
+_year = _bounded("--year", 1970, 9998)
+_offset = _bounded("--offset-days", 0, 27)
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Plain-text tables for people: what the CLI prints without `--json`.
+
+Kept apart from the CLI so the HTTP API and the demo can print the same views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from patchpilot.domain.instants import parse_instant
+from patchpilot.domain.plan import Plan, iso
+
+_SYMBOL = {"due": "DUE", "scheduled": "SCHEDULED", "blocked": "BLOCKED"}
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns as wide as their widest cell."""
+    widths = [
+        max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)
+    ]
+    lines = [headers, ["-" * width for width in widths], *rows]
+    return "\n".join(
+        "  ".join(
+            str(cell).ljust(width) for cell, width in zip(line, widths, strict=False)
+        ).rstrip()
+        for line in lines
+    )
+
+
+def plan_table(plan: Plan) -> str:
+    """The plan as a table, each action followed by its reason, then the findings."""
+    counts = plan.counts()
+    parts = [
+        f"Plan at {iso(plan.at)}: {counts['due']} due, {counts['scheduled']} scheduled, "
+        f"{counts['blocked']} blocked"
+    ]
+    if plan.actions:
+        parts.append(_actions(plan))
+    if plan.findings:
+        parts.append("Findings:")
+        parts.extend(
+            f"  - {_cluster_name(f.cluster)}{'/' + f.pool if f.pool else ''}: {f.message}"
+            for f in plan.findings
+        )
+    return "\n\n".join(parts)
+
+
+def _actions(plan: Plan) -> str:
+    headers = ["STATUS", "CLUSTER", "POOL", "KIND", "CURRENT -> TARGET", "NOT BEFORE (UTC)"]
+    rows = []
+    reasons = []
+    for action in plan.actions:
+        rows.append(
+            [
+                _SYMBOL[action.status],
+                _cluster_name(action.cluster),
+                action.pool or "(control plane)",
+                action.kind,
+                f"{_short(action.current)} -> {_short(action.target or '?')}",
+                iso(action.not_before) or "-",
+            ]
+        )
+        reasons.append(action.reason)
+    lines = table(headers, rows).splitlines()
+    out = lines[:2]
+    for line, reason in zip(lines[2:], reasons, strict=True):
+        out.extend([line, f"    {reason}"])
+    return "\n".join(out)
+
+
+def window_table(result: dict[str, Any]) -> str:
+    """Allowed windows as UTC [start, end) rows with their length."""
+    rows = [[w["start"], w["end"], _hours(w["start"], w["end"])] for w in result["windows"]]
+    if not rows:
+        return f"No allowed window after {result['after']}."
+    return table(["START (UTC)", "END (UTC)", "LENGTH"], rows)
+
+
+def tuesday_table(result: dict[str, Any]) -> str:
+    """Patch Tuesdays of a year with the day Windows pools become due."""
+    rows = [[r["date"], r["due_from"]] for r in result["patch_tuesdays"]]
+    due = f"DUE FROM (+{result['offset_days']} DAYS)"
+    return table(["PATCH TUESDAY", due], rows)
+
+
+def _hours(start: str, end: str) -> str:
+    seconds = (parse_instant(end) - parse_instant(start)).total_seconds()
+    return f"{seconds / 3600:g}h"
+
+
+def _cluster_name(resource_id: str) -> str:
+    return resource_id.rsplit("/", 1)[-1]
+
+
+def _short(version: str) -> str:
+    """Node image names are long; the family is the same on both sides of the arrow."""
+    return version.rsplit("-", 1)[-1] if version.startswith("AKS") else version
