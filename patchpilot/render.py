@@ -38,11 +38,11 @@ def plan_table(plan: Plan) -> str:
     if plan.actions:
         parts.append(_actions(plan))
     if plan.findings:
-        parts.append("Findings:")
-        parts.extend(
+        findings = (
             f"  - {_cluster_name(f.cluster)}{'/' + f.pool if f.pool else ''}: {f.message}"
             for f in plan.findings
         )
+        parts.append("\n".join(["Findings:", *findings]))
     return "\n\n".join(parts)
 
 

@@ -201,20 +201,27 @@ class _Planner:
         return draft
 
     def _pools_follow(self, cluster: ClusterState) -> list[_Draft]:
-        """Pools behind their control plane move to its version; never past it."""
+        """Pools behind their control plane move toward its version, one minor at a time.
+
+        AKS: "When you upgrade a supported AKS cluster, Kubernetes minor versions
+        can't be skipped" (Upgrade the AKS cluster control plane), pools included.
+        """
         drafts = []
+        control_plane = cluster.kubernetes_version
+        offered = self.fleet.region(cluster.location).kubernetes_at(self.now)
         for pool in _ordered(cluster.pools):
-            if pool.version < cluster.kubernetes_version:
-                why = f"pool follows its control plane to {cluster.kubernetes_version}"
-                drafts.append(
-                    _Draft(
-                        pool.name,
-                        "kubernetes",
-                        str(pool.version),
-                        str(cluster.kubernetes_version),
-                        why,
+            if pool.version < control_plane:
+                step = next_step(pool.version, control_plane, offered, allow_preview=True)
+                why = f"pool follows its control plane on {control_plane}"
+                draft = _Draft(pool.name, "kubernetes", str(pool.version), _text(step), why)
+                if step is None:
+                    minor = f"{pool.version.major}.{pool.version.minor + 1}"
+                    draft = replace(
+                        draft,
+                        blocked=f"AKS offers no {minor} version in "
+                        f"{cluster.location} to step through (minors are never skipped)",
                     )
-                )
+                drafts.append(draft)
             elif pool.version > cluster.kubernetes_version:
                 self._find(
                     cluster,
@@ -240,8 +247,9 @@ class _Planner:
             draft = self._later_ring_image(ring, pool, soaked, latest)
         if draft is None:
             return None
+        # AKS's own channel outranks every other reason: Patch Pilot never acts there.
         managed = self._image_manager(cluster, pool)
-        return replace(draft, blocked=managed) if managed and draft.blocked is None else draft
+        return replace(draft, blocked=managed) if managed else draft
 
     def _first_ring_image(
         self, cluster: ClusterState, ring: Ring, pool: PoolState, latest: NodeImageVersion | None
@@ -293,19 +301,16 @@ class _Planner:
         latest: NodeImageVersion | None,
     ) -> _Draft:
         """Apply `selection` and what AKS lets us request (a version, or only the latest)."""
-        if self.policy.node_images.selection == "latest" and latest is not None:
-            why = f"{draft.why}; selection latest takes {latest.version}"
-            return replace(
-                draft,
-                target=str(latest),
-                why=why,
-                gates=draft.gates + self._windows_gate(pool, latest),
-            )
-        gates = draft.gates + self._windows_gate(pool, chosen)
         if latest is None or latest.sort_key < chosen.sort_key:
+            gates = draft.gates + self._windows_gate(pool, chosen)
             return replace(
                 draft, gates=gates, blocked=f"{chosen.version} is not offered in this region yet"
             )
+        if self.policy.node_images.selection == "latest":
+            why = f"{draft.why}; selection latest takes {latest.version}"
+            gates = draft.gates + self._windows_gate(pool, latest)
+            return replace(draft, target=str(latest), why=why, gates=gates)
+        gates = draft.gates + self._windows_gate(pool, chosen)
         if latest != chosen and not self.fleet.node_image_pinning:
             return replace(
                 draft,
@@ -382,14 +387,15 @@ class _Planner:
                 f"{HORIZON.days} days of {iso(earliest)}",
             )
         start, end = opening
-        window = f"{schedule_name} window {iso(start)} to {iso(end)}"
+        window = f"window {iso(start)} to {iso(end)} ({schedule_name})"
         if start <= self.now:
+            passed = "".join(f"; {gate} ended {iso(moment)}" for moment, gate in draft.gates)
             return replace(
                 action,
                 status="due",
                 not_before=start,
                 window_end=end,
-                reason=f"due: {draft.why}; {window}",
+                reason=f"due: {draft.why}{passed}; inside allowed {window}",
             )
         wait = f"waits for {waits_for} until {iso(earliest)}, then " if waits_for else ""
         freeze = self._freeze_note(earliest, start)
@@ -427,7 +433,7 @@ class _Planner:
         if name in cluster.maintenance:
             return cluster.maintenance[name], name
         return self.policy.default_window, (
-            name if self.policy.default_window is None else "policy default_window"
+            name if self.policy.default_window is None else "the policy's default_window"
         )
 
     def _earliest(self, draft: _Draft) -> tuple[dt.datetime, str | None]:
@@ -485,10 +491,15 @@ def first_opening(
 def _soak_gate(
     ring: Ring, since: dt.datetime | None, what: str
 ) -> tuple[tuple[dt.datetime, str], ...]:
-    if since is None:
+    """The ring's soak as a time gate; none without a soak or a known start."""
+    if since is None or ring.soak_days == 0:
         return ()
     until = since + dt.timedelta(days=ring.soak_days)
-    return ((until, f"ring {ring.name} to soak {ring.soak_days} days after {what}"),)
+    return ((until, f"ring {ring.name}'s {ring.soak_days}-day soak after {what}"),)
+
+
+def _text(value: object | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _ordered(pools: tuple[PoolState, ...]) -> list[PoolState]:

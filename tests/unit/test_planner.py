@@ -168,7 +168,18 @@ def test_control_plane_step_that_breaks_version_skew_waits_for_the_pool() -> Non
     assert control_plane.status == "blocked"
     assert "pool old on 1.30.4 would lag 3 minors" in control_plane.reason
     follow = only(result, name="dev-1", pool_name="old")
-    assert (follow.target, follow.status) == ("1.32.6", "due")
+    assert (follow.target, follow.status) == ("1.31.1", "due")
+
+
+def test_pool_two_minors_behind_steps_one_minor_toward_its_control_plane() -> None:
+    region = catalog(kubernetes=[{"version": v} for v in ("1.30.4", "1.31.1", "1.31.8", "1.32.6")])
+    doc = cluster("dev-1", "dev", version="1.32.6", pools=[pool(version="1.30.4")])
+    follow = only(
+        plan(fleet([doc], region), policy(), History(), INSIDE_WINDOW),
+        name="dev-1",
+        pool_name="system",
+    )
+    assert (follow.current, follow.target) == ("1.30.4", "1.31.8")
 
 
 def test_control_plane_action_comes_before_pool_actions() -> None:
@@ -301,7 +312,7 @@ def test_later_ring_soaks_after_the_last_earlier_cluster_reached_the_target() ->
     action = only(plan(fleet(clusters, PATCHED), policy(), history, INSIDE_WINDOW), name="stg-1")
     assert (action.status, action.target) == ("scheduled", "1.32.9")
     assert action.not_before == utc(2025, 11, 29, 1, 0)
-    assert "soak 2 days" in action.reason
+    assert "ring staging's 2-day soak after ring dev reached 1.32.9" in action.reason
 
 
 def test_ring_gate_needs_every_cluster_of_the_earlier_ring() -> None:
