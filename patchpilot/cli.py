@@ -77,7 +77,15 @@ def _parser() -> argparse.ArgumentParser:
 
     for sub in (plan_cmd, windows, tuesday):
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_simulator(commands)
     return parser
+
+
+def _add_simulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`patchpilot sim` lives with the simulator, which the Function App never imports."""
+    from patchpilot.sim.cli import add_parser
+
+    add_parser(commands)
 
 
 def _plan(args: argparse.Namespace) -> Plan:

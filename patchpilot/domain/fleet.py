@@ -197,10 +197,13 @@ def _released(entry: Fields) -> dt.date | None:
 _CLUSTER_FIELDS = (
     "id", "location", "tags", "kubernetes_version", "auto_upgrade_channel",
     "node_os_upgrade_channel", "maintenance_configurations", "pools", "provisioning_state",
+    "arm_properties",
 )  # fmt: skip
 
 
 def _cluster(fields: Fields) -> ClusterState:
+    # `arm_properties` (cluster and pool) are raw ARM overlays for the simulator;
+    # the planner does not read them, but a fleet file may carry them.
     fields.only(*_CLUSTER_FIELDS)
     cluster_id = parse_cluster_id(fields.raw("id"), source=fields.source, path=fields.at("id"))
     pools = tuple(
@@ -227,7 +230,7 @@ def _cluster(fields: Fields) -> ClusterState:
 
 
 def _pool(fields: Fields) -> PoolState:
-    fields.only("name", "os", "os_sku", "mode", "version", "node_image", "count")
+    fields.only("name", "os", "os_sku", "mode", "version", "node_image", "count", "arm_properties")
     os_type = fields.text("os", choices=("Linux", "Windows"))
     image_text = fields.text("node_image")
     image = _image(fields, image_text)

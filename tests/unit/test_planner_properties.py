@@ -23,7 +23,7 @@ from patchpilot.domain.plan import Plan
 from patchpilot.domain.planner import plan
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.versions import KubernetesVersion, minor_distance
-from tests.factories import UBUNTU, WINDOWS, catalog, cluster, fleet, pool, policy
+from tests.factories import UBUNTU, WINDOWS, catalog, cluster, fleet, policy, pool
 
 DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 VERSIONS = ["1.30.4", "1.31.1", "1.31.8", "1.32.6", "1.32.9", "1.33.2", "1.34.0"]

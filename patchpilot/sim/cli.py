@@ -1,0 +1,151 @@
+"""``patchpilot sim``: run the AKS simulator from the command line until Ctrl-C or SIGTERM.
+
+``patchpilot.cli`` imports :func:`add_parser` lazily, so the simulator's
+dependencies (cryptography, http.server) load only for this subcommand. The
+command prints the URL, the CA certificate's path and how to point the Azure
+SDK at them, then serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from patchpilot.errors import InvalidInputError
+
+SCHEMAS = ("EventGridSchema", "CloudEventSchemaV1_0")
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``sim`` subcommand to the ``patchpilot`` parser."""
+    sim = subparsers.add_parser(
+        "sim",
+        help="serve a simulated AKS ARM API over HTTPS for a fleet file",
+        description="Serve the AKS and Resource Graph ARM API for a fleet file on 127.0.0.1 "
+        "over HTTPS, with a generated certificate, until Ctrl-C or SIGTERM.",
+    )
+    sim.add_argument("--fleet", type=Path, required=True, help="fleet YAML file")
+    sim.add_argument(
+        "--port", type=_port, default=0, help="port on 127.0.0.1 (default: any free port)"
+    )
+    sim.add_argument(
+        "--faults",
+        default="",
+        help="injected faults, e.g. "
+        '"429=0.2,500=0.05,drop=0.05,slow=0.1:2.5,pdb=prod-1/win22,seed=7"',
+    )
+    sim.add_argument(
+        "--event-sink", default=None, help="URL that receives events as a JSON array per POST"
+    )
+    sim.add_argument(
+        "--event-schema", choices=SCHEMAS, default="EventGridSchema", help="event envelope schema"
+    )
+    sim.add_argument(
+        "--seconds-per-node",
+        type=_positive,
+        default=None,
+        help="clock seconds per upgrade step (default 0.4)",
+    )
+    sim.add_argument(
+        "--start-at",
+        default=None,
+        help="replay from this instant (ISO 8601); time then runs from there",
+    )
+    sim.add_argument(
+        "--speed",
+        type=_positive,
+        default=1.0,
+        help="with --start-at: simulated seconds per real second",
+    )
+    sim.set_defaults(run=run, render=render, json=False)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the simulator, announce it, serve until a signal, stop; returns a summary."""
+    from patchpilot.domain.instants import parse_instant  # noqa: PLC0415  # keep `patchpilot --help` light
+    from patchpilot.sim.clock import Clock, RealClock, ShiftedClock  # noqa: PLC0415
+    from patchpilot.sim.faults import FaultPlan  # noqa: PLC0415
+    from patchpilot.sim.pace import Pace  # noqa: PLC0415
+    from patchpilot.sim.server import start_simulator  # noqa: PLC0415
+
+    faults = FaultPlan.parse(args.faults)
+    clock: Clock = RealClock()
+    if args.start_at:
+        clock = ShiftedClock(parse_instant(args.start_at, path="--start-at"), speed=args.speed)
+    pace = Pace(seconds_per_node=args.seconds_per_node) if args.seconds_per_node else None
+    try:
+        handle = start_simulator(
+            args.fleet, clock=clock, faults=faults, port=args.port, event_sink=args.event_sink,
+            event_schema=args.event_schema, pace=pace,
+        )  # fmt: skip
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}"
+        ) from exc
+    try:
+        sys.stdout.write(banner(handle.url, str(handle.ca_path)))
+        sys.stdout.flush()
+        _wait_for_signal()
+    finally:
+        handle.stop()
+    return {"url": handle.url, "requests": sum(handle.requests().values())}
+
+
+def render(summary: dict[str, Any]) -> str:
+    """The line printed once the simulator has stopped."""
+    return f"AKS simulator at {summary['url']} stopped after {summary['requests']} requests."
+
+
+def banner(url: str, ca_path: str) -> str:
+    """What a user needs to point a client at the simulator."""
+    return (
+        f"AKS simulator listening on {url}\n"
+        f"CA certificate: {ca_path}\n"
+        "Point the Azure SDK at it:\n"
+        f'  ContainerServiceClient(credential, subscription_id, base_url="{url}",\n'
+        f'                         connection_verify="{ca_path}")\n'
+        f'  ResourceGraphClient(credential, base_url="{url}", connection_verify="{ca_path}")\n'
+        "  (any bearer token is accepted; or export REQUESTS_CA_BUNDLE=" + ca_path + ")\n"
+        "Press Ctrl-C to stop.\n"
+    )
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM, then put the previous handlers back."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--port must be a whole number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"--port must be between 0 and 65535, got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value

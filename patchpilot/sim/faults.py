@@ -1,0 +1,239 @@
+"""Faults the simulator injects on demand, and the seeded dice that decide each one.
+
+A :class:`FaultPlan` is a frozen value (built in code or parsed from the CLI's
+``--faults`` text); the :class:`FaultDice` turns it into a decision per request,
+deterministic for a given seed and request order, so a benchmark or a
+reliability test can be replayed. Drain failures on a Pod Disruption Budget
+and deprecated-API blocks are not per-request dice: the simulated AKS consults
+the plan when an upgrade runs or is requested.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from patchpilot.errors import InvalidInputError
+
+FaultKind = Literal["throttle", "server_error", "drop", "lost"]
+
+_SPEC_HELP: Final = (
+    "expected comma-separated KEY=VALUE items such as "
+    '"429=0.2,500=0.05,drop=0.05,slow=0.1:2.5,pdb=prod-1/win22,seed=7"; keys: '
+    "429=RATE[:RETRY_AFTER_SECONDS], 500=RATE, drop=RATE, lost=RATE, slow=RATE:SECONDS, "
+    "pdb=CLUSTER/POOL (repeatable), deprecated=CLUSTER (repeatable), retry_after=SECONDS, seed=N"
+)
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """Which faults to inject, and how often.
+
+    Rates are shares of all requests (0 to 1); 429, 500, drop and lost are
+    exclusive outcomes of one roll, so their sum is at most 1; slowness is
+    rolled apart and delays whatever answer follows. A dropped request never
+    reaches AKS; a lost one does (an upgrade starts) but its answer never
+    reaches the client, the case idempotent retries exist for. ``pdb_failures`` holds (cluster name,
+    pool name) pairs whose next upgrade fails draining a node on a Pod
+    Disruption Budget; ``deprecated_api`` holds cluster names whose control
+    plane minor upgrades AKS refuses with ``UpgradeBlockedOnDeprecatedAPIUsage``
+    while the plan is in force.
+    """
+
+    throttle_rate: float = 0.0
+    retry_after_seconds: int = 1
+    server_error_rate: float = 0.0
+    drop_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 0.0
+    pdb_failures: frozenset[tuple[str, str]] = frozenset()
+    deprecated_api: frozenset[str] = frozenset()
+    seed: int = 0
+    lost_response_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "throttle_rate",
+            "server_error_rate",
+            "drop_rate",
+            "lost_response_rate",
+            "slow_rate",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise InvalidInputError(f"{name} must be between 0 and 1, got {value}")
+        exclusive = (
+            self.throttle_rate + self.server_error_rate + self.drop_rate + self.lost_response_rate
+        )
+        if exclusive > 1.0 + 1e-9:
+            raise InvalidInputError(
+                "429, 500, drop and lost rates are shares of one roll and must add up to "
+                f"at most 1, got {exclusive:g}"
+            )
+        if self.retry_after_seconds < 0:
+            raise InvalidInputError(
+                f"retry_after_seconds must not be negative, got {self.retry_after_seconds}"
+            )
+        if self.slow_seconds < 0:
+            raise InvalidInputError(f"slow_seconds must not be negative, got {self.slow_seconds}")
+        for pair in self.pdb_failures:
+            if len(pair) != 2 or not all(isinstance(p, str) and p for p in pair):
+                raise InvalidInputError(f"a pdb failure is (cluster name, pool name), got {pair!r}")
+
+    @classmethod
+    def parse(cls, spec: str) -> FaultPlan:
+        """Read the CLI syntax; an empty spec means no faults."""
+        values: dict[str, object] = {}
+        pdb: set[tuple[str, str]] = set()
+        deprecated: set[str] = set()
+        for item in (part.strip() for part in spec.split(",")):
+            if not item:
+                continue
+            key, sep, value = item.partition("=")
+            key, value = key.strip().lower(), value.strip()
+            if not sep or not value:
+                raise InvalidInputError(f"--faults: {item!r} has no value; {_SPEC_HELP}")
+            if key == "pdb":
+                pdb.add(_pdb_target(item, value))
+            elif key == "deprecated":
+                deprecated.add(value)
+            else:
+                values.update(_scalar(item, key, value))
+        return cls(pdb_failures=frozenset(pdb), deprecated_api=frozenset(deprecated), **values)  # type: ignore[arg-type]
+
+    def fails_drain(self, cluster: str, pool: str) -> bool:
+        """Whether this plan makes the drain of (cluster, pool) fail on a PDB."""
+        return any(_same(c, cluster) and p.lower() == pool.lower() for c, p in self.pdb_failures)
+
+    def blocks_on_deprecated_api(self, cluster: str) -> bool:
+        """Whether this plan reports recent deprecated API usage on the cluster."""
+        return any(_same(c, cluster) for c in self.deprecated_api)
+
+
+def _same(wanted: str, cluster: str) -> bool:
+    """A fault names a cluster by name, or by its full resource ID; ARM compares without case."""
+    wanted = wanted.lower()
+    return cluster.lower() == wanted or cluster.lower().rsplit("/", 1)[-1] == wanted
+
+
+def _pdb_target(item: str, value: str) -> tuple[str, str]:
+    cluster, slash, pool = value.rpartition("/")
+    if not slash or not cluster or not pool:
+        raise InvalidInputError(
+            f"--faults: {item!r}: pdb takes CLUSTER/POOL, such as pdb=prod-1/win22"
+        )
+    return cluster, pool
+
+
+_RATE_KEYS: Final = {"500": "server_error_rate", "drop": "drop_rate", "lost": "lost_response_rate"}
+_WHOLE_KEYS: Final = {
+    "retry_after": "retry_after_seconds",
+    "retry-after": "retry_after_seconds",
+    "seed": "seed",
+}
+
+
+def _scalar(item: str, key: str, value: str) -> dict[str, object]:
+    """One rate/number item, as FaultPlan keyword arguments."""
+    if key in _RATE_KEYS:
+        return {_RATE_KEYS[key]: _rate(item, value)}
+    if key in _WHOLE_KEYS:
+        return {_WHOLE_KEYS[key]: _whole(item, value)}
+    if key == "429":
+        rate, _, after = value.partition(":")
+        parsed: dict[str, object] = {"throttle_rate": _rate(item, rate)}
+        if after:
+            parsed["retry_after_seconds"] = _whole(item, after)
+        return parsed
+    if key == "slow":
+        rate, colon, seconds = value.partition(":")
+        if not colon:
+            raise InvalidInputError(
+                f"--faults: {item!r}: slow takes RATE:SECONDS, such as slow=0.1:2.5"
+            )
+        return {"slow_rate": _rate(item, rate), "slow_seconds": _number(item, seconds)}
+    raise InvalidInputError(f"--faults: unknown fault {key!r} in {item!r}; {_SPEC_HELP}")
+
+
+def _number(item: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInputError(f"--faults: {item!r}: {text!r} is not a number") from None
+    if math.isnan(value) or value < 0:
+        raise InvalidInputError(f"--faults: {item!r}: {text!r} must be a number of at least 0")
+    return value
+
+
+def _rate(item: str, text: str) -> float:
+    value = _number(item, text)
+    if value > 1:
+        raise InvalidInputError(
+            f"--faults: {item!r}: a rate is a share between 0 and 1, got {text}"
+        )
+    return value
+
+
+def _whole(item: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInputError(f"--faults: {item!r}: {text!r} is not a whole number") from None
+    if value < 0:
+        raise InvalidInputError(f"--faults: {item!r}: {text!r} must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class FaultRoll:
+    """What happens to one request: an injected failure (or None) and a delay before it."""
+
+    kind: FaultKind | None
+    delay_seconds: float
+
+
+class FaultDice:
+    """Rolls one :class:`FaultRoll` per request from a seeded generator.
+
+    Two draws per request, always, so the sequence for a seed does not depend
+    on which rates are zero. Replacing the plan reseeds the generator.
+    """
+
+    def __init__(self, plan: FaultPlan) -> None:
+        self._lock = threading.Lock()
+        self._plan = plan
+        self._random = random.Random(plan.seed)  # noqa: S311  # test dice, not cryptography
+
+    @property
+    def plan(self) -> FaultPlan:
+        """The plan in force."""
+        with self._lock:
+            return self._plan
+
+    def replace(self, plan: FaultPlan) -> None:
+        """Put a new plan in force, starting its own seeded sequence."""
+        with self._lock:
+            self._plan = plan
+            self._random = random.Random(plan.seed)  # noqa: S311
+
+    def roll(self) -> FaultRoll:
+        """Decide the fate of the next request."""
+        with self._lock:
+            plan = self._plan
+            outcome, slow = self._random.random(), self._random.random()
+        delay = plan.slow_seconds if slow < plan.slow_rate else 0.0
+        bands: tuple[tuple[FaultKind, float], ...] = (
+            ("throttle", plan.throttle_rate),
+            ("server_error", plan.server_error_rate),
+            ("drop", plan.drop_rate),
+            ("lost", plan.lost_response_rate),
+        )
+        edge = 0.0
+        for kind, rate in bands:
+            edge += rate
+            if outcome < edge:
+                return FaultRoll(kind, delay)
+        return FaultRoll(None, delay)

@@ -1,0 +1,346 @@
+"""One function per ARM operation the simulator serves: read the request, ask the model, answer.
+
+The server calls every handler inside :meth:`SimulatedAks.transaction` and
+passes its instant, so a handler sees and changes the model at one instant.
+Long-running operations answer as AKS does: the PUTs ``200`` with
+``Azure-AsyncOperation``, the POSTs ``202`` with
+``Azure-AsyncOperation`` and ``Location``; the status URL answers ARM's
+operation status body and the ``Location`` URL ``202`` until the end, then
+``204`` (or the error).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from patchpilot.sim import arm_errors, payloads, resource_graph
+from patchpilot.sim.aks import SimulatedAks
+from patchpilot.sim.arm_errors import ArmError
+from patchpilot.sim.catalog import region_key
+from patchpilot.sim.operations import Operation
+from patchpilot.sim.state import SimCluster
+
+# The api-version AKS writes into its operation status and result URLs.
+OPERATION_API_VERSION = "2016-03-30"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a handler needs of an HTTP request; ``params`` are the path's named parts."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    body: bytes
+    base_url: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> dict[str, Any]:
+        """The body as a JSON object, or ARM's InvalidRequestContent."""
+        try:
+            value = json.loads(self.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise arm_errors.invalid_content(str(exc)) from exc
+        if not isinstance(value, dict):
+            raise arm_errors.invalid_content("the body must be a JSON object")
+        return value
+
+
+@dataclass(frozen=True)
+class Response:
+    """An answer: status, JSON body (None for none) and headers."""
+
+    status: int
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Knobs of the REST surface: list and Resource Graph page sizes."""
+
+    list_page_size: int = 1000
+    graph_page_size: int = 100
+
+
+Handler = Callable[[SimulatedAks, Request, Settings, dt.datetime], Response]
+
+
+def list_clusters(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """ManagedClusters_List."""
+    clusters = aks.require_subscription(request.params["subscription"])
+    return _paged(request, [payloads.managed_cluster(c) for c in clusters], settings)
+
+
+def list_clusters_by_group(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """ManagedClusters_ListByResourceGroup."""
+    clusters = aks.require_group(request.params["subscription"], request.params["group"])
+    return _paged(request, [payloads.managed_cluster(c) for c in clusters], settings)
+
+
+def get_cluster(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """ManagedClusters_Get."""
+    return Response(200, payloads.managed_cluster(_cluster(aks, request)))
+
+
+def put_cluster(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """ManagedClusters_CreateOrUpdate: upgrades only (the simulator does not create clusters)."""
+    cluster = _cluster(aks, request, creating=True)
+    body = request.json()
+    operation = aks.put_cluster(cluster, body, now)
+    resource = payloads.managed_cluster(cluster)
+    return Response(200, resource, _async_headers(request, aks, operation, location=False))
+
+
+def cluster_upgrade_profile(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """ManagedClusters_GetUpgradeProfile."""
+    cluster = _cluster(aks, request)
+    return Response(200, payloads.cluster_upgrade_profile(cluster, aks.catalog, now))
+
+
+def abort_cluster(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """ManagedClusters_AbortLatestOperation."""
+    cluster = _cluster(aks, request)
+    operation = aks.abort(cluster, None, now)
+    return Response(202, None, _async_headers(request, aks, operation, location=True))
+
+
+def list_pools(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """AgentPools_List."""
+    cluster = _cluster(aks, request)
+    return _paged(request, [payloads.agent_pool(cluster, p) for p in cluster.pools], settings)
+
+
+def get_pool(aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime) -> Response:
+    """AgentPools_Get."""
+    cluster = _cluster(aks, request)
+    return Response(
+        200, payloads.agent_pool(cluster, aks.find_pool(cluster, request.params["pool"]))
+    )
+
+
+def put_pool(aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime) -> Response:
+    """AgentPools_CreateOrUpdate: a Kubernetes version upgrade or a node image rollback."""
+    cluster = _cluster(aks, request)
+    pool = cluster.pool(request.params["pool"])
+    if pool is None:
+        raise arm_errors.bad_request(
+            f"The AKS simulator upgrades existing agent pools only; {request.params['pool']!r} "
+            f"is not a pool of {cluster.id.name}."
+        )
+    body = request.json()
+    operation = aks.put_pool(cluster, pool, body, now)
+    resource = payloads.agent_pool(cluster, pool)
+    return Response(200, resource, _async_headers(request, aks, operation, location=False))
+
+
+def available_pool_versions(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """AgentPools_GetAvailableAgentPoolVersions: the versions a pool may be created at."""
+    cluster = _cluster(aks, request)
+    body = {
+        "id": f"{cluster.id}/availableagentpoolversions",
+        "name": "default",
+        "type": "Microsoft.ContainerService/managedClusters/availableAgentpoolversions",
+        "properties": {"agentPoolVersions": aks.catalog.agent_pool_versions(cluster.location, now)},
+    }
+    return Response(200, body)
+
+
+def pool_upgrade_profile(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """AgentPools_GetUpgradeProfile."""
+    cluster = _cluster(aks, request)
+    pool = aks.find_pool(cluster, request.params["pool"])
+    return Response(200, payloads.pool_upgrade_profile(cluster, pool, aks.catalog, now))
+
+
+def upgrade_node_image(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """AgentPools_UpgradeNodeImageVersion: 202 with the pool (fixture of that name).
+
+    When the pool already runs the latest image there is nothing to do: 200 with the pool.
+    """
+    cluster = _cluster(aks, request)
+    pool = aks.find_pool(cluster, request.params["pool"])
+    operation = aks.upgrade_node_image(cluster, pool, now)
+    resource = payloads.agent_pool(cluster, pool)
+    if operation is None:
+        return Response(200, resource)
+    return Response(202, resource, _async_headers(request, aks, operation, location=True))
+
+
+def abort_pool(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """AgentPools_AbortLatestOperation."""
+    cluster = _cluster(aks, request)
+    pool = aks.find_pool(cluster, request.params["pool"])
+    operation = aks.abort(cluster, pool, now)
+    return Response(202, None, _async_headers(request, aks, operation, location=True))
+
+
+def list_maintenance(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """MaintenanceConfigurations_ListByManagedCluster."""
+    cluster = _cluster(aks, request)
+    items = [
+        payloads.maintenance_configuration(cluster, n, p) for n, p in cluster.maintenance.items()
+    ]
+    return _paged(request, items, settings)
+
+
+def get_maintenance(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """MaintenanceConfigurations_Get."""
+    cluster = _cluster(aks, request)
+    wanted = request.params["config"].lower()
+    for name, properties in cluster.maintenance.items():
+        if name.lower() == wanted:
+            return Response(200, payloads.maintenance_configuration(cluster, name, properties))
+    raise arm_errors.resource_not_found(
+        f"Microsoft.ContainerService/managedClusters/{cluster.id.name}/maintenanceConfigurations",
+        request.params["config"],
+        cluster.id.resource_group,
+    )
+
+
+def kubernetes_versions(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """ManagedClusters_ListKubernetesVersions (fixture KubernetesVersions_List)."""
+    aks.require_subscription(request.params["subscription"])
+    return Response(200, aks.catalog.kubernetes_versions(request.params["location"], now))
+
+
+def operation_status(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """The ``Azure-AsyncOperation`` URL: ARM's operation status body."""
+    operation = _operation(aks, request)
+    body = payloads.operation_status(operation, now)
+    running = operation.running
+    headers = {"Retry-After": str(aks.pace.retry_after_seconds)} if running else {}
+    return Response(200, body, headers)
+
+
+def operation_result(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """The ``Location`` URL: 202 while running, 204 once succeeded, the error once failed."""
+    operation = _operation(aks, request)
+    status, error = operation.status, operation.error
+    if status == "InProgress":
+        headers = {
+            "Location": f"{request.base_url}{request.path}?api-version={OPERATION_API_VERSION}"
+        }
+        return Response(202, None, {**headers, "Retry-After": str(aks.pace.retry_after_seconds)})
+    if status == "Succeeded":
+        return Response(204)
+    detail = error or {"code": status, "message": f"The operation ended {status}."}
+    raise ArmError(
+        400,
+        str(detail.get("code")),
+        str(detail.get("message")),
+        extra={k: v for k, v in detail.items() if k not in ("code", "message")},
+    )
+
+
+def graph_resources(
+    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+) -> Response:
+    """Resource Graph's query endpoint (``Resources``), for managed clusters only."""
+    body = request.json()
+    return Response(200, resource_graph.answer(body, aks.clusters(), settings.graph_page_size))
+
+
+def _cluster(aks: SimulatedAks, request: Request, *, creating: bool = False) -> SimCluster:
+    params = request.params
+    if creating:
+        aks.require_group(params["subscription"], params["group"])
+        try:
+            return aks.find(params["subscription"], params["group"], params["cluster"])
+        except ArmError:
+            raise arm_errors.bad_request(
+                f"The AKS simulator upgrades existing managed clusters only; "
+                f"{params['cluster']!r} is not in its fleet."
+            ) from None
+    return aks.find(params["subscription"], params["group"], params["cluster"])
+
+
+def _operation(aks: SimulatedAks, request: Request) -> Operation:
+    operation = aks.operation(request.params["operation"])
+    if (
+        operation is None
+        or operation.cluster.id.subscription != request.params["subscription"].lower()
+    ):
+        raise ArmError(404, "NotFound", f"Operation {request.params['operation']} was not found.")
+    return operation
+
+
+def _async_headers(
+    request: Request, aks: SimulatedAks, operation: Operation | None, *, location: bool
+) -> dict[str, str]:
+    """``Azure-AsyncOperation`` (and ``Location``) of a started operation, as absolute URLs."""
+    if operation is None:
+        return {}
+    cluster = operation.cluster
+    prefix = (
+        f"{request.base_url}/subscriptions/{cluster.id.subscription}/providers/"
+        f"Microsoft.ContainerService/locations/{region_key(cluster.location)}"
+    )
+    query = f"?api-version={OPERATION_API_VERSION}"
+    headers = {
+        "Azure-AsyncOperation": f"{prefix}/operations/{operation.id}{query}",
+        "Retry-After": str(aks.pace.retry_after_seconds),
+    }
+    if location:
+        headers["Location"] = f"{prefix}/operationresults/{operation.id}{query}"
+    return headers
+
+
+def _paged(request: Request, items: Sequence[dict[str, Any]], settings: Settings) -> Response:
+    """A list answer, ``{"value": [...]}``, with ``nextLink`` past ``list_page_size`` items."""
+    start = _offset(request.query.get("$skiptoken"))
+    page = list(items[start : start + settings.list_page_size])
+    body: dict[str, Any] = {"value": page}
+    if start + settings.list_page_size < len(items):
+        version = request.query.get("api-version", "")
+        body["nextLink"] = (
+            f"{request.base_url}{request.path}?api-version={version}"
+            f"&$skipToken={start + settings.list_page_size}"
+        )
+    return Response(200, body)
+
+
+def _offset(token: str | None) -> int:
+    if token is None:
+        return 0
+    if not token.isdigit():
+        raise arm_errors.bad_request(
+            f"$skipToken {token!r} was not issued by this service", code="InvalidParameter"
+        )
+    return int(token)
