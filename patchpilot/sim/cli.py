@@ -67,11 +67,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the simulator, announce it, serve until a signal, stop; returns a summary."""
-    from patchpilot.domain.instants import parse_instant  # noqa: PLC0415  # keep `patchpilot --help` light
-    from patchpilot.sim.clock import Clock, RealClock, ShiftedClock  # noqa: PLC0415
-    from patchpilot.sim.faults import FaultPlan  # noqa: PLC0415
-    from patchpilot.sim.pace import Pace  # noqa: PLC0415
-    from patchpilot.sim.server import start_simulator  # noqa: PLC0415
+    from patchpilot.domain.instants import parse_instant  # keep `patchpilot --help` light
+    from patchpilot.sim.clock import Clock, RealClock, ShiftedClock
+    from patchpilot.sim.faults import FaultPlan
+    from patchpilot.sim.pace import Pace
+    from patchpilot.sim.server import start_simulator
 
     faults = FaultPlan.parse(args.faults)
     clock: Clock = RealClock()

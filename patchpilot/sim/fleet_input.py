@@ -43,7 +43,7 @@ class FleetInput:
 def load_fleet_input(fleet: Mapping[str, Any] | Path) -> FleetInput:
     """Read (when given a path) and validate a fleet document."""
     if isinstance(fleet, Path):
-        from patchpilot.files import read_document  # noqa: PLC0415  # YAML only when reading files
+        from patchpilot.files import read_document  # YAML only when reading files
 
         document, source = read_document(fleet), str(fleet)
     else:
