@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from patchpilot.errors import InvalidInputError
 
@@ -98,6 +99,19 @@ def windows_due_from(pt: date, offset_days: int) -> datetime:
             f"{day.isoformat()} plus {offset_days} days is past year {LAST_YEAR}"
         ) from exc
     return datetime.combine(due, time(0, 0), tzinfo=UTC)
+
+
+def release_instant(pt: date) -> datetime:
+    """When Microsoft publishes Patch Tuesday's updates: 10:00 Pacific time, as UTC.
+
+    Pacific time is UTC-8 or UTC-7 depending on daylight saving, so the UTC
+    hour moves (18:00Z in winter, 17:00Z in summer). Flex Consumption runs
+    timers in UTC only, so the timer fires at 18:00Z on the Patch Tuesday
+    (`0 0 18 8-14 * Tue`), which is never before the release.
+    """
+    _check_date("pt", pt)
+    local = datetime.combine(pt, time(10, 0), ZoneInfo("America/Los_Angeles"))
+    return local.astimezone(UTC)
 
 
 def _check_int(name: str, value: int) -> None:

@@ -17,6 +17,7 @@ from patchpilot.domain.cadence import (
     next_patch_tuesday,
     patch_tuesday,
     patch_tuesdays,
+    release_instant,
     windows_due_from,
 )
 from patchpilot.domain.node_images import parse_node_image
@@ -247,3 +248,16 @@ def test_every_due_instant_comes_before_the_next_patch_tuesday(day: date, offset
     due = windows_due_from(pt, offset)
     assert due.date() == pt + timedelta(days=offset)
     assert due.date() < next_patch_tuesday(pt)
+
+
+@pytest.mark.parametrize(
+    ("tuesday", "expected"),
+    [
+        pytest.param(date(2026, 1, 13), datetime(2026, 1, 13, 18, 0, tzinfo=UTC), id="winter-pst"),
+        pytest.param(date(2026, 7, 14), datetime(2026, 7, 14, 17, 0, tzinfo=UTC), id="summer-pdt"),
+        pytest.param(date(2026, 3, 10), datetime(2026, 3, 10, 17, 0, tzinfo=UTC), id="dst-start"),
+        pytest.param(date(2026, 11, 10), datetime(2026, 11, 10, 18, 0, tzinfo=UTC), id="dst-end"),
+    ],
+)
+def test_patch_tuesday_releases_at_ten_pacific(tuesday: date, expected: datetime) -> None:
+    assert release_instant(tuesday) == expected
