@@ -1,0 +1,79 @@
+"""The reconcile queue's message: which cluster to look at, why, and the trace to continue.
+
+Triggers (Event Grid, timers, HTTP) enqueue one message per cluster; the
+reconcile worker decodes it. Messages are hints: a lost or duplicated one
+costs latency, never correctness, because the worker re-reads the cluster.
+The W3C `traceparent` links the reconcile span to the trigger that caused it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from patchpilot.domain.fields import Fields
+from patchpilot.domain.instants import parse_instant
+from patchpilot.domain.plan import iso
+from patchpilot.domain.resource_ids import parse_cluster_id
+from patchpilot.errors import InvalidInputError
+
+# Azure Storage queue messages are at most 64 KiB; ours are far smaller.
+MAX_MESSAGE_BYTES = 8192
+_TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    """Ask the worker to reconcile one cluster."""
+
+    cluster: str
+    reason: str
+    requested_at: dt.datetime
+    traceparent: str | None = None
+    attempt: int = 0
+
+    def encode(self) -> str:
+        """The JSON text put on the queue."""
+        body: dict[str, Any] = {
+            "cluster": self.cluster,
+            "reason": self.reason,
+            "requested_at": iso(self.requested_at),
+            "traceparent": self.traceparent,
+            "attempt": self.attempt,
+        }
+        return json.dumps(body, separators=(",", ":"))
+
+    def again(self, reason: str) -> ReconcileRequest:
+        """The same request, put back for a later try (busy cluster, held lease)."""
+        return ReconcileRequest(
+            self.cluster, reason, self.requested_at, self.traceparent, self.attempt + 1
+        )
+
+
+def decode(text: str | bytes) -> ReconcileRequest:
+    """Parse and validate a queue message; anything else is an input error."""
+    if len(text) > MAX_MESSAGE_BYTES:
+        raise InvalidInputError(f"message is larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError("message is not JSON") from exc
+    fields = Fields.of(data, path="message").only(
+        "cluster", "reason", "requested_at", "traceparent", "attempt"
+    )
+    cluster = parse_cluster_id(fields.raw("cluster"), path="message.cluster")
+    traceparent = fields.raw("traceparent", None)
+    if traceparent is not None and (
+        not isinstance(traceparent, str) or not _TRACEPARENT.fullmatch(traceparent)
+    ):
+        raise fields.error("traceparent", "is not a W3C traceparent")
+    return ReconcileRequest(
+        cluster=str(cluster),
+        reason=fields.text("reason")[:200],
+        requested_at=parse_instant(fields.text("requested_at"), path="message.requested_at"),
+        traceparent=traceparent,
+        attempt=fields.integer("attempt", 0, low=0, high=10_000),
+    )
