@@ -16,6 +16,7 @@ from patchpilot.domain.fields import Fields
 from patchpilot.domain.node_images import (
     NodeImageVersion,
     OsType,
+    default_os_sku,
     parse_node_image,
     parse_node_image_version,
 )
@@ -245,7 +246,7 @@ def _pool(fields: Fields) -> PoolState:
         version=_version(fields, "version"),
         node_image=image,
         count=fields.integer("count", 1, low=0, high=5000),
-        os_sku=fields.raw("os_sku", None),
+        os_sku=fields.raw("os_sku", None) or default_os_sku(image),
     )
 
 

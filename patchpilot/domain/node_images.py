@@ -229,3 +229,20 @@ def _checked_date(
             source=source,
             path=path,
         ) from exc
+
+
+def default_os_sku(image: NodeImageVersion) -> str:
+    """The agent pool `osSKU` an image family implies, as ARM reports it when none was set."""
+    family = image.family.lower()
+    if image.os_type == "Windows":
+        for marker, sku in (
+            ("2019", "Windows2019"),
+            ("2025", "Windows2025"),
+            ("23h2", "WindowsAnnual"),
+        ):
+            if marker in family:
+                return sku
+        return "Windows2022"
+    if "azurelinux" in family or "mariner" in family:
+        return "AzureLinux"
+    return "Ubuntu"

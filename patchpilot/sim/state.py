@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patchpilot.domain.fleet import ClusterState, PoolState
-from patchpilot.domain.node_images import NodeImageVersion
+from patchpilot.domain.node_images import NodeImageVersion, default_os_sku
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.sim.fleet_input import ClusterExtras
@@ -53,7 +53,7 @@ class SimPool:
         return cls(
             name=pool.name,
             os_type=pool.os_type,
-            os_sku=pool.os_sku or _os_sku(pool.node_image),
+            os_sku=pool.os_sku or default_os_sku(pool.node_image),
             mode=pool.mode,
             count=pool.count,
             orchestrator_version=pool.version,
@@ -114,16 +114,6 @@ class SimCluster:
         digest = hashlib.sha256(f"{self.key}/{pool.name.lower()}".encode()).hexdigest()
         digits = str(int(digest[:12], 16))[-8:].rjust(8, "0")
         return f"aks-{pool.name.lower()}-{digits}-vmss{_base36(index).rjust(6, '0')}"
-
-
-def _os_sku(image: NodeImageVersion) -> str:
-    """The OS SKU a node image family implies, when the fleet does not say."""
-    family = image.family.lower()
-    if image.os_type == "Windows":
-        return "Windows2019" if "2019" in family else "Windows2022"
-    if "azurelinux" in family or "mariner" in family:
-        return "AzureLinux"
-    return "Ubuntu"
 
 
 def _base36(number: int) -> str:

@@ -204,7 +204,13 @@ def test_generated_scenarios_reach_every_status() -> None:
     """Guards the generators: the properties above must see due, scheduled and blocked plans."""
     seen: set[str] = set()
 
-    @settings(max_examples=200, deadline=None, database=None)
+    @settings(
+        max_examples=200,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(scenarios())
     def collect(scenario: tuple[FleetState, Policy, History, dt.datetime]) -> None:
         result: Plan = plan(*scenario)
