@@ -25,3 +25,28 @@ def _locate(message: str, source: str | None, path: str | None) -> str:
     """Prefix a message with where the bad value sits, so a user can find it."""
     where = ": ".join(part for part in (source, path) if part)
     return f"{where}: {message}" if where else message
+
+
+class ScopeError(InvalidInputError):
+    """A resource outside the policy's scopes: never observed or touched, whoever asks."""
+
+
+class PermanentError(PatchPilotError):
+    """ARM refused for good (a 4xx other than 409 and 429): retrying cannot help; fix the cause."""
+
+    def __init__(
+        self, message: str, *, code: str, status: int | None, subcode: str | None = None
+    ) -> None:
+        self.code = code
+        self.subcode = subcode
+        self.message = message
+        self.status = status
+        super().__init__(f"{code}: {message}" if message else code)
+
+
+class TemporaryError(PatchPilotError):
+    """Worth trying again after `retry_after` seconds (throttling, ARM 5xx, a lost connection)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -1,0 +1,81 @@
+"""What AKS offers per region, read once per sweep and shared by every cluster observed in it.
+
+The latest node image is the same for every pool of one region and image
+family, and the Kubernetes versions the same for every cluster of a region,
+so a :class:`SweepCache` remembers both for the length of one sweep: observing
+1,000 clusters in three regions costs three ``ListKubernetesVersions`` calls
+and one ``AgentPools_GetUpgradeProfile`` per (region, image family), not one
+per pool. Create one per sweep (or per ``plan --live``) and pass it to every
+observation of that sweep; it is never a module global, so a new sweep sees
+what AKS offers now. :meth:`SweepCache.catalog` is the catalog the planner
+reads (release dates are unknown live, hence ``None``).
+
+Thread-safe; two threads that miss the same key at once may both load it,
+which costs one extra call and no harm.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from patchpilot.domain.fleet import CatalogImage, CatalogVersion, RegionCatalog
+from patchpilot.domain.node_images import NodeImageVersion
+from patchpilot.domain.versions import OfferedVersion
+
+
+def region_key(location: str) -> str:
+    """ARM spells regions in several ways ("West Europe", "westeurope")."""
+    return location.replace(" ", "").lower()
+
+
+class SweepCache:
+    """Per-sweep memory of each region's Kubernetes versions and latest node images."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._versions: dict[str, tuple[OfferedVersion, ...]] = {}
+        self._images: dict[tuple[str, str], NodeImageVersion | None] = {}
+
+    def kubernetes_versions(
+        self, location: str, load: Callable[[], tuple[OfferedVersion, ...]]
+    ) -> tuple[OfferedVersion, ...]:
+        """The region's offered versions, loaded on the first ask of this sweep."""
+        key = region_key(location)
+        with self._lock:
+            if key in self._versions:
+                return self._versions[key]
+        versions = load()
+        with self._lock:
+            return self._versions.setdefault(key, versions)
+
+    def latest_image(
+        self, location: str, family: str, load: Callable[[], NodeImageVersion | None]
+    ) -> NodeImageVersion | None:
+        """The region's latest image of a family, loaded on the first ask of this sweep."""
+        key = (region_key(location), family)
+        with self._lock:
+            if key in self._images:
+                return self._images[key]
+        image = load()
+        with self._lock:
+            return self._images.setdefault(key, image)
+
+    def region(self, location: str) -> RegionCatalog:
+        """What this sweep learnt of one region, as the planner's catalog."""
+        key = region_key(location)
+        with self._lock:
+            versions = self._versions.get(key, ())
+            images = [
+                image for (region, _), image in self._images.items() if region == key and image
+            ]
+        return RegionCatalog(
+            kubernetes=tuple(CatalogVersion(offered) for offered in versions),
+            node_images=tuple(CatalogImage(image) for image in images),
+        )
+
+    def catalog(self) -> dict[str, RegionCatalog]:
+        """Every region this sweep touched."""
+        with self._lock:
+            regions = {*self._versions, *(region for region, _ in self._images)}
+        return {region: self.region(region) for region in sorted(regions)}

@@ -1,0 +1,457 @@
+"""The ARM gateway: observe and act on AKS clusters, only inside the policy's scopes.
+
+:class:`ArmGateway` is what the service layer and ``plan --live`` call. Every
+entry point that takes a cluster ID parses it and checks it against the
+policy's scopes before any request is sent (a
+:class:`~patchpilot.errors.ScopeError` otherwise), whoever asks: an event, an
+HTTP caller, a stored operation. Each ARM request runs under the one
+:class:`~patchpilot.adapters.arm.retry.RetryPolicy`; what it gives up on is
+translated at this edge (``raise ... from``) into
+:class:`~patchpilot.errors.TemporaryError` or
+:class:`~patchpilot.errors.PermanentError`. A 409 from an action is not an
+error: the action returns :class:`~patchpilot.adapters.arm.actions.Busy`.
+
+Every logical call is reported to a
+:class:`~patchpilot.adapters.arm.calls.CallObserver` (the telemetry handle),
+each HTTP attempt with its status and ARM request ID.
+
+Requests per observed cluster: the managed cluster, its maintenance
+configurations and its upgrade profile; the region's Kubernetes versions and
+each (region, image family)'s latest node image come from the sweep's
+:class:`~patchpilot.adapters.arm.catalog_cache.SweepCache`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from azure.core.exceptions import AzureError, HttpResponseError
+
+from patchpilot.adapters.arm import actions, observe
+from patchpilot.adapters.arm.actions import Busy, OperationStatus, Started
+from patchpilot.adapters.arm.calls import (
+    ERROR_STATUS,
+    AttemptSink,
+    CallObserver,
+    Hook,
+    Unobserved,
+    response_hook,
+)
+from patchpilot.adapters.arm.catalog_cache import SweepCache
+from patchpilot.adapters.arm.client import ArmClients
+from patchpilot.adapters.arm.errors import arm_error, is_conflict, retry_after_seconds, translate
+from patchpilot.adapters.arm.failures import FailureCause, classify
+from patchpilot.adapters.arm.observe import ClusterObservation
+from patchpilot.adapters.arm.retry import RetryPolicy
+from patchpilot.domain.fleet import CatalogImage, CatalogVersion, RegionCatalog
+from patchpilot.domain.node_images import NodeImageVersion
+from patchpilot.domain.resource_ids import ClusterId, in_scopes, parse_cluster_id
+from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
+from patchpilot.errors import InvalidInputError, ScopeError, TemporaryError
+from patchpilot.settings import Settings
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.core.pipeline import PipelineResponse
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+T = TypeVar("T")
+# AKS agent pool names: a letter, then letters and digits, 12 characters at most.
+_POOL_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9]{0,11}")
+Request = Callable[[Hook], T]
+
+
+class ArmGateway:
+    """Observe and act on managed clusters through ARM, within the policy's scopes."""
+
+    def __init__(
+        self,
+        clients: ArmClients,
+        scopes: tuple[str, ...],
+        *,
+        retry: RetryPolicy | None = None,
+        observer: CallObserver | None = None,
+    ) -> None:
+        self._clients = clients
+        self._scopes = scopes
+        self._retry = retry or RetryPolicy.with_deadline(clients.settings.arm_deadline_seconds)
+        self._observer = observer or Unobserved()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        scopes: tuple[str, ...],
+        *,
+        credential: TokenCredential | None = None,
+        retry: RetryPolicy | None = None,
+        observer: CallObserver | None = None,
+    ) -> ArmGateway:
+        """A gateway with its own clients (built lazily) for the settings' ARM endpoint."""
+        clients = ArmClients(settings, credential=credential)
+        return cls(clients, scopes, retry=retry, observer=observer)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy every request runs under."""
+        return self._retry
+
+    def close(self) -> None:
+        """Close the SDK clients' connections."""
+        self._clients.close()
+
+    # -- scope ----------------------------------------------------------------------------
+
+    def admit(self, cluster: ClusterId | str) -> ClusterId:
+        """The cluster's ID, if it is one and sits inside the scopes; ScopeError otherwise."""
+        parsed = cluster if isinstance(cluster, ClusterId) else parse_cluster_id(cluster)
+        if not in_scopes(parsed, self._scopes):
+            raise ScopeError(
+                f"{parsed} is outside the policy's scopes ({', '.join(self._scopes)}): "
+                "Patch Pilot never observes or touches it",
+                source="scope check",
+            )
+        return parsed
+
+    # -- observe --------------------------------------------------------------------------
+
+    def observe(self, cluster: ClusterId | str, cache: SweepCache) -> ClusterObservation:
+        """Read one cluster: its resource, maintenance configurations and upgrade profile."""
+        cid = self.admit(cluster)
+        client = self._client(cid)
+        group, name = cid.resource_group, cid.name
+        resource = self._call(
+            "ManagedClusters_Get",
+            cid,
+            lambda hook: client.managed_clusters.get(group, name, raw_response_hook=hook).as_dict(),
+        )
+        configurations = self._call(
+            "MaintenanceConfigurations_ListByManagedCluster",
+            cid,
+            lambda hook: [
+                c.as_dict()
+                for c in client.maintenance_configurations.list_by_managed_cluster(
+                    group, name, raw_response_hook=hook
+                )
+            ],
+        )
+        profile = self._call(
+            "ManagedClusters_GetUpgradeProfile",
+            cid,
+            lambda hook: client.managed_clusters.get_upgrade_profile(
+                group, name, raw_response_hook=hook
+            ).as_dict(),
+        )
+        return self._observation(
+            cid,
+            client,
+            resource=resource,
+            configurations=configurations,
+            profile=profile,
+            cache=cache,
+        )
+
+    def _observation(
+        self,
+        cid: ClusterId,
+        client: ContainerServiceClient,
+        *,
+        resource: dict[str, Any],
+        configurations: list[dict[str, Any]],
+        profile: dict[str, Any],
+        cache: SweepCache,
+    ) -> ClusterObservation:
+        source = str(cid)
+        state = observe.cluster_state(
+            cid, resource, observe.maintenance_schedules(configurations, source)
+        )
+        offered = cache.kubernetes_versions(
+            state.location, functools.partial(self._offered, client, cid, state.location)
+        )
+        images: dict[str, NodeImageVersion] = {}
+        for pool in state.pools:
+            family = pool.node_image.family
+            latest = cache.latest_image(
+                state.location, family, functools.partial(self._latest, client, cid, pool.name)
+            )
+            if latest is not None:
+                images[family] = latest
+        return ClusterObservation(
+            state=state,
+            catalog=RegionCatalog(
+                kubernetes=tuple(CatalogVersion(o) for o in offered),
+                node_images=tuple(CatalogImage(image) for image in images.values()),
+            ),
+            posture=observe.posture(cid, resource, state),
+            power_state=observe.power_state(resource),
+            control_plane_upgrades=observe.upgrade_targets(profile, source),
+            pools=observe.pools_details(resource),
+            error=observe.cluster_error(resource),
+        )
+
+    def _offered(
+        self, client: ContainerServiceClient, cid: ClusterId, location: str
+    ) -> tuple[OfferedVersion, ...]:
+        document = self._call(
+            "ManagedClusters_ListKubernetesVersions",
+            cid,
+            lambda hook: client.managed_clusters.list_kubernetes_versions(
+                location, raw_response_hook=hook
+            ).as_dict(),
+        )
+        return observe.offered_versions(document, f"Kubernetes versions in {location}")
+
+    def _latest(
+        self, client: ContainerServiceClient, cid: ClusterId, pool: str
+    ) -> NodeImageVersion | None:
+        document = self._call(
+            "AgentPools_GetUpgradeProfile",
+            cid,
+            lambda hook: client.agent_pools.get_upgrade_profile(
+                cid.resource_group, cid.name, pool, raw_response_hook=hook
+            ).as_dict(),
+            pool=pool,
+        )
+        return observe.latest_image(document, f"{cid}/agentPools/{pool}")
+
+    # -- act ------------------------------------------------------------------------------
+
+    def upgrade_control_plane(
+        self, cluster: ClusterId | str, version: KubernetesVersion
+    ) -> Started | Busy:
+        """Start a control-plane-only upgrade to ``version`` (pools keep their versions)."""
+        cid = self.admit(cluster)
+        client = self._client(cid)
+        group, name = cid.resource_group, cid.name
+        current = self._call(
+            "ManagedClusters_Get",
+            cid,
+            lambda hook: client.managed_clusters.get(group, name, raw_response_hook=hook),
+        )
+        from azure.mgmt.containerservice.models import ManagedCluster  # cold start
+
+        body = ManagedCluster(
+            actions.control_plane_body(
+                current.as_dict(exclude_readonly=True), version, running=current.as_dict()
+            )
+        )
+        return self._start(
+            "ManagedClusters_CreateOrUpdate",
+            Started(cid, None, "control_plane", str(version), None),
+            lambda hook: client.managed_clusters.begin_create_or_update(
+                group, name, body, polling=False, raw_response_hook=hook
+            ),
+        )
+
+    def upgrade_pool_version(
+        self, cluster: ClusterId | str, pool: str, version: KubernetesVersion
+    ) -> Started | Busy:
+        """Start one pool's Kubernetes upgrade to ``version``."""
+        cid, pool = self.admit(cluster), _pool_name(pool)
+        client = self._client(cid)
+        group, name = cid.resource_group, cid.name
+        current = self._call(
+            "AgentPools_Get",
+            cid,
+            lambda hook: client.agent_pools.get(group, name, pool, raw_response_hook=hook).as_dict(
+                exclude_readonly=True
+            ),
+            pool=pool,
+        )
+        from azure.mgmt.containerservice.models import AgentPool  # cold start
+
+        body = AgentPool(actions.pool_version_body(current, version))
+        return self._start(
+            "AgentPools_CreateOrUpdate",
+            Started(cid, pool, "pool_kubernetes", str(version), None),
+            lambda hook: client.agent_pools.begin_create_or_update(
+                group, name, pool, body, polling=False, raw_response_hook=hook
+            ),
+        )
+
+    def upgrade_node_image(self, cluster: ClusterId | str, pool: str) -> Started | Busy:
+        """Start one pool's node image upgrade (to the region's latest: AKS takes no version)."""
+        cid, pool = self.admit(cluster), _pool_name(pool)
+        client = self._client(cid)
+        return self._start(
+            "AgentPools_UpgradeNodeImageVersion",
+            Started(cid, pool, "node_image", None, None),
+            lambda hook: client.agent_pools.begin_upgrade_node_image_version(
+                cid.resource_group, cid.name, pool, polling=False, raw_response_hook=hook
+            ),
+        )
+
+    def abort_latest_operation(
+        self, cluster: ClusterId | str, pool: str | None = None
+    ) -> Started | Busy:
+        """Abort the operation running on the cluster (or on one of its pools)."""
+        cid = self.admit(cluster)
+        client = self._client(cid)
+        group, name = cid.resource_group, cid.name
+        if pool is None:
+            return self._start(
+                "ManagedClusters_AbortLatestOperation",
+                Started(cid, None, "abort", None, None),
+                lambda hook: client.managed_clusters.begin_abort_latest_operation(
+                    group, name, polling=False, raw_response_hook=hook
+                ),
+            )
+        pool = _pool_name(pool)
+        return self._start(
+            "AgentPools_AbortLatestOperation",
+            Started(cid, pool, "abort", None, None),
+            lambda hook: client.agent_pools.begin_abort_latest_operation(
+                group, name, pool, polling=False, raw_response_hook=hook
+            ),
+        )
+
+    # -- follow up --------------------------------------------------------------------------
+
+    def operation_status(self, started: Started) -> OperationStatus:
+        """What the operation's ``Azure-AsyncOperation`` URL says now."""
+        cid = self.admit(started.cluster)
+        if started.status_url is None:
+            return OperationStatus("Succeeded")
+        url = self._operation_url(cid, started.status_url)
+        client = self._client(cid)
+        document = self._call(
+            "AsyncOperation_Get", cid, lambda hook: _get_json(client, url, hook), pool=started.pool
+        )
+        return actions.operation_status(document)
+
+    def explain_failure(
+        self, cluster: ClusterId | str, pool: str | None, *, operation: Started | None = None
+    ) -> FailureCause | None:
+        """Why the latest operation failed: the pool's error, the cluster's, or the operation's.
+
+        None when AKS recorded no error (the pool and cluster are healthy).
+        """
+        cid = self.admit(cluster)
+        client = self._client(cid)
+        group, name = cid.resource_group, cid.name
+        error = None
+        if pool is not None:
+            pool = _pool_name(pool)
+            found = self._call(
+                "AgentPools_Get",
+                cid,
+                lambda hook: client.agent_pools.get(
+                    group, name, pool, raw_response_hook=hook
+                ).as_dict(),
+                pool=pool,
+            )
+            error = observe.pool_details(found).error
+        if error is None:
+            resource = self._call(
+                "ManagedClusters_Get",
+                cid,
+                lambda hook: client.managed_clusters.get(
+                    group, name, raw_response_hook=hook
+                ).as_dict(),
+            )
+            error = observe.cluster_error(resource)
+        if error is None and operation is not None:
+            error = self.operation_status(operation).error
+        return classify(error) if error else None
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _client(self, cid: ClusterId) -> ContainerServiceClient:
+        return self._clients.container_service(cid.subscription)
+
+    def _call(
+        self, operation: str, cid: ClusterId, request: Request[T], *, pool: str | None = None
+    ) -> T:
+        """One logical ARM call: observed, retried, its final failure translated."""
+        what = f"{operation} on {cid}{f'/agentPools/{pool}' if pool else ''}"
+        with self._observer.arm_call(operation, cluster=str(cid)) as sink:
+            try:
+                return self._retry.call(_attempt(request, sink), what=what)
+            except AzureError as exc:
+                raise translate(exc, what=what, transient=self._retry.is_transient(exc)) from exc
+
+    def _start(self, operation: str, asked: Started, begin: Request[object]) -> Started | Busy:
+        """Send the request that starts an operation; do not wait for the operation."""
+        seen: dict[str, str] = {}
+
+        def remember(response: PipelineResponse[Any, Any]) -> None:
+            # Every attempt overwrites: the answer that succeeded is the last one.
+            headers = response.http_response.headers
+            seen["url"] = headers.get("Azure-AsyncOperation") or headers.get("Location") or ""
+
+        try:
+            self._call(
+                operation, asked.cluster, lambda hook: begin(_both(hook, remember)), pool=asked.pool
+            )
+        except TemporaryError as exc:
+            conflict = exc.__cause__
+            if not (isinstance(conflict, HttpResponseError) and is_conflict(conflict)):
+                raise
+            # Policy: AKS is busy with another operation; that means wait, not fail.
+            body = arm_error(conflict)
+            delay = retry_after_seconds(conflict) or self._retry.busy_delay_seconds
+            return Busy(asked.cluster, asked.pool, asked.action, delay, body.code, body.message)
+        return replace(asked, status_url=seen.get("url") or None)
+
+    def _operation_url(self, cid: ClusterId, url: str) -> str:
+        """An operation URL is followed only on the ARM endpoint, in the cluster's subscription."""
+        endpoint = self._clients.settings.arm_endpoint
+        if not actions.operation_url_allowed(url, endpoint=endpoint, cluster=cid):
+            raise ScopeError(
+                f"operation URL {url[:200]!r} is not an AKS operation of {cid} on {endpoint}: "
+                "it is not followed",
+                source="scope check",
+            )
+        return url
+
+
+def _attempt(request: Request[T], sink: AttemptSink) -> Callable[[], T]:
+    """One HTTP attempt, reported to the sink whether ARM answered or the connection failed."""
+    hook = response_hook(sink)
+
+    def attempt() -> T:
+        try:
+            return request(hook)
+        except AzureError as exc:
+            if getattr(exc, "response", None) is None:
+                sink.attempt(ERROR_STATUS)
+            raise
+
+    return attempt
+
+
+def _both(first: Hook, second: Hook) -> Hook:
+    """One response hook that calls two."""
+
+    def hook(response: PipelineResponse[Any, Any]) -> None:
+        first(response)
+        second(response)
+
+    return hook
+
+
+def _pool_name(pool: str) -> str:
+    """An agent pool name from outside (an event, a caller), checked before it reaches a URL."""
+    if not isinstance(pool, str) or _POOL_NAME.fullmatch(pool) is None:
+        raise InvalidInputError(
+            f"{str(pool)[:100]!r} is not an AKS agent pool name "
+            "(a letter, then letters and digits, at most 12)"
+        )
+    return pool
+
+
+def _get_json(client: ContainerServiceClient, url: str, hook: Hook) -> dict[str, Any]:
+    """GET an absolute ARM URL through the client's pipeline (auth, no SDK retry)."""
+    from azure.core.rest import HttpRequest  # cold start
+
+    response = client.send_request(HttpRequest("GET", url), raw_response_hook=hook)
+    response.raise_for_status()
+    if not response.content:
+        # A Location (operation result) URL answers 202 while running, 204 when done.
+        return {"status": "InProgress" if response.status_code == 202 else "Succeeded"}
+    document = response.json()
+    return document if isinstance(document, dict) else {}

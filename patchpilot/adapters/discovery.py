@@ -1,0 +1,151 @@
+"""Fleet discovery: which managed clusters exist under the policy's scopes.
+
+:class:`ResourceGraphDiscovery` asks Azure Resource Graph once for every
+managed cluster of the scopes' subscriptions (following ``$skipToken`` pages);
+:class:`StaticDiscovery` is the fallback, a list of resource IDs from
+settings. Either way the answer is filtered by
+:func:`~patchpilot.domain.resource_ids.in_scopes` on the client side too:
+Resource Graph is asked by subscription, and a resource group scope, or a row
+Resource Graph should not have returned, is cut here. Called by the sweep and
+by ``plan --live`` (:mod:`patchpilot.adapters.live_fleet`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from azure.core.exceptions import AzureError
+
+from patchpilot.adapters.arm.client import ArmClients
+from patchpilot.adapters.arm.errors import translate
+from patchpilot.adapters.arm.retry import RetryPolicy
+from patchpilot.domain.resource_ids import ClusterId, in_scopes, parse_cluster_id
+from patchpilot.errors import InvalidInputError
+from patchpilot.settings import Settings
+
+if TYPE_CHECKING:
+    from azure.mgmt.resourcegraph import ResourceGraphClient
+
+_log = logging.getLogger(__name__)
+_SUBSCRIPTION: Final = re.compile(r"/subscriptions/([0-9a-fA-F-]{36})", re.IGNORECASE)
+# Resource Graph pages; far above any real fleet, it stops a service that never ends paging.
+MAX_PAGES: Final = 1000
+QUERY: Final = (
+    "Resources"
+    " | where type =~ 'microsoft.containerservice/managedclusters'"
+    " | where subscriptionId in~ ({subscriptions})"
+    " | project id, name, location, resourceGroup, subscriptionId"
+    " | order by id asc"
+)
+
+
+class Discovery(Protocol):
+    """Anything that lists the managed clusters under some scopes."""
+
+    def clusters(self, scopes: tuple[str, ...]) -> tuple[ClusterId, ...]:
+        """Every managed cluster under the scopes, each once."""
+        ...
+
+
+class StaticDiscovery:
+    """A fixed list of clusters (``PATCHPILOT_STATIC_CLUSTERS``), cut to the scopes."""
+
+    def __init__(self, clusters: Iterable[ClusterId]) -> None:
+        self._clusters = tuple(clusters)
+
+    def clusters(self, scopes: tuple[str, ...]) -> tuple[ClusterId, ...]:
+        """The listed clusters that sit inside the scopes, in the listed order."""
+        return _within(self._clusters, scopes)
+
+
+class ResourceGraphDiscovery:
+    """One Resource Graph query over the scopes' subscriptions, paged."""
+
+    def __init__(self, clients: ArmClients, *, retry: RetryPolicy | None = None) -> None:
+        self._clients = clients
+        self._retry = retry or RetryPolicy.with_deadline(clients.settings.arm_deadline_seconds)
+
+    def clusters(self, scopes: tuple[str, ...]) -> tuple[ClusterId, ...]:
+        """The managed clusters Resource Graph knows under the scopes, ordered by ID."""
+        subscriptions = subscriptions_of(scopes)
+        if not subscriptions:
+            return ()
+        client = self._clients.resource_graph()
+        rows: list[Mapping[str, Any]] = []
+        token: str | None = None
+        for page in range(MAX_PAGES):
+            data, token = self._page(client, subscriptions, token, page)
+            rows.extend(data)
+            if not token:
+                break
+        else:
+            _log.warning("Resource Graph still paging after %d pages; stopped", MAX_PAGES)
+        return _within(_ids(rows), scopes)
+
+    def _page(
+        self,
+        client: ResourceGraphClient,
+        subscriptions: tuple[str, ...],
+        token: str | None,
+        page: int,
+    ) -> tuple[list[Mapping[str, Any]], str | None]:
+        from azure.mgmt.resourcegraph.models import (  # cold start
+            QueryRequest,
+            QueryRequestOptions,
+        )
+
+        quoted = ", ".join(f"'{s}'" for s in subscriptions)
+        request = QueryRequest(
+            subscriptions=list(subscriptions),
+            query=QUERY.format(subscriptions=quoted),
+            options=QueryRequestOptions(skip_token=token, result_format="objectArray"),
+        )
+        what = f"Resource Graph query page {page + 1}"
+        try:
+            response = self._retry.call(lambda: client.resources(request), what=what)
+        except AzureError as exc:
+            raise translate(exc, what=what, transient=self._retry.is_transient(exc)) from exc
+        data: list[Any] = response.data if isinstance(response.data, list) else []
+        return [row for row in data if isinstance(row, Mapping)], response.skip_token
+
+
+def subscriptions_of(scopes: Iterable[str]) -> tuple[str, ...]:
+    """The distinct subscription IDs the scopes name, lower case, in order."""
+    found: dict[str, None] = {}
+    for scope in scopes:
+        match = _SUBSCRIPTION.match(scope)
+        if match:
+            found.setdefault(match[1].lower())
+    return tuple(found)
+
+
+def discovery_from(settings: Settings, clients: ArmClients) -> Discovery:
+    """The discovery the settings choose."""
+    if settings.discovery == "static":
+        return StaticDiscovery(settings.static_clusters)
+    return ResourceGraphDiscovery(clients)
+
+
+def _ids(rows: Iterable[Mapping[str, Any]]) -> list[ClusterId]:
+    ids: list[ClusterId] = []
+    for row in rows:
+        try:
+            ids.append(parse_cluster_id(row.get("id"), source="Resource Graph"))
+        except InvalidInputError as exc:
+            # Policy: a row we cannot read is skipped, never guessed at.
+            _log.warning("skipping a Resource Graph row: %s", exc)
+    return ids
+
+
+def _within(clusters: Iterable[ClusterId], scopes: tuple[str, ...]) -> tuple[ClusterId, ...]:
+    """The clusters inside the scopes, each once (IDs compare without case)."""
+    kept: dict[str, ClusterId] = {}
+    for cluster in clusters:
+        if not in_scopes(cluster, scopes):
+            _log.info("%s is outside the policy's scopes: not observed", cluster)
+            continue
+        kept.setdefault(cluster.key, cluster)
+    return tuple(kept.values())
