@@ -8,6 +8,7 @@ line on stderr and no traceback.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -49,9 +50,20 @@ def _parser() -> argparse.ArgumentParser:
 
     plan_cmd = commands.add_parser("plan", help="what would happen at an instant, and why")
     plan_cmd.add_argument("--policy", type=Path, required=True, help="policy YAML file")
-    plan_cmd.add_argument("--fleet", type=Path, required=True, help="fleet YAML file")
+    source = plan_cmd.add_mutually_exclusive_group(required=True)
+    source.add_argument("--fleet", type=Path, help="fleet YAML file (offline plan)")
+    source.add_argument(
+        "--live", action="store_true", help="observe the clusters under the scopes through ARM"
+    )
     plan_cmd.add_argument(
-        "--at", required=True, help="instant, ISO 8601 (UTC unless an offset is given)"
+        "--at",
+        help="instant, ISO 8601 (UTC unless an offset is given); required offline, "
+        "defaults to now with --live",
+    )
+    plan_cmd.add_argument("--arm-endpoint", help="ARM endpoint (default: PATCHPILOT_ARM_ENDPOINT)")
+    plan_cmd.add_argument(
+        "--ca-bundle",
+        help="CA certificate for the ARM endpoint (default: PATCHPILOT_ARM_CA_BUNDLE)",
     )
     plan_cmd.set_defaults(run=_plan, render=plan_table)
 
@@ -89,8 +101,31 @@ def _add_simulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _plan(args: argparse.Namespace) -> Plan:
+    if args.live:
+        return _live_plan(args)
+    if args.at is None:
+        raise InvalidInputError("--at is required when planning a fleet file", path="--at")
     at = parse_instant(args.at, path="--at")
     return plan(load_fleet(args.fleet), load_policy(args.policy), History(), at)
+
+
+def _live_plan(args: argparse.Namespace) -> Plan:
+    """Plan from what ARM shows now (or at --at); the instant is read once, here."""
+    from patchpilot.adapters.live_fleet import observe_fleet
+    from patchpilot.settings import load_settings
+
+    at = parse_instant(args.at, path="--at") if args.at else dt.datetime.now(dt.UTC)
+    policy = load_policy(args.policy)
+    overrides = {
+        name: value
+        for name, value in (
+            ("PATCHPILOT_ARM_ENDPOINT", args.arm_endpoint),
+            ("PATCHPILOT_ARM_CA_BUNDLE", args.ca_bundle),
+        )
+        if value
+    }
+    fleet = observe_fleet(policy, load_settings(overrides))
+    return plan(fleet, policy, History(), at)
 
 
 def _windows(args: argparse.Namespace) -> dict[str, Any]:

@@ -98,9 +98,12 @@ class Settings:
         )
 
 
-def load_settings() -> Settings:
-    """The settings of this process (the one place ``os.environ`` is read)."""
-    return Settings.from_env(os.environ)
+def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
+    """The settings of this process (the one place ``os.environ`` is read).
+
+    `overrides` (command-line options) win over the environment.
+    """
+    return Settings.from_env({**os.environ, **(overrides or {})})
 
 
 def _get(environ: Mapping[str, str], name: str, default: str) -> str:
