@@ -21,7 +21,7 @@ from patchpilot.domain.node_images import (
     parse_node_image_version,
 )
 from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id
-from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration
+from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration, to_arm
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
 from patchpilot.errors import InvalidInputError
 
@@ -297,3 +297,66 @@ def _first_instant(dates: list[dt.date | None]) -> dt.datetime | None:
         return None
     first = min(d for d in dates if d is not None)
     return dt.datetime.combine(first, dt.time(), dt.UTC)
+
+
+def fleet_document(state: FleetState) -> dict[str, Any]:
+    """The fleet as a fleet-file document: :func:`parse_fleet` reads it back unchanged.
+
+    The service stores each observed cluster this way between sweeps, so a
+    reconcile plans one cluster against the last picture of the others.
+    """
+    return {
+        "catalog": {name: region_document(region) for name, region in state.catalog.items()},
+        "clusters": [cluster_document(cluster) for cluster in state.clusters],
+        "node_image_pinning": state.node_image_pinning,
+    }
+
+
+def region_document(region: RegionCatalog) -> dict[str, Any]:
+    """One region's catalog in the fleet file's shape."""
+    images: dict[str, list[dict[str, Any]]] = {}
+    for entry in region.node_images:
+        images.setdefault(entry.image.family, []).append(
+            _released_entry(entry.image.version, entry.released)
+        )
+    versions = [
+        _released_entry(str(e.offered.version), e.released) | {"preview": e.offered.preview}
+        for e in region.kubernetes
+    ]
+    return {"kubernetes": versions, "node_images": images}
+
+
+def cluster_document(cluster: ClusterState) -> dict[str, Any]:
+    """One cluster in the fleet file's shape."""
+    return {
+        "id": str(cluster.id),
+        "location": cluster.location,
+        "tags": dict(cluster.tags),
+        "kubernetes_version": str(cluster.kubernetes_version),
+        "auto_upgrade_channel": cluster.auto_upgrade_channel,
+        "node_os_upgrade_channel": cluster.node_os_upgrade_channel,
+        "provisioning_state": cluster.provisioning_state,
+        "maintenance_configurations": {
+            name: to_arm(schedule) for name, schedule in cluster.maintenance.items()
+        },
+        "pools": [_pool_document(pool) for pool in cluster.pools],
+    }
+
+
+def _pool_document(pool: PoolState) -> dict[str, Any]:
+    return {
+        "name": pool.name,
+        "os": pool.os_type,
+        "os_sku": pool.os_sku,
+        "mode": pool.mode,
+        "version": str(pool.version),
+        "node_image": str(pool.node_image),
+        "count": pool.count,
+    }
+
+
+def _released_entry(version: str, released: dt.date | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"version": version}
+    if released is not None:
+        entry["released"] = released.isoformat()
+    return entry

@@ -992,3 +992,76 @@ def _kind(value: object) -> str:
     """A JSON-ish name for what was found instead, for error messages."""
     names = {"dict": "an object", "list": "a list", "str": "a string", "NoneType": "null"}
     return names.get(type(value).__name__, type(value).__name__)
+
+
+def to_arm(schedule: Schedule) -> dict[str, Any]:
+    """The configuration's ARM `properties`; :func:`parse_maintenance_configuration` reads them.
+
+    Snapshots of observed clusters are stored as fleet documents, so every
+    schedule must survive the trip unchanged.
+    """
+    if isinstance(schedule, MaintenanceWindow):
+        properties: dict[str, Any] = {"maintenanceWindow": _window_to_arm(schedule)}
+        if schedule.not_allowed_time:
+            spans = [_span_to_arm(span) for span in schedule.not_allowed_time]
+            properties["notAllowedTime"] = spans
+        return properties
+    if isinstance(schedule, TimeInWeekSchedule):
+        return {
+            "timeInWeek": [
+                {"day": entry.day, "hourSlots": list(entry.hour_slots)}
+                for entry in schedule.time_in_week
+            ],
+            "notAllowedTime": [_span_to_arm(span) for span in schedule.not_allowed_time],
+        }
+    raise TypeError(f"not a known schedule: {type(schedule).__name__}")
+
+
+def _window_to_arm(window: MaintenanceWindow) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "schedule": _recurrence_to_arm(window.schedule),
+        "durationHours": window.duration_hours,
+        "utcOffset": _format_offset(window.utc_offset),
+        "startTime": window.start_time.strftime("%H:%M"),
+    }
+    if window.start_date is not None:
+        body["startDate"] = window.start_date.isoformat()
+    if window.not_allowed_dates:
+        body["notAllowedDates"] = [
+            {"start": span.start.isoformat(), "end": span.end.isoformat()}
+            for span in window.not_allowed_dates
+        ]
+    return body
+
+
+def _recurrence_to_arm(recurrence: Recurrence) -> dict[str, Any]:
+    if isinstance(recurrence, Daily):
+        return {"daily": {"intervalDays": recurrence.interval_days}}
+    if isinstance(recurrence, Weekly):
+        return {
+            "weekly": {
+                "intervalWeeks": recurrence.interval_weeks,
+                "dayOfWeek": recurrence.day_of_week,
+            }
+        }
+    if isinstance(recurrence, AbsoluteMonthly):
+        return {
+            "absoluteMonthly": {
+                "intervalMonths": recurrence.interval_months,
+                "dayOfMonth": recurrence.day_of_month,
+            }
+        }
+    return {
+        "relativeMonthly": {
+            "intervalMonths": recurrence.interval_months,
+            "weekIndex": recurrence.week_index,
+            "dayOfWeek": recurrence.day_of_week,
+        }
+    }
+
+
+def _span_to_arm(span: Window) -> dict[str, str]:
+    return {
+        "start": span.start.isoformat().replace("+00:00", "Z"),
+        "end": span.end.isoformat().replace("+00:00", "Z"),
+    }
