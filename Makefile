@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Azurite (Azure Storage emulator) for the Table and Queue tests, from npm.
+NODE_STAMP := node_modules/.installed
 DEMO_AT ?= 2025-11-22T01:30Z
 
 .PHONY: demo test lint bench clean
@@ -17,6 +19,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/patchpilot plan --policy examples/policy.yaml --fleet examples/fleet.yaml --at $(DEMO_AT)
 
@@ -26,11 +32,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+test: lint $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,57 @@
+"""The planner's :class:`~patchpilot.domain.history.History`, read from the store.
+
+Called once per plan by the service (reconcile, sweep, status). What counts:
+
+- reached: every ring progress record;
+- failures: `failed` ledger records not yet resolved, that is, not retired
+  by an operator (they become `expired`) and not followed by the same
+  cluster or pool reaching the same target;
+- pauses: those in force at `now`;
+- in flight: `started` records, and `in_progress` claims still within their
+  ttl. An `in_progress` claim past its ttl is left out on purpose: its holder
+  died, and leaving it in would block the cluster forever; instead the plan
+  shows the action as due again, and the next claim takes the record over
+  and re-observes AKS before acting (see ``Store.claim``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from patchpilot.adapters.store.interface import Store
+from patchpilot.adapters.store.records import Operation, OperationState, utc
+from patchpilot.domain.history import Failure, History, Reached
+
+_RELEVANT: frozenset[OperationState] = frozenset({"in_progress", "started", "failed"})
+
+
+def load_history(store: Store, now: dt.datetime) -> History:
+    """Everything the planner needs to know about the past, as of `now`."""
+    now = utc(now, "now")
+    reached = store.list_reached()
+    ops = store.list_operations(states=_RELEVANT)
+    return History(
+        reached=reached,
+        failures=unresolved_failures(ops, reached),
+        pauses=tuple(pause.to_pause() for pause in store.list_pauses(now)),
+        in_flight=tuple(op.to_in_flight() for op in ops if op.in_flight(now)),
+    )
+
+
+def unresolved_failures(
+    ops: tuple[Operation, ...], reached: tuple[Reached, ...]
+) -> tuple[Failure, ...]:
+    """Failed operations whose target was not reached after they failed."""
+    arrivals: dict[tuple[str, str | None, str, str], dt.datetime] = {}
+    for record in reached:
+        key = (record.cluster, record.pool, record.kind, record.target)
+        arrivals[key] = max(record.at, arrivals.get(key, record.at))
+    failures = []
+    for op in ops:
+        if op.state != "failed":
+            continue
+        failure = op.to_failure()
+        arrived = arrivals.get((failure.cluster, failure.pool, failure.kind, failure.target))
+        if arrived is None or arrived < failure.at:
+            failures.append(failure)
+    return tuple(failures)

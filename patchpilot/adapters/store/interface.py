@@ -1,0 +1,194 @@
+"""What the service layer needs of the state store: one Protocol, two backends.
+
+The service's reconcile, event and timer use cases depend on :class:`Store`
+only; the Function App opens Azure Table Storage, local runs open SQLite
+(:func:`patchpilot.adapters.store.open_sqlite_store`). The store never reads
+the clock: every method that needs "now" takes it, so the virtual clock of the
+simulator and the tests drive it. Every datetime is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+from patchpilot.adapters.store.records import (
+    AlreadyClaimed,
+    Claim,
+    ImageWatch,
+    Lease,
+    Operation,
+    OperationError,
+    OperationKey,
+    OperationState,
+    Outcome,
+    PauseRecord,
+)
+from patchpilot.domain.history import Kind, PauseScope, Reached
+
+
+class Store(Protocol):
+    """The operations ledger, cluster leases, pauses, seen events, ring progress and watches."""
+
+    # The operations ledger: exactly-once effect (DESIGN.md, invariant 3).
+
+    def claim(
+        self,
+        key: OperationKey,
+        now: dt.datetime,
+        ttl: dt.timedelta,
+        *,
+        holder: str = "",
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Claim | AlreadyClaimed:
+        """Claim the right to start one upgrade, atomically: at most one caller ever gets it.
+
+        Crash safety: the claim is written *before* the ARM call. If the holder
+        dies before :meth:`mark_started` (before calling ARM, or after ARM
+        accepted but before the ledger heard of it), the record stays
+        `in_progress` until `now + ttl`; then exactly one later claimer takes
+        it over (a conditional write on the record's ETag) and gets a
+        :class:`Claim` whose `previous` is set (`taken_over`). That caller
+        MUST re-observe AKS before acting: if the cluster or pool is already
+        upgrading to the target it records `mark_started(key, None, ...)`; if
+        it is at the target, `mark_finished(key, "succeeded", ...)`; only
+        otherwise does it call ARM. So an upgrade that did start is
+        recognised and never started twice. A `started` record is never
+        taken over by time (the reconcile finishes it from what AKS reports);
+        a `failed` one only after an operator retires it
+        (`mark_finished(key, "expired", ...)`).
+        """
+        ...
+
+    def mark_started(
+        self, key: OperationKey, operation_id: str | None, now: dt.datetime, etag: str
+    ) -> Operation:
+        """Record that ARM accepted the upgrade; :class:`ClaimLostError` if the claim moved on."""
+        ...
+
+    def mark_finished(
+        self,
+        key: OperationKey,
+        outcome: Outcome,
+        now: dt.datetime,
+        error: OperationError | None = None,
+    ) -> Operation:
+        """Record AKS's outcome; repeats are no-ops (the first outcome wins).
+
+        `failed` -> `expired` is the one change after an outcome: an operator
+        retires a failure so the target may be claimed again.
+        """
+        ...
+
+    def get(self, key: OperationKey) -> Operation | None:
+        """The ledger record of one key, or None."""
+        ...
+
+    def list_operations(
+        self,
+        cluster: str | None = None,
+        since: dt.datetime | None = None,
+        states: frozenset[OperationState] | None = None,
+    ) -> tuple[Operation, ...]:
+        """Ledger records, oldest claim first: of one cluster, changed since, in some states."""
+        ...
+
+    # Leases: at most one worker acts on a cluster (DESIGN.md, invariant 2).
+
+    def acquire_lease(
+        self, cluster: str, holder: str, now: dt.datetime, duration: dt.timedelta
+    ) -> Lease | None:
+        """Take the cluster's lease; None while another holder's lease is unexpired."""
+        ...
+
+    def renew_lease(self, lease: Lease, now: dt.datetime, duration: dt.timedelta) -> Lease | None:
+        """Extend a lease still held at its etag to `now + duration`; None when it was lost."""
+        ...
+
+    def release_lease(self, lease: Lease) -> bool:
+        """Give a lease back; False when it had already been taken over or released."""
+        ...
+
+    def get_lease(self, cluster: str) -> Lease | None:
+        """The cluster's lease record, expired or not, for status pages."""
+        ...
+
+    # Pauses.
+
+    def add_pause(
+        self,
+        scope: PauseScope,
+        reason: str,
+        by: str,
+        now: dt.datetime,
+        *,
+        target: str | None = None,
+        until: dt.datetime | None = None,
+    ) -> PauseRecord:
+        """Store a new pause and return it with its id."""
+        ...
+
+    def list_pauses(
+        self, now: dt.datetime, *, include_expired: bool = False
+    ) -> tuple[PauseRecord, ...]:
+        """Pauses in creation order; those whose `until` has passed only on request."""
+        ...
+
+    def delete_pause(self, pause_id: str) -> bool:
+        """Remove a pause (a resume); False when no pause had that id."""
+        ...
+
+    # Seen event ids: Event Grid delivers at least once.
+
+    def seen_event(self, event_id: str, now: dt.datetime, ttl: dt.timedelta) -> bool:
+        """True the first time an id is seen (atomically); again once its ttl has passed."""
+        ...
+
+    def forget_events(self, now: dt.datetime) -> int:
+        """Delete seen ids whose ttl has passed (Table Storage has no TTL); how many."""
+        ...
+
+    # Ring progress.
+
+    def record_reached(
+        self, cluster: str, pool: str | None, kind: Kind, target: str, at: dt.datetime
+    ) -> Reached:
+        """Record that a cluster (pool None) or pool reached a target; the earliest time wins."""
+        ...
+
+    def list_reached(self, cluster: str | None = None) -> tuple[Reached, ...]:
+        """Ring progress, of one cluster or of the fleet."""
+        ...
+
+    # The Patch Tuesday watch for Windows images.
+
+    def open_watch(self, month: str, region: str, family: str, now: dt.datetime) -> ImageWatch:
+        """Open the month's watch (idempotent: an existing watch is returned unchanged)."""
+        ...
+
+    def close_watch(
+        self, month: str, region: str, family: str, image: str, now: dt.datetime
+    ) -> ImageWatch:
+        """Record the image that ended the watch; the first close wins."""
+        ...
+
+    def list_watches(
+        self, month: str | None = None, *, open_only: bool = False
+    ) -> tuple[ImageWatch, ...]:
+        """Watches of one month or of all months."""
+        ...
+
+    # Poison messages: reconcile messages the queue gave up on.
+
+    def record_poison(self, message_id: str, body: str, now: dt.datetime) -> bool:
+        """Keep a poison message for status; True the first time its id is recorded."""
+        ...
+
+    def count_poison(self) -> int:
+        """How many poison messages were recorded."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...

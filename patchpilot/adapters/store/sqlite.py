@@ -1,0 +1,159 @@
+"""SQLite rows: the embedded store for local runs, the demo and tests.
+
+Each logical table is a SQLite table keyed by (partition, key), its
+properties a JSON document, and a `version` column that plays the ETag: a
+fresh random value on every write, so a conditional UPDATE or DELETE
+(``WHERE version = ?``) fails once anyone else wrote, even if the row was
+deleted and inserted again meanwhile. Every primitive is one statement in
+autocommit mode, hence atomic; WAL mode and a busy timeout let several
+connections and processes share one file. Durable across a killed process
+(SQLite's default `synchronous=FULL` in WAL mode).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from patchpilot.adapters.store.errors import StoreUnavailableError
+from patchpilot.adapters.store.rows import Props, Row, RowChangedError, RowExistsError, Value
+
+# Table names reach SQL text, so only plain identifiers are accepted.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+_TIME_TAG = "$utc"
+# Long enough for 20 writers queueing on one file, short enough to fail closed.
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def _encode(props: Props) -> str:
+    def tag(value: object) -> object:
+        if isinstance(value, dt.datetime):
+            return {_TIME_TAG: value.astimezone(dt.UTC).isoformat()}
+        raise TypeError(f"cannot store {type(value).__name__}")
+
+    return json.dumps(dict(props), default=tag, ensure_ascii=False, sort_keys=True)
+
+
+def _decode(text: str) -> dict[str, Value]:
+    def untag(obj: dict[str, Any]) -> object:
+        if obj.keys() == {_TIME_TAG}:
+            return dt.datetime.fromisoformat(obj[_TIME_TAG])
+        return obj
+
+    decoded: dict[str, Value] = json.loads(text, object_hook=untag)
+    return decoded
+
+
+def _version() -> str:
+    return uuid.uuid4().hex
+
+
+class SqliteRows:
+    """Rows in one SQLite file (or `:memory:`, private to this object)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._lock = threading.Lock()
+        self._tables: set[str] = set()
+        try:
+            self._db = sqlite3.connect(
+                str(path),
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            if str(path) != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"cannot open the SQLite store {path}: {exc}") from exc
+
+    @contextmanager
+    def _use(self, table: str) -> Iterator[sqlite3.Connection]:
+        """The connection, for one statement at a time, with the table created on first use."""
+        with self._lock:
+            try:
+                if table not in self._tables:
+                    self._create(table)
+                yield self._db
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(f"the SQLite store failed on {table}: {exc}") from exc
+
+    def _create(self, table: str) -> None:
+        if not _IDENTIFIER.fullmatch(table):
+            raise ValueError(f"{table!r} is not a plain table name")
+        self._db.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            "partition TEXT NOT NULL, key TEXT NOT NULL, props TEXT NOT NULL, "
+            "version TEXT NOT NULL, PRIMARY KEY (partition, key)) WITHOUT ROWID"
+        )
+        self._tables.add(table)
+
+    def insert(self, table: str, partition: str, key: str, props: Props) -> str:
+        """INSERT; the primary key turns a second insert into :class:`RowExistsError`."""
+        version = _version()
+        try:
+            with self._use(table) as db:
+                db.execute(
+                    f"INSERT INTO {table} (partition, key, props, version) "  # noqa: S608  # validated name
+                    "VALUES (?, ?, ?, ?)",
+                    (partition, key, _encode(props), version),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise RowExistsError(f"{table}: {partition}/{key}") from exc
+        return version
+
+    def get(self, table: str, partition: str, key: str) -> Row | None:
+        """SELECT one row."""
+        with self._use(table) as db:
+            found = db.execute(
+                f"SELECT props, version FROM {table} WHERE partition = ? AND key = ?",  # noqa: S608  # validated name
+                (partition, key),
+            ).fetchone()
+        return None if found is None else Row(partition, key, _decode(found[0]), found[1])
+
+    def replace(self, table: str, partition: str, key: str, props: Props, etag: str) -> str:
+        """UPDATE ... WHERE version = etag; no row updated means someone else wrote first."""
+        version = _version()
+        with self._use(table) as db:
+            updated = db.execute(
+                f"UPDATE {table} SET props = ?, version = ? "  # noqa: S608  # validated name
+                "WHERE partition = ? AND key = ? AND version = ?",
+                (_encode(props), version, partition, key, etag),
+            ).rowcount
+        if updated != 1:
+            raise RowChangedError(f"{table}: {partition}/{key} is no longer at {etag}")
+        return version
+
+    def delete(self, table: str, partition: str, key: str, etag: str) -> bool:
+        """DELETE ... WHERE version = etag."""
+        with self._use(table) as db:
+            deleted = db.execute(
+                f"DELETE FROM {table} WHERE partition = ? AND key = ? AND version = ?",  # noqa: S608  # validated name
+                (partition, key, etag),
+            ).rowcount
+        return deleted == 1
+
+    def scan(self, table: str, partition: str | None = None) -> list[Row]:
+        """Every row of a partition or table."""
+        query = f"SELECT partition, key, props, version FROM {table}"  # noqa: S608  # validated name
+        args: tuple[str, ...] = ()
+        if partition is not None:
+            query += " WHERE partition = ?"
+            args = (partition,)
+        with self._use(table) as db:
+            found = db.execute(query + " ORDER BY partition, key", args).fetchall()
+        return [Row(part, key, _decode(props), version) for part, key, props, version in found]
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
