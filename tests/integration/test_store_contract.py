@@ -653,3 +653,35 @@ def test_importing_the_store_loads_no_azure_sdk() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == ""
+
+
+# Snapshots -------------------------------------------------------------------------------
+
+
+def test_snapshots_keep_the_last_body_per_key_and_kind(store: Store) -> None:
+    cluster = (
+        "/subscriptions/x/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/a"
+    )
+    store.put_snapshot("cluster", cluster, '{"v": 1}', T0)
+    store.put_snapshot("cluster", cluster, '{"v": 2}', T0 + dt.timedelta(minutes=1))
+    store.put_snapshot("region", "westeurope", "{}", T0)
+    assert store.list_snapshots("cluster") == ((cluster, '{"v": 2}'),)
+    assert store.list_snapshots("region") == (("westeurope", "{}"),)
+    assert store.list_snapshots("other") == ()
+
+
+def test_concurrent_snapshot_writers_leave_one_whole_body(open_store: StoreFactory) -> None:
+    bodies = [f'{{"writer": {n}}}' for n in range(8)]
+
+    def write(body: str) -> None:
+        open_store().put_snapshot("cluster", "c", body, T0)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(write, bodies))
+    (only_row,) = open_store().list_snapshots("cluster")
+    assert only_row[1] in bodies
+
+
+def test_an_oversized_snapshot_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="at most"):
+        store.put_snapshot("cluster", "c", "x" * 40_000, T0)

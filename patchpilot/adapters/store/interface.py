@@ -189,6 +189,16 @@ class Store(Protocol):
         """How many poison messages were recorded."""
         ...
 
+    # Snapshots: the last observed picture of the fleet, between invocations.
+
+    def put_snapshot(self, kind: str, key: str, body: str, now: dt.datetime) -> None:
+        """Keep `body` as the latest snapshot of (kind, key); the last writer wins."""
+        ...
+
+    def list_snapshots(self, kind: str) -> tuple[tuple[str, str], ...]:
+        """Every (key, body) snapshot of one kind, sorted by key."""
+        ...
+
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
         ...

@@ -26,6 +26,7 @@ class TableNames:
     progress: str = "ppprogress"
     watches: str = "ppwatch"
     poison: str = "pppoison"
+    snapshots: str = "ppsnapshots"
 
     def __post_init__(self) -> None:
         names = [getattr(self, field.name) for field in fields(self)]

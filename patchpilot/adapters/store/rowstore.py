@@ -17,6 +17,7 @@ Table layout (partition / row key, chosen for the access patterns):
 - progress: cluster / pool~kind~target: like the ledger.
 - watches: month / region~family: the timer and the sweep read one month.
 - poison: ``poison`` / message id: counted whole.
+- snapshots: kind (``cluster``, ``region``) / key: the last observed picture, read whole.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Final
 
-from patchpilot.adapters.store import codec
+from patchpilot.adapters.store import codec, keys
 from patchpilot.adapters.store.errors import (
     ClaimLostError,
     RecordNotFoundError,
@@ -57,6 +58,8 @@ from patchpilot.domain.history import Kind, PauseScope, Reached
 # Read-modify-write loops give up after this many lost races and report
 # contention (a temporary error) rather than spin.
 _ATTEMPTS: Final = 5
+# Table Storage keeps at most 64 KiB in one string property (UTF-16).
+MAX_SNAPSHOT_CHARS: Final = 32_000
 
 
 def _token() -> str:
@@ -482,6 +485,38 @@ class RowStore:
     def count_poison(self) -> int:
         """How many poison messages were kept."""
         return len(self._rows.scan(self._names.poison, codec.POISON_PARTITION))
+
+    # Snapshots: the last observed picture of each cluster and region.
+
+    def put_snapshot(self, kind: str, key: str, body: str, now: dt.datetime) -> None:
+        """Keep `body` as the latest snapshot of (kind, key); the last writer wins."""
+        if len(body) > MAX_SNAPSHOT_CHARS:
+            raise ValueError(
+                f"snapshot of {key} is {len(body)} characters; at most {MAX_SNAPSHOT_CHARS}"
+            )
+        props: dict[str, Value] = {"key": key, "body": body, "observed_at": utc(now, "now")}
+        partition, row_key = kind, keys.escape(key)
+        # Any writer may win, so a lost race just tries again, longer than for claims.
+        for _ in range(_ATTEMPTS * 4):
+            try:
+                self._rows.insert(self._names.snapshots, partition, row_key, props)
+                return
+            except RowExistsError:
+                row = self._rows.get(self._names.snapshots, partition, row_key)
+            if row is None:
+                continue
+            try:
+                self._rows.replace(self._names.snapshots, partition, row_key, props, row.etag)
+                return
+            except RowChangedError:
+                continue
+        raise StoreContentionError(f"snapshot {kind}/{key} kept changing")
+
+    def list_snapshots(self, kind: str) -> tuple[tuple[str, str], ...]:
+        """Every (key, body) snapshot of one kind, by key."""
+        rows = self._rows.scan(self._names.snapshots, kind)
+        found = ((str(row.props["key"]), str(row.props["body"])) for row in rows)
+        return tuple(sorted(found))
 
 
 def _finished(
