@@ -1,9 +1,13 @@
-"""Azure Functions blueprints, one module per concern (events, timers, queue, HTTP).
+"""Azure Functions blueprints, one module per concern.
 
-`function_app.py` registers every blueprint listed in :data:`BLUEPRINTS`. The
-triggers arrive with later issues; the foundation registers none yet.
+`function_app.py` registers every blueprint listed in :data:`BLUEPRINTS`. Each
+trigger decodes its input, calls one service function and logs the outcome;
+the service modules (and the Azure SDKs under them) load on first invocation,
+not at import, to keep cold starts short.
 """
 
 import azure.functions as func
 
-BLUEPRINTS: tuple[func.Blueprint, ...] = ()
+from functions import aks_events, reconcile_queue, timers
+
+BLUEPRINTS: tuple[func.Blueprint, ...] = (aks_events.bp, timers.bp, reconcile_queue.bp)

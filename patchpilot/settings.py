@@ -36,6 +36,14 @@ CREDENTIAL: Final = "PATCHPILOT_CREDENTIAL"
 DISCOVERY: Final = "PATCHPILOT_DISCOVERY"
 STATIC_CLUSTERS: Final = "PATCHPILOT_STATIC_CLUSTERS"
 ARM_DEADLINE_SECONDS: Final = "PATCHPILOT_ARM_DEADLINE_SECONDS"
+POLICY_PATH: Final = "PATCHPILOT_POLICY_PATH"
+STORE: Final = "PATCHPILOT_STORE"
+SQLITE_PATH: Final = "PATCHPILOT_SQLITE_PATH"
+EVENTS_ENDPOINT: Final = "PATCHPILOT_EVENTS_ENDPOINT"
+NOTICE_HOURS: Final = "PATCHPILOT_NOTICE_HOURS"
+# Read by the Functions host itself (timer triggers name them as %SETTING%).
+SWEEP_SCHEDULE: Final = "PATCHPILOT_SWEEP_SCHEDULE"
+WINDOWS_SCHEDULE: Final = "PATCHPILOT_WINDOWS_SCHEDULE"
 KNOWN: Final = (
     ARM_ENDPOINT,
     ARM_AUDIENCE,
@@ -44,7 +52,24 @@ KNOWN: Final = (
     DISCOVERY,
     STATIC_CLUSTERS,
     ARM_DEADLINE_SECONDS,
+    POLICY_PATH,
+    STORE,
+    SQLITE_PATH,
+    EVENTS_ENDPOINT,
+    NOTICE_HOURS,
+    SWEEP_SCHEDULE,
+    WINDOWS_SCHEDULE,
 )
+# The Functions host's own storage connection, shared by the store and the queue:
+# a connection string (local, Azurite) or identity-based service URIs (Azure).
+STORAGE: Final = "AzureWebJobsStorage"
+STORAGE_ACCOUNT: Final = "AzureWebJobsStorage__accountName"
+STORAGE_TABLES: Final = "AzureWebJobsStorage__tableServiceUri"
+STORAGE_QUEUES: Final = "AzureWebJobsStorage__queueServiceUri"
+DEFAULT_SWEEP_SCHEDULE: Final = "0 */15 * * * *"
+# Patch Tuesday at 18:00 UTC: NCRONTAB needs day-of-month AND day-of-week to match.
+DEFAULT_WINDOWS_SCHEDULE: Final = "0 0 18 8-14 * Tue"
+StoreKind = Literal["tables", "sqlite"]
 
 PUBLIC_ARM: Final = "https://management.azure.com"
 PUBLIC_AUDIENCE: Final = "https://management.azure.com/.default"
@@ -65,6 +90,14 @@ class Settings:
     discovery: DiscoveryKind = "resource-graph"
     static_clusters: tuple[ClusterId, ...] = ()
     arm_deadline_seconds: float = 60.0
+    policy_path: Path = Path("policy.yaml")
+    store: StoreKind = "tables"
+    sqlite_path: Path = Path(".patchpilot/state.db")
+    storage_connection: str | None = None
+    table_service_uri: str | None = None
+    queue_service_uri: str | None = None
+    events_endpoint: str | None = None
+    notice_hours: float = 24.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -95,7 +128,22 @@ class Settings:
             discovery=discovery,  # type: ignore[arg-type]  # narrowed by _choice
             static_clusters=clusters,
             arm_deadline_seconds=_deadline(_get(environ, ARM_DEADLINE_SECONDS, "60")),
+            policy_path=Path(_get(environ, POLICY_PATH, "policy.yaml")),
+            store=_choice(environ, STORE, "tables", ("tables", "sqlite")),  # type: ignore[arg-type]
+            sqlite_path=Path(_get(environ, SQLITE_PATH, ".patchpilot/state.db")),
+            **_storage(environ),
+            events_endpoint=_optional_https(environ, EVENTS_ENDPOINT),
+            notice_hours=_hours(_get(environ, NOTICE_HOURS, "24")),
         )
+
+    def require_storage(self) -> None:
+        """Azure storage must be configured when the store is Table Storage."""
+        if self.store == "tables" and not (self.storage_connection or self.table_service_uri):
+            raise _error(
+                STORAGE,
+                f"is not set: {STORE}=tables needs the Functions storage connection "
+                f"({STORAGE}, or {STORAGE_ACCOUNT} for a managed identity)",
+            )
 
 
 def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
@@ -194,6 +242,41 @@ def _is_loopback(endpoint: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _storage(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The storage connection: a connection string, or service URIs for a managed identity."""
+    account = _get(environ, STORAGE_ACCOUNT, "")
+    tables = _get(
+        environ, STORAGE_TABLES, f"https://{account}.table.core.windows.net" if account else ""
+    )
+    queues = _get(
+        environ, STORAGE_QUEUES, f"https://{account}.queue.core.windows.net" if account else ""
+    )
+    return {
+        "storage_connection": _get(environ, STORAGE, "") or None,
+        "table_service_uri": tables or None,
+        "queue_service_uri": queues or None,
+    }
+
+
+def _optional_https(environ: Mapping[str, str], name: str) -> str | None:
+    value = _get(environ, name, "")
+    if not value:
+        return None
+    if urllib.parse.urlsplit(value).scheme != "https":
+        raise _error(name, f"must be an https:// URL, got {value!r}")
+    return value
+
+
+def _hours(value: str) -> float:
+    try:
+        hours = float(value)
+    except ValueError:
+        raise _error(NOTICE_HOURS, f"must be a number of hours, got {value!r}") from None
+    if not math.isfinite(hours) or not 0 <= hours <= 24 * 14:
+        raise _error(NOTICE_HOURS, f"must be between 0 and 336 hours, got {value}")
+    return hours
 
 
 def _error(name: str, message: str) -> InvalidInputError:

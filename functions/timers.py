@@ -1,0 +1,41 @@
+"""Timer triggers: the periodic sweep and the Windows Update (Patch Tuesday) cycle.
+
+Schedules come from app settings (resolved by the Functions host); Flex
+Consumption runs timers in UTC, which the defaults assume.
+"""
+
+import logging
+
+import azure.functions as func
+
+from patchpilot.runtime import current_runtime
+
+bp = func.Blueprint()
+_log = logging.getLogger(__name__)
+
+
+@bp.function_name("sweep")
+@bp.timer_trigger(arg_name="timer", schedule="%PATCHPILOT_SWEEP_SCHEDULE%", run_on_startup=False)
+def sweep(timer: func.TimerRequest) -> None:
+    """Observe the fleet and enqueue the clusters with something due or near."""
+    from patchpilot.service.sweep import sweep as run_sweep  # heavy: loaded on first use
+
+    runtime = current_runtime()
+    outcome = run_sweep(runtime.services, runtime.now())
+    _log.info(
+        "sweep observed %d clusters, enqueued %d, could not read %d",
+        outcome.observed,
+        len(outcome.enqueued),
+        len(outcome.unobserved),
+    )
+
+
+@bp.function_name("windows_patch_cycle")
+@bp.timer_trigger(arg_name="timer", schedule="%PATCHPILOT_WINDOWS_SCHEDULE%", run_on_startup=False)
+def windows_patch_cycle(timer: func.TimerRequest) -> None:
+    """Patch Tuesday: watch for this month's AKS Windows images."""
+    from patchpilot.service.windows_cycle import windows_patch_cycle as open_watches
+
+    runtime = current_runtime()
+    watched = open_watches(runtime.services, runtime.now())
+    _log.info("Patch Tuesday: watching %d region/image families", len(watched))

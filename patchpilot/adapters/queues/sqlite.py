@@ -1,0 +1,114 @@
+"""A SQLite-backed queue for local runs, following the caller's clock.
+
+Azure Storage queue semantics, kept: a received message is hidden for the
+lock period and its dequeue count rises; a message not deleted in time comes
+back. Time is always passed in, so the local host's virtual clock drives it.
+Several processes may share one file (WAL mode, short transactions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from patchpilot.adapters.queues.interface import NO_DELAY, Delivery
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    queue TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    inserted_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    dequeue_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (queue, id)
+);
+CREATE INDEX IF NOT EXISTS visible ON messages (queue, visible_at);
+"""
+
+
+class SqliteQueue:
+    """One named queue in a SQLite file (`:memory:` is refused: processes share the file)."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.name = name
+        self._path = path
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def send(self, text: str, *, now: dt.datetime, delay: dt.timedelta = NO_DELAY) -> None:
+        """Enqueue `text`, visible from `now + delay`."""
+        stamp = now.timestamp()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO messages (queue, id, body, inserted_at, visible_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (self.name, uuid.uuid4().hex, text, stamp, stamp + delay.total_seconds()),
+            )
+
+    def receive(self, *, now: dt.datetime, limit: int, lock: dt.timedelta) -> list[Delivery]:
+        """Take up to `limit` visible messages, oldest first, hiding each for `lock`."""
+        stamp = now.timestamp()
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT id, body, inserted_at, dequeue_count FROM messages "
+                "WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, inserted_at LIMIT ?",
+                (self.name, stamp, limit),
+            ).fetchall()
+            deliveries = []
+            for message_id, body, inserted, count in rows:
+                receipt = uuid.uuid4().hex
+                db.execute(
+                    "UPDATE messages SET visible_at = ?, dequeue_count = ?, receipt = ? "
+                    "WHERE queue = ? AND id = ?",
+                    (stamp + lock.total_seconds(), count + 1, receipt, self.name, message_id),
+                )
+                inserted_at = dt.datetime.fromtimestamp(inserted, dt.UTC)
+                deliveries.append(Delivery(message_id, body, count + 1, inserted_at, receipt))
+        return deliveries
+
+    def delete(self, delivery: Delivery) -> None:
+        """Delete a received message; a stale receipt (it was received again) deletes nothing."""
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM messages WHERE queue = ? AND id = ? AND receipt = ?",
+                (self.name, delivery.id, delivery.receipt),
+            )
+
+    def count(self, *, now: dt.datetime | None = None) -> int:
+        """Messages held, or only those visible at `now`."""
+        query = "SELECT COUNT(*) FROM messages WHERE queue = ?"
+        params: tuple[object, ...] = (self.name,)
+        if now is not None:
+            query += " AND visible_at <= ?"
+            params = (self.name, now.timestamp())
+        with self._connect() as db:
+            (total,) = db.execute(query, params).fetchone()
+        return int(total)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A short-lived connection in autocommit mode, closed on exit."""
+        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction taken up front, so two receivers never take one message."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")

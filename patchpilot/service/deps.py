@@ -1,0 +1,93 @@
+"""The collaborators and timings the use cases need, passed explicitly.
+
+The Function App builds one :class:`Services` per process from settings
+(`patchpilot.runtime`); the local host and the tests build their own with the
+simulator, SQLite or Azurite. Nothing here reads the environment or a clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from patchpilot.adapters.arm.actions import Busy, OperationStatus, Started
+from patchpilot.adapters.arm.catalog_cache import SweepCache
+from patchpilot.adapters.arm.failures import FailureCause
+from patchpilot.adapters.arm.observe import ClusterObservation
+from patchpilot.adapters.discovery import Discovery
+from patchpilot.adapters.publisher import NullPublisher, Publisher
+from patchpilot.adapters.queues import MessageQueue
+from patchpilot.adapters.store import Store
+from patchpilot.domain.policy import Policy
+from patchpilot.domain.resource_ids import ClusterId
+from patchpilot.domain.versions import KubernetesVersion
+from patchpilot.telemetry import Telemetry
+
+
+class Gateway(Protocol):
+    """What the use cases need of AKS (implemented by `ArmGateway`)."""
+
+    def admit(self, cluster: ClusterId | str) -> ClusterId:
+        """The cluster's ID if it is inside the scopes; ScopeError otherwise."""
+        ...
+
+    def observe(self, cluster: ClusterId | str, cache: SweepCache) -> ClusterObservation:
+        """Read one cluster."""
+        ...
+
+    def upgrade_control_plane(
+        self, cluster: ClusterId | str, version: KubernetesVersion
+    ) -> Started | Busy:
+        """Start a control-plane-only upgrade."""
+        ...
+
+    def upgrade_pool_version(
+        self, cluster: ClusterId | str, pool: str, version: KubernetesVersion
+    ) -> Started | Busy:
+        """Start one pool's Kubernetes upgrade."""
+        ...
+
+    def upgrade_node_image(self, cluster: ClusterId | str, pool: str) -> Started | Busy:
+        """Start one pool's node image upgrade (to the latest)."""
+        ...
+
+    def operation_status(self, started: Started) -> OperationStatus:
+        """Where a started operation stands."""
+        ...
+
+    def explain_failure(
+        self, cluster: ClusterId | str, pool: str, *, operation: Started | None = None
+    ) -> FailureCause | None:
+        """Why a pool's rollout failed."""
+        ...
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timings of the use cases; defaults suit Azure, tests shorten them."""
+
+    lease: dt.timedelta = dt.timedelta(minutes=10)
+    claim_ttl: dt.timedelta = dt.timedelta(minutes=30)
+    event_ttl: dt.timedelta = dt.timedelta(days=7)
+    follow_up: dt.timedelta = dt.timedelta(minutes=10)
+    lease_retry: dt.timedelta = dt.timedelta(minutes=2)
+    lookahead: dt.timedelta = dt.timedelta(minutes=30)
+    notice: dt.timedelta = dt.timedelta(hours=24)
+    # Azure Storage queues keep a message invisible for at most seven days.
+    max_delay: dt.timedelta = dt.timedelta(days=7)
+
+
+@dataclass
+class Services:
+    """Everything a use case may touch; built once per process or test."""
+
+    policy: Policy
+    store: Store
+    queue: MessageQueue
+    gateway: Gateway
+    discovery: Discovery
+    telemetry: Telemetry
+    publisher: Publisher = field(default_factory=NullPublisher)
+    tuning: Tuning = field(default_factory=Tuning)
+    holder: str = "patchpilot"

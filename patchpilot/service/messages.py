@@ -1,0 +1,72 @@
+"""Queue-trigger entry points: decode a reconcile message, run it, and handle poison.
+
+What is permanent is dropped with a log line (a malformed message, a cluster
+outside the scopes); what is temporary (ARM throttling past the deadline, the
+store unavailable) goes back on the queue with its delay, so it never counts
+towards the poison threshold. Anything else raises: the Functions host
+retries it and, after `maxDequeueCount`, moves it to the poison queue, where
+:func:`handle_poison` records it for the status page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from patchpilot.domain.messages import ReconcileRequest, decode
+from patchpilot.errors import InvalidInputError, ScopeError, TemporaryError
+from patchpilot.service.deps import Services
+from patchpilot.service.outcomes import ReconcileOutcome
+from patchpilot.service.reconcile import reconcile
+
+_log = logging.getLogger(__name__)
+
+
+def handle_reconcile_message(
+    services: Services, body: str | bytes, now: dt.datetime
+) -> ReconcileOutcome | None:
+    """Run one queued reconcile; None when the message was dropped."""
+    try:
+        request = decode(body)
+    except InvalidInputError as exc:
+        _log.error("dropped malformed reconcile message: %s", exc)
+        services.store.record_poison(_message_id(body), _text(body), now)
+        services.telemetry.instruments.poison("reconcile")
+        return None
+    try:
+        return reconcile(services, request, now)
+    except ScopeError as exc:
+        _log.error("refused reconcile of %s: %s", request.cluster, exc)
+        return None
+    except TemporaryError as exc:
+        # Policy: temporary trouble waits its turn on the queue, not in the poison queue.
+        delay = dt.timedelta(seconds=max(exc.retry_after, 1.0))
+        services.queue.send(request.again(f"temporary: {exc}").encode(), now=now, delay=delay)
+        _log.warning("reconcile of %s postponed by %s: %s", request.cluster, delay, exc)
+        return ReconcileOutcome(
+            request.cluster, waiting=str(exc), requeued_after_seconds=delay.total_seconds()
+        )
+
+
+def handle_poison(services: Services, message_id: str, body: str | bytes, now: dt.datetime) -> bool:
+    """Record a message the host gave up on; True the first time it is seen."""
+    first = services.store.record_poison(message_id, _text(body), now)
+    if first:
+        services.telemetry.instruments.poison("reconcile")
+        _log.error("reconcile message %s was poisoned: %s", message_id, _text(body)[:500])
+    return first
+
+
+def requeue(services: Services, request: ReconcileRequest, now: dt.datetime) -> None:
+    """Put a request on the queue now (manual triggers, tests)."""
+    services.queue.send(request.encode(), now=now)
+
+
+def _text(body: str | bytes) -> str:
+    return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+
+
+def _message_id(body: str | bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(_text(body).encode()).hexdigest()[:32]

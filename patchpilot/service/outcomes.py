@@ -1,0 +1,40 @@
+"""What a use case did, as a value: the trigger logs it, tests assert on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+EventVerdict = Literal["enqueued", "duplicate", "ignored", "refused"]
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """How one Event Grid event was handled, and why."""
+
+    verdict: EventVerdict
+    reason: str
+    cluster: str | None = None
+    event_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ReconcileOutcome:
+    """What one reconcile did: the actions it started and when it looks again."""
+
+    cluster: str
+    started: tuple[str, ...] = ()
+    settled: tuple[str, ...] = ()
+    waiting: str | None = None
+    requeued_after_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What one sweep saw and enqueued."""
+
+    observed: int
+    enqueued: tuple[str, ...] = ()
+    unobserved: tuple[str, ...] = ()
+    notices: int = 0
+    images_found: tuple[str, ...] = field(default_factory=tuple)

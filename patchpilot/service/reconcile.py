@@ -1,0 +1,334 @@
+"""Reconcile one cluster: take its lease, observe, settle, plan, start at most one action.
+
+Level-triggered: whatever caused the message, the worker re-reads the
+cluster, settles operations already in the ledger from AKS's own state, plans
+against the last picture of the rest of the fleet, and starts the first due
+action (one operation at a time per cluster, invariant 2). Exactly-once
+effect (invariant 3) comes from the ledger: an action is claimed before ARM
+is called, and a claim taken over from a dead worker is checked against the
+fresh observation first. A busy cluster or a held lease puts the message
+back with a delay instead of failing it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Literal
+
+from patchpilot.adapters.arm.actions import Busy, OperationStatus, Started, started_from_json
+from patchpilot.adapters.arm.catalog_cache import SweepCache
+from patchpilot.adapters.arm.observe import ClusterObservation
+from patchpilot.adapters.publisher import Notice
+from patchpilot.adapters.store import (
+    Claim,
+    Operation,
+    OperationError,
+    OperationKey,
+    OperationState,
+    load_history,
+)
+from patchpilot.domain.fleet import ClusterState
+from patchpilot.domain.history import InFlight
+from patchpilot.domain.messages import ReconcileRequest
+from patchpilot.domain.plan import Action, Plan, iso
+from patchpilot.domain.planner import plan
+from patchpilot.domain.versions import KubernetesVersion
+from patchpilot.errors import PatchPilotError
+from patchpilot.service.deps import Services
+from patchpilot.service.outcomes import ReconcileOutcome
+from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
+
+_log = logging.getLogger(__name__)
+_ACTIVE: frozenset[OperationState] = frozenset({"in_progress", "started"})
+_Ending = tuple[Literal["succeeded", "failed"], OperationError | None]
+
+
+def reconcile(services: Services, request: ReconcileRequest, now: dt.datetime) -> ReconcileOutcome:
+    """Do what is due for one cluster now; requeue the request when it must wait."""
+    cluster = services.gateway.admit(request.cluster)
+    lease = services.store.acquire_lease(cluster.key, services.holder, now, services.tuning.lease)
+    if lease is None:
+        return _requeue(services, request, now, services.tuning.lease_retry, "lease held elsewhere")
+    try:
+        with services.telemetry.reconcile(str(cluster), traceparent=request.traceparent) as span:
+            outcome = _reconcile_held(services, request, now)
+            span.set_attribute("patchpilot.started", len(outcome.started))
+            return outcome
+    finally:
+        services.store.release_lease(lease)
+
+
+def _reconcile_held(
+    services: Services, request: ReconcileRequest, now: dt.datetime
+) -> ReconcileOutcome:
+    cache = SweepCache()
+    observation = services.gateway.observe(request.cluster, cache)
+    state = observation.state
+    settled = _settle(services, observation, now)
+    save_clusters(services.store, [state], now)
+    regions = merge_catalog(services.store, cache.catalog(), now)
+    fleet = load_fleet_snapshot(services.store, [state], regions)
+    history = load_history(services.store, now)
+    with services.telemetry.plan(cluster=str(state.id)) as span:
+        result = plan(fleet, services.policy, history, now)
+        mine = tuple(a for a in result.actions if a.cluster.lower() == state.key)
+        services.telemetry.record_plan(span, Plan(result.at, mine))
+    due = [action for action in mine if action.status == "due"]
+    if due:
+        return _start_first(services, request, observation, due[0], now=now, settled=settled)
+    if _busy(state, history.in_flight):
+        why = f"an operation is running on {state.id.name}"
+        return _requeue(services, request, now, services.tuning.follow_up, why, settled=settled)
+    return _wait_for_next(services, request, mine, now=now, settled=settled)
+
+
+def _busy(state: ClusterState, in_flight: tuple[InFlight, ...]) -> bool:
+    """AKS or the ledger says something runs here: follow it until it ends."""
+    return state.provisioning_state != "Succeeded" or any(
+        op.cluster == state.key for op in in_flight
+    )
+
+
+# Settling what the ledger says is running -------------------------------------------------
+
+
+def _settle(
+    services: Services, observation: ClusterObservation, now: dt.datetime
+) -> tuple[str, ...]:
+    """Close ledger records whose outcome AKS already shows (lost events cost nothing)."""
+    state = observation.state
+    settled = []
+    for op in services.store.list_operations(cluster=state.key, states=_ACTIVE):
+        outcome = _observed_outcome(services, observation, op)
+        if outcome is None:
+            continue
+        _finish(services, state, op, outcome, now)
+        settled.append(f"{op.key.pool or 'control plane'} {op.key.kind} -> {outcome[0]}")
+    return tuple(settled)
+
+
+def _observed_outcome(
+    services: Services, observation: ClusterObservation, op: Operation
+) -> _Ending | None:
+    """("succeeded"|"failed", error) once AKS shows the end of the operation; None while it runs."""
+    if _at_target(observation.state, op.key) and _idle(observation, op.key.pool):
+        return "succeeded", None
+    if op.state != "started":
+        return None
+    status = _status(services, op)
+    if status is not None and status.done:
+        if status.status == "Succeeded":
+            return "succeeded", None
+        cause = status.cause or services.gateway.explain_failure(
+            observation.state.id, op.key.pool or "", operation=None
+        )
+        code = cause.code if cause else status.status
+        message = cause.reason if cause else "AKS reported the operation ended without success"
+        return "failed", OperationError(code, message)
+    return None
+
+
+def _status(services: Services, op: Operation) -> OperationStatus | None:
+    if not op.operation_id:
+        return None
+    try:
+        started = started_from_json(json.loads(op.operation_id))
+        return services.gateway.operation_status(started)
+    except (ValueError, PatchPilotError) as exc:
+        # Policy: an unreadable status leaves the operation open; the observation decides later.
+        _log.warning("cannot read the status of %s: %s", op.key, exc)
+        return None
+
+
+def _at_target(state: ClusterState, key: OperationKey) -> bool:
+    if key.pool is None or key.pool == "":
+        return str(state.kubernetes_version) == key.target
+    pool = next((p for p in state.pools if p.name == key.pool), None)
+    if pool is None:
+        return False
+    if key.kind == "kubernetes":
+        return str(pool.version) == key.target
+    return not _image_behind(str(pool.node_image), key.target)
+
+
+def _image_behind(current: str, target: str) -> bool:
+    from patchpilot.domain.node_images import parse_node_image
+
+    return parse_node_image(target).newer_than(parse_node_image(current))
+
+
+def _idle(observation: ClusterObservation, pool: str | None) -> bool:
+    if observation.state.provisioning_state != "Succeeded":
+        return False
+    details = next((p for p in observation.pools if p.name == pool), None)
+    return details is None or details.provisioning_state == "Succeeded"
+
+
+def _finish(
+    services: Services,
+    state: ClusterState,
+    op: Operation,
+    outcome: _Ending,
+    now: dt.datetime,
+) -> None:
+    result, error = outcome
+    key = op.key
+    os = _os_of(state, key.pool)
+    services.store.mark_finished(key, result, now, error)
+    services.telemetry.instruments.upgrade_finished(key.kind, os, result)
+    if result == "succeeded":
+        services.store.record_reached(key.cluster, key.pool or None, key.kind, key.target, now)
+    else:
+        what = f"{key.kind} upgrade of {key.pool or 'the control plane'} to {key.target}"
+        reason = f"{what} failed: {error}"
+        services.store.add_pause("cluster", reason, "patchpilot", now, target=state.key)
+        _log.warning("paused %s: %s", state.id, reason)
+    services.publisher.publish(
+        Notice(
+            "UpgradeSucceeded" if result == "succeeded" else "UpgradeFailed",
+            str(state.id),
+            {
+                "cluster": str(state.id),
+                "pool": key.pool or None,
+                "kind": key.kind,
+                "target": key.target,
+                "error": str(error) if error else None,
+            },
+            now,
+        )
+    )
+
+
+# Starting the first due action ---------------------------------------------------------
+
+
+def _start_first(
+    services: Services,
+    request: ReconcileRequest,
+    observation: ClusterObservation,
+    action: Action,
+    *,
+    now: dt.datetime,
+    settled: tuple[str, ...],
+) -> ReconcileOutcome:
+    state = observation.state
+    assert action.target is not None  # a due action always has a target
+    key = OperationKey(state.key, action.pool, action.kind, action.target)
+    claim = services.store.claim(key, now, services.tuning.claim_ttl, holder=services.holder)
+    label = f"{action.pool or 'control plane'} {action.kind} -> {action.target}"
+    if not isinstance(claim, Claim):
+        waiting = f"{label} already claimed ({claim.existing.state})"
+        return _requeue(services, request, now, services.tuning.follow_up, waiting, settled=settled)
+    if claim.taken_over and _takeover_already_done(services, observation, claim, now):
+        return ReconcileOutcome(str(state.id), settled=(*settled, f"{label} found running"))
+    result = _call(services, state, action)
+    if isinstance(result, Busy):
+        services.store.mark_finished(key, "expired", now)
+        delay = dt.timedelta(seconds=result.retry_after)
+        return _requeue(services, request, now, delay, f"busy: {result.message}", settled=settled)
+    services.store.mark_started(key, json.dumps(result.to_json()), now, claim.etag)
+    _announce_start(services, state, action, now)
+    _requeue(services, request, now, services.tuning.follow_up, "follow the operation")
+    return ReconcileOutcome(
+        str(state.id),
+        started=(label,),
+        settled=settled,
+        requeued_after_seconds=services.tuning.follow_up.total_seconds(),
+    )
+
+
+def _takeover_already_done(
+    services: Services, observation: ClusterObservation, claim: Claim, now: dt.datetime
+) -> bool:
+    """A dead worker's claim: if AKS shows the operation, record it instead of calling again."""
+    key = claim.operation.key
+    if _at_target(observation.state, key):
+        services.store.mark_finished(key, "succeeded", now)
+        return True
+    if not _idle(observation, key.pool):
+        services.store.mark_started(key, None, now, claim.etag)
+        return True
+    return False
+
+
+def _call(services: Services, state: ClusterState, action: Action) -> Started | Busy:
+    gateway = services.gateway
+    assert action.target is not None
+    if action.kind == "node_image":
+        assert action.pool is not None
+        return gateway.upgrade_node_image(state.id, action.pool)
+    version = KubernetesVersion.parse(action.target)
+    if action.pool is None:
+        return gateway.upgrade_control_plane(state.id, version)
+    return gateway.upgrade_pool_version(state.id, action.pool, version)
+
+
+def _announce_start(
+    services: Services, state: ClusterState, action: Action, now: dt.datetime
+) -> None:
+    services.telemetry.instruments.upgrade_started(action.kind, _os_of(state, action.pool))
+    _log.info(
+        "started %s upgrade of %s/%s to %s: %s",
+        action.kind,
+        state.id.name,
+        action.pool or "control plane",
+        action.target,
+        action.reason,
+    )
+    services.publisher.publish(Notice("UpgradeStarted", str(state.id), _action_data(action), now))
+
+
+# Waiting --------------------------------------------------------------------------------
+
+
+def _wait_for_next(
+    services: Services,
+    request: ReconcileRequest,
+    actions: tuple[Action, ...],
+    *,
+    now: dt.datetime,
+    settled: tuple[str, ...],
+) -> ReconcileOutcome:
+    """Nothing due: look again when the next scheduled action's window opens (if soon)."""
+    cluster = request.cluster
+    upcoming = sorted(a.not_before for a in actions if a.status == "scheduled" and a.not_before)
+    if upcoming and upcoming[0] - now <= services.tuning.max_delay:
+        why = f"next window {iso(upcoming[0])}"
+        return _requeue(services, request, now, upcoming[0] - now, why, settled=settled)
+    reason = actions[0].reason if actions else "nothing to do"
+    return ReconcileOutcome(cluster, settled=settled, waiting=reason)
+
+
+def _requeue(
+    services: Services,
+    request: ReconcileRequest,
+    now: dt.datetime,
+    delay: dt.timedelta,
+    why: str,
+    *,
+    settled: tuple[str, ...] = (),
+) -> ReconcileOutcome:
+    delay = min(max(delay, dt.timedelta(seconds=1)), services.tuning.max_delay)
+    services.queue.send(request.again(why).encode(), now=now, delay=delay)
+    return ReconcileOutcome(
+        request.cluster, settled=settled, waiting=why, requeued_after_seconds=delay.total_seconds()
+    )
+
+
+def _os_of(state: ClusterState, pool: str | None) -> str:
+    found = next((p for p in state.pools if p.name == pool), None)
+    return found.os_type if found else "control-plane"
+
+
+def _action_data(action: Action) -> dict[str, object]:
+    return {
+        "cluster": action.cluster,
+        "pool": action.pool,
+        "kind": action.kind,
+        "from": action.current,
+        "to": action.target,
+        "window_end": iso(action.window_end),
+        "reason": action.reason,
+    }

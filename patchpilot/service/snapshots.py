@@ -1,0 +1,127 @@
+"""The last observed picture of the fleet, kept in the store between invocations.
+
+A reconcile observes one cluster but plans against the whole fleet (ring
+gates need the clusters of the ring before). The sweep stores every observed
+cluster as a fleet-file document; the reconcile replaces its own cluster with
+a fresh observation. The catalog is kept the same way, and each version or
+image gets the day Patch Pilot first saw it offered as its release date, which
+the first ring's soak counts from (ARM does not say when AKS released it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from patchpilot.adapters.store import Store
+from patchpilot.domain.fleet import (
+    ClusterState,
+    FleetState,
+    RegionCatalog,
+    cluster_document,
+    parse_fleet,
+    region_document,
+)
+
+CLUSTERS = "cluster"
+REGIONS = "region"
+
+
+def save_clusters(store: Store, clusters: Iterable[ClusterState], now: dt.datetime) -> None:
+    """Keep the latest observation of each cluster, and record what it newly reached.
+
+    Ring soak counts from when a cluster or pool reached a version or image. A
+    change seen since the last picture is recorded now (at most one sweep late,
+    which only lengthens a soak); a cluster seen for the first time counts from
+    now too, since nothing says how long it has run what it runs.
+    """
+    stored = dict(store.list_snapshots(CLUSTERS))
+    for cluster in clusters:
+        body = json.dumps(cluster_document(cluster))
+        if stored.get(cluster.key) == body:
+            continue
+        previous = stored.get(cluster.key)
+        _record_progress(store, _parsed(previous) if previous else None, cluster, now)
+        store.put_snapshot(CLUSTERS, cluster.key, body, now)
+
+
+def _record_progress(
+    store: Store, previous: ClusterState | None, current: ClusterState, now: dt.datetime
+) -> None:
+    before = {pool.name: pool for pool in previous.pools} if previous else {}
+    for pool in current.pools:
+        old = before.get(pool.name)
+        if old is None or old.node_image != pool.node_image:
+            store.record_reached(current.key, pool.name, "node_image", str(pool.node_image), now)
+        if old is None or old.version != pool.version:
+            store.record_reached(current.key, pool.name, "kubernetes", str(pool.version), now)
+    version = current.kubernetes_version
+    if all(pool.version == version for pool in current.pools):
+        store.record_reached(current.key, None, "kubernetes", str(version), now)
+
+
+def _parsed(body: str) -> ClusterState:
+    document = {"clusters": [json.loads(body)]}
+    return parse_fleet(document, source="fleet snapshot").clusters[0]
+
+
+def merge_catalog(
+    store: Store, observed: Mapping[str, RegionCatalog], now: dt.datetime
+) -> dict[str, Any]:
+    """Add what was just observed to the stored catalog; new entries are released today."""
+    known = _stored_regions(store)
+    for region, catalog in observed.items():
+        document = known.setdefault(region, {"kubernetes": [], "node_images": {}})
+        changed = _add_versions(document, region_document(catalog), now.date())
+        if changed:
+            store.put_snapshot(REGIONS, region, json.dumps(document), now)
+    return known
+
+
+def load_fleet_snapshot(
+    store: Store,
+    fresh: Iterable[ClusterState] = (),
+    regions: Mapping[str, Any] | None = None,
+    *,
+    pinning: bool = False,
+) -> FleetState:
+    """The stored fleet with `fresh` observations in place of their stored pictures."""
+    clusters = {key: json.loads(body) for key, body in store.list_snapshots(CLUSTERS)}
+    for cluster in fresh:
+        clusters[cluster.key] = cluster_document(cluster)
+    catalog = regions if regions is not None else _stored_regions(store)
+    document = {
+        "catalog": catalog,
+        "clusters": [clusters[key] for key in sorted(clusters)],
+        "node_image_pinning": pinning,
+    }
+    return parse_fleet(document, source="fleet snapshot")
+
+
+def _stored_regions(store: Store) -> dict[str, Any]:
+    return {key: json.loads(body) for key, body in store.list_snapshots(REGIONS)}
+
+
+def _add_versions(document: dict[str, Any], observed: dict[str, Any], today: dt.date) -> bool:
+    """Merge an observed region into the stored one, keeping first-seen days as release days.
+
+    Kubernetes versions are replaced by what AKS offers now (it retires old
+    ones); node images accumulate, since only the newest of a family matters.
+    """
+    first_seen = {e["version"]: e.get("released") for e in document["kubernetes"]}
+    versions = [
+        entry | {"released": first_seen.get(entry["version"]) or today.isoformat()}
+        for entry in observed["kubernetes"]
+    ]
+    changed: bool = versions != document["kubernetes"]
+    document["kubernetes"] = versions
+    for family, entries in observed["node_images"].items():
+        present = document["node_images"].setdefault(family, [])
+        seen = {entry["version"] for entry in present}
+        for entry in entries:
+            if entry["version"] not in seen:
+                present.append(entry | {"released": today.isoformat()})
+                changed = True
+    return changed
