@@ -23,6 +23,7 @@ from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import (
     Claim,
+    ClaimLostError,
     Operation,
     OperationError,
     OperationKey,
@@ -103,10 +104,28 @@ def _settle(
     for op in services.store.list_operations(cluster=state.key, states=_ACTIVE):
         outcome = _observed_outcome(services, observation, op)
         if outcome is None:
+            if _adopt_orphan(services, observation, op, now):
+                settled.append(f"{op.key.pool or 'control plane'} {op.key.kind} found running")
             continue
         _finish(services, state, op, outcome, now)
         settled.append(f"{op.key.pool or 'control plane'} {op.key.kind} -> {outcome[0]}")
     return tuple(settled)
+
+
+def _adopt_orphan(
+    services: Services, observation: ClusterObservation, op: Operation, now: dt.datetime
+) -> bool:
+    """A claim whose worker died after ARM accepted: AKS shows it running, so record it started.
+
+    We hold the cluster's lease, so no live worker is between claim and start here.
+    """
+    if op.state != "in_progress" or _idle(observation, op.key.pool):
+        return False
+    try:
+        services.store.mark_started(op.key, None, now, op.etag)
+    except ClaimLostError:
+        return False
+    return True
 
 
 def _observed_outcome(
