@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-    from azure.eventgrid import EventGridPublisherClient
+    from azure.eventgrid._legacy import EventGridPublisherClient
 
 _log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class EventGridPublisher:
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self._attempts),
-            wait=tenacity.wait_exponential_jitter(initial=0.5, max=5),
+            wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=5),
             retry=tenacity.retry_if_exception_type(AzureError),
             sleep=self._sleep or tenacity.nap.sleep,
             reraise=True,
@@ -139,9 +139,12 @@ class EventGridPublisher:
 
     def _publisher(self) -> EventGridPublisherClient:
         if self._client is None:
-            from azure.eventgrid import EventGridPublisherClient
+            # The public EventGridPublisherClient drops every keyword for basic
+            # topics (azure-eventgrid 4.22), so its retries could not be turned
+            # off; the basic-topic client it wraps takes them. One retry layer:
+            # tenacity above, and the SDK must not multiply it.
+            from azure.eventgrid._legacy import EventGridPublisherClient
 
-            # One retry layer: tenacity above; the SDK must not multiply it.
             self._client = EventGridPublisherClient(
                 self._endpoint, self._credential, retry_total=0, **self._options
             )
