@@ -19,7 +19,8 @@ def on_aks_event(event: func.EventGridEvent) -> None:
     from patchpilot.service.events import handle_event  # heavy: loaded on first use
 
     runtime = current_runtime()
-    outcome = handle_event(runtime.services, event_payload(event), runtime.now())
+    with runtime.services.telemetry.invocation("on_aks_event", "pubsub"):
+        outcome = handle_event(runtime.services, event_payload(event), runtime.now())
     _log.info("event %s: %s (%s)", event.id, outcome.verdict, outcome.reason)
 
 

@@ -17,7 +17,8 @@ def reconcile(message: func.QueueMessage) -> None:
     from patchpilot.service.messages import handle_reconcile_message  # heavy: first use
 
     runtime = current_runtime()
-    outcome = handle_reconcile_message(runtime.services, message.get_body(), runtime.now())
+    with runtime.services.telemetry.invocation("reconcile", "pubsub", invocation_id=message.id):
+        outcome = handle_reconcile_message(runtime.services, message.get_body(), runtime.now())
     if outcome is not None:
         _log.info(
             "reconciled %s: started %s, waiting: %s",
@@ -34,4 +35,5 @@ def reconcile_poison(message: func.QueueMessage) -> None:
     from patchpilot.service.messages import handle_poison
 
     runtime = current_runtime()
-    handle_poison(runtime.services, message.id or "", message.get_body(), runtime.now())
+    with runtime.services.telemetry.invocation("reconcile_poison", "pubsub"):
+        handle_poison(runtime.services, message.id or "", message.get_body(), runtime.now())

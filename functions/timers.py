@@ -21,7 +21,8 @@ def sweep(timer: func.TimerRequest) -> None:
     from patchpilot.service.sweep import sweep as run_sweep  # heavy: loaded on first use
 
     runtime = current_runtime()
-    outcome = run_sweep(runtime.services, runtime.now())
+    with runtime.services.telemetry.invocation("sweep", "timer"):
+        outcome = run_sweep(runtime.services, runtime.now())
     _log.info(
         "sweep observed %d clusters, enqueued %d, could not read %d",
         outcome.observed,
@@ -37,5 +38,6 @@ def windows_patch_cycle(timer: func.TimerRequest) -> None:
     from patchpilot.service.windows_cycle import windows_patch_cycle as open_watches
 
     runtime = current_runtime()
-    watched = open_watches(runtime.services, runtime.now())
+    with runtime.services.telemetry.invocation("windows_patch_cycle", "timer"):
+        watched = open_watches(runtime.services, runtime.now())
     _log.info("Patch Tuesday: watching %d region/image families", len(watched))

@@ -195,7 +195,8 @@ def _finish(
     result, error = outcome
     key = op.key
     os = _os_of(state, key.pool)
-    services.store.mark_finished(key, result, now, error)
+    with services.telemetry.store_write("mark_finished", cluster=state.key):
+        services.store.mark_finished(key, result, now, error)
     services.telemetry.instruments.upgrade_finished(key.kind, os, result)
     if result == "succeeded":
         services.store.record_reached(key.cluster, key.pool or None, key.kind, key.target, now)
@@ -235,7 +236,8 @@ def _start_first(
     state = observation.state
     assert action.target is not None  # a due action always has a target
     key = OperationKey(state.key, action.pool, action.kind, action.target)
-    claim = services.store.claim(key, now, services.tuning.claim_ttl, holder=services.holder)
+    with services.telemetry.store_write("claim", cluster=state.key):
+        claim = services.store.claim(key, now, services.tuning.claim_ttl, holder=services.holder)
     label = f"{action.pool or 'control plane'} {action.kind} -> {action.target}"
     if not isinstance(claim, Claim):
         waiting = f"{label} already claimed ({claim.existing.state})"
@@ -247,7 +249,8 @@ def _start_first(
         services.store.mark_finished(key, "expired", now)
         delay = dt.timedelta(seconds=result.retry_after)
         return _requeue(services, request, now, delay, f"busy: {result.message}", settled=settled)
-    services.store.mark_started(key, json.dumps(result.to_json()), now, claim.etag)
+    with services.telemetry.store_write("mark_started", cluster=state.key):
+        services.store.mark_started(key, json.dumps(result.to_json()), now, claim.etag)
     _announce_start(services, state, action, now)
     _requeue(services, request, now, services.tuning.follow_up, "follow the operation")
     return ReconcileOutcome(
