@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
-from opentelemetry.util.types import AttributeValue
 
 from patchpilot import __version__
 from patchpilot.domain.plan import Action, Plan, iso
@@ -40,6 +39,11 @@ DECISION: Final = "decision"
 # OpenTelemetry FaaS conventions name the trigger kinds; Event Grid and queue
 # triggers are both `pubsub`.
 Trigger = Literal["http", "pubsub", "timer", "datasource", "other"]
+# The values OpenTelemetry accepts as attributes. Its own alias is a chained
+# assignment in opentelemetry-api 1.45.0, which mypy does not take as a type.
+AttributeValue = (
+    str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
+)
 Attributes = Mapping[str, AttributeValue]
 
 
