@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 DEMO_AT ?= 2025-11-22T01:30Z
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint security bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint $(NODE_STAMP)
+# No high-severity bandit finding, no secret beyond the audited baseline, no known
+# vulnerability in the installed dependencies (PyPI's advisory data).
+security: $(STAMP)
+	$(BIN)/bandit -q -r patchpilot functions function_app.py --severity-level high
+	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
+	$(BIN)/pip-audit --progress-spinner off --skip-editable
+
+test: lint security $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
