@@ -44,6 +44,7 @@ test: lint security $(NODE_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
+	$(BIN)/python bench/cold_start.py
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
