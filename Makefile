@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Azurite (Azure Storage emulator) for the Table and Queue tests, from npm.
 NODE_STAMP := node_modules/.installed
+# checkov pins packaging<24, which pytest 9 cannot share: it gets its own environment.
+CHECKOV_STAMP := $(VENV)/checkov/.installed
 DEMO_AT ?= 2025-11-22T01:30Z
 
 .PHONY: demo test lint security bench clean
@@ -22,6 +24,12 @@ $(STAMP): requirements.txt pyproject.toml
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
+
+$(CHECKOV_STAMP): $(STAMP)
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/checkov/bin/python -m pip install --quiet 'checkov==3.3.30'
+	touch $(CHECKOV_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/patchpilot plan --policy examples/policy.yaml --fleet examples/fleet.yaml --at $(DEMO_AT)
@@ -39,7 +47,7 @@ security: $(STAMP)
 	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 	$(BIN)/pip-audit --progress-spinner off --skip-editable
 
-test: lint security $(NODE_STAMP)
+test: lint security $(NODE_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
