@@ -94,10 +94,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_simulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`patchpilot sim` lives with the simulator, which the Function App never imports."""
-    from patchpilot.sim.cli import add_parser
+    """`patchpilot sim` and `serve` live beside the simulator, which the app never imports."""
+    from patchpilot.serve import add_parser as add_serve
+    from patchpilot.sim.cli import add_parser as add_sim
 
-    add_parser(commands)
+    add_sim(commands)
+    add_serve(commands)
 
 
 def _plan(args: argparse.Namespace) -> Plan:

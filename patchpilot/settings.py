@@ -154,6 +154,16 @@ def load_settings(overrides: Mapping[str, str] | None = None) -> Settings:
     return Settings.from_env({**os.environ, **(overrides or {})})
 
 
+def process_environment() -> dict[str, str]:
+    """A copy of this process's environment, for start-up code that configures a library.
+
+    `patchpilot serve` hands it to :func:`patchpilot.telemetry.configure_telemetry`
+    (the OpenTelemetry and Azure Monitor variables), so this stays the one
+    module that reads ``os.environ``.
+    """
+    return dict(os.environ)
+
+
 def _get(environ: Mapping[str, str], name: str, default: str) -> str:
     """A variable's value, stripped; unset or blank means the default."""
     value = environ.get(name, "").strip()

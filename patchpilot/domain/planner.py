@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, replace
 
+from patchpilot.domain.alerts import alert_rule_of
 from patchpilot.domain.cadence import covered_patch_tuesday, windows_due_from
 from patchpilot.domain.fleet import (
     KUBERNETES_SCHEDULE,
@@ -25,7 +26,7 @@ from patchpilot.domain.fleet import (
     FleetState,
     PoolState,
 )
-from patchpilot.domain.history import History, Kind
+from patchpilot.domain.history import History, Kind, Requested
 from patchpilot.domain.node_images import NodeImageVersion
 from patchpilot.domain.plan import Action, Finding, Plan, iso
 from patchpilot.domain.policy import Policy, Ring
@@ -43,6 +44,8 @@ from patchpilot.domain.versions import (
 # How far ahead the planner looks for an allowed window before it gives up.
 HORIZON = dt.timedelta(days=366)
 _AKS_KUBERNETES_CHANNELS = ("patch", "stable", "rapid")
+# How every "AKS's own channel manages this" block begins (it outranks every other reason).
+_AKS_MANAGED = "managed by AKS"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,10 @@ class _Planner:
         self.fleet, self.policy, self.history, self.now = fleet, policy, history, now
         self.rings = RingProgress(fleet, policy, history)
         self.findings: list[Finding] = []
+        self.requests: dict[tuple[str, str | None, Kind], Requested] = {}
+        for request in sorted(history.requests, key=lambda r: r.at):
+            if request.active(now):
+                self.requests[(request.cluster, request.pool, request.kind)] = request
 
     def cluster(self, cluster: ClusterState) -> list[Action]:
         """Every action for one cluster, control plane first, then pools in order."""
@@ -86,7 +93,7 @@ class _Planner:
         if ring is None:
             self._find(cluster, None, "no_ring", "matches no ring of the policy: not planned")
             return []
-        drafts = self._kubernetes(cluster, ring)
+        drafts = self._requested_kubernetes(cluster, ring, self._kubernetes(cluster, ring))
         upgrading_pools = {d.pool for d in drafts if d.pool is not None and d.blocked is None}
         for pool in _ordered(cluster.pools):
             draft = self._node_image(cluster, ring, pool)
@@ -112,7 +119,7 @@ class _Planner:
             drafts.append(control_plane)
         drafts.extend(self._pools_follow(cluster))
         if cluster.auto_upgrade_channel in _AKS_KUBERNETES_CHANNELS:
-            managed = f"managed by AKS auto-upgrade channel {cluster.auto_upgrade_channel}"
+            managed = f"{_AKS_MANAGED} auto-upgrade channel {cluster.auto_upgrade_channel}"
             self._find(
                 cluster,
                 None,
@@ -232,10 +239,92 @@ class _Planner:
                 )
         return drafts
 
+    # Upgrades people asked for ----------------------------------------------------------
+
+    def _requested_kubernetes(
+        self, cluster: ClusterState, ring: Ring, drafts: list[_Draft]
+    ) -> list[_Draft]:
+        """Put each Kubernetes request in place of the channel's choice for its subject."""
+        for pool in (None, *(p.name for p in _ordered(cluster.pools))):
+            request = self.requests.get((cluster.key, pool, "kubernetes"))
+            wanted = self._kubernetes_request(cluster, ring, request) if request else None
+            if wanted is None:
+                continue
+            drafts = [d for d in drafts if not (d.pool == pool and d.kind == "kubernetes")]
+            if cluster.auto_upgrade_channel in _AKS_KUBERNETES_CHANNELS:
+                managed = f"{_AKS_MANAGED} auto-upgrade channel {cluster.auto_upgrade_channel}"
+                wanted = replace(wanted, blocked=managed)
+            drafts.append(wanted)
+        return drafts
+
+    def _kubernetes_request(
+        self, cluster: ClusterState, ring: Ring, request: Requested
+    ) -> _Draft | None:
+        """A requested version under the version and ring rules; None once it is reached."""
+        target = KubernetesVersion.parse(request.target)
+        pool = next((p for p in cluster.pools if p.name == request.pool), None)
+        current = cluster.kubernetes_version if request.pool is None else None
+        if pool is not None:
+            current = pool.version
+        if current is None or (current.major == target.major and target <= current):
+            return None
+        draft = _Draft(request.pool, "kubernetes", str(current), str(target), _asked(request))
+        refusal = self._version_refusal(cluster, current, target)
+        if refusal is None and pool is not None and target > cluster.kubernetes_version:
+            refusal = (
+                f"the control plane is on {cluster.kubernetes_version}: control plane "
+                "first, a pool is never newer than its control plane"
+            )
+        if refusal is not None or pool is not None:
+            return replace(draft, blocked=refusal)
+        return self._requested_control_plane(cluster, ring, draft, target)
+
+    def _requested_control_plane(
+        self, cluster: ClusterState, ring: Ring, draft: _Draft, target: KubernetesVersion
+    ) -> _Draft:
+        """The ring rules for a requested control plane version (the first ring soaks too)."""
+        offered = self.fleet.region(cluster.location).kubernetes_at(self.now)
+        aim = _Aim(target, offered, draft.why)
+        soaked = self.rings.kubernetes(ring)
+        if soaked is None:
+            stepped = self._first_ring_step(cluster, ring, aim)
+        else:
+            stepped = self._later_ring_step(cluster, ring, soaked, aim)
+        if stepped.blocked is None and stepped.target != str(target):
+            gate = soaked.ring if soaked else "the previous ring"
+            stepped = replace(
+                stepped, blocked=f"ring {ring.name} waits for ring {gate} to soak {target}"
+            )
+        return replace(stepped, target=str(target), why=draft.why)
+
+    def _version_refusal(
+        self, cluster: ClusterState, current: KubernetesVersion, target: KubernetesVersion
+    ) -> str | None:
+        """Why AKS's version rules forbid going from current to target here, if they do."""
+        offered = {
+            o.version: o.preview
+            for o in self.fleet.region(cluster.location).kubernetes_at(self.now)
+        }
+        if target.major != current.major:
+            return f"{target} is another major version than {current}"
+        if target not in offered:
+            return f"AKS does not offer {target} in {cluster.location}"
+        if offered[target] and not self.policy.kubernetes.allow_preview:
+            return f"{target} is a preview version and the policy does not allow previews"
+        if minor_distance(current, target) > 1:
+            return (
+                f"{target} would skip a minor from {current} (minors are never skipped: "
+                f"{current.major}.{current.minor + 1} comes first)"
+            )
+        return None
+
     # Node images ------------------------------------------------------------------
 
     def _node_image(self, cluster: ClusterState, ring: Ring, pool: PoolState) -> _Draft | None:
-        if not self._image_policy_enabled(pool):
+        request = self.requests.get((cluster.key, pool.name, "node_image"))
+        if request is not None and request.target == str(pool.node_image):
+            request = None
+        if request is None and not self._image_policy_enabled(pool):
             return None
         current = pool.node_image
         offered = self.fleet.region(cluster.location).images_at(current.family, self.now)
@@ -247,6 +336,8 @@ class _Planner:
             draft = self._later_ring_image(ring, pool, soaked, latest)
         if draft is None:
             return None
+        if request is not None:
+            draft = replace(draft, why=f"{_asked(request)}; {draft.why}")
         # AKS's own channel outranks every other reason: Patch Pilot never acts there.
         managed = self._image_manager(cluster, pool)
         return replace(draft, blocked=managed) if managed else draft
@@ -340,9 +431,9 @@ class _Planner:
         """Who else patches this pool's node image, if anyone (then Patch Pilot stays off)."""
         channel = cluster.node_os_upgrade_channel
         if cluster.auto_upgrade_channel == "node-image":
-            managed = "managed by AKS auto-upgrade channel node-image"
+            managed = f"{_AKS_MANAGED} auto-upgrade channel node-image"
         elif channel in ("NodeImage", "SecurityPatch"):
-            managed = f"managed by AKS node OS channel {channel}"
+            managed = f"{_AKS_MANAGED} node OS channel {channel}"
         else:
             return None
         message = f"node image upgrades {managed}: Patch Pilot leaves them to AKS"
@@ -368,7 +459,11 @@ class _Planner:
             reason="",
             ring=ring.name,
         )
-        blocked = draft.blocked or self._cluster_block(cluster, ring, draft)
+        blocked = draft.blocked
+        if blocked is None or not blocked.startswith(_AKS_MANAGED):
+            # A firing alert outranks every reason but AKS's own channel: it is news.
+            blocked = self._alert_block(cluster, ring) or blocked
+        blocked = blocked or self._cluster_block(cluster, ring, draft)
         if blocked is not None:
             return replace(action, reason=f"blocked: {blocked}")
         schedule, schedule_name = self._schedule(cluster, draft.kind)
@@ -406,6 +501,14 @@ class _Planner:
             window_end=end,
             reason=f"scheduled: {draft.why}; {wait}first allowed {window}{freeze}",
         )
+
+    def _alert_block(self, cluster: ClusterState, ring: Ring) -> str | None:
+        """The first alert (a pause an alert made) in force over this cluster, said so."""
+        for pause in self.history.pauses:
+            alert = alert_rule_of(pause.by)
+            if alert is not None and pause.covers(cluster.key, ring.name, self.now):
+                return f"alert {alert} firing ({pause.scope} paused): {pause.reason}"
+        return None
 
     def _cluster_block(self, cluster: ClusterState, ring: Ring, draft: _Draft) -> str | None:
         for pause in self.history.pauses:
@@ -514,3 +617,7 @@ def _in_order(drafts: list[_Draft], cluster: ClusterState) -> list[_Draft]:
         drafts,
         key=lambda d: (d.pool is not None, rank.get(d.pool or "", -1), d.kind != "kubernetes"),
     )
+
+
+def _asked(request: Requested) -> str:
+    return f"requested by {request.by}: {request.reason}"

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from patchpilot.domain.alerts import AlertRules
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.resource_ids import parse_scope
 from patchpilot.domain.schedule import MaintenanceWindow, Window, parse_maintenance_window
 from patchpilot.domain.versions import CHANNELS, DEFAULT_MAX_SKEW_MINORS, UpgradeChannel
+from patchpilot.errors import InvalidInputError
 
 Selection = Literal["soaked", "latest"]
 _UTC = dt.UTC
@@ -84,6 +86,7 @@ class Policy:
     freezes: tuple[Freeze, ...] = ()
     kubernetes: KubernetesPolicy = KubernetesPolicy()
     node_images: NodeImagePolicy = NodeImagePolicy()
+    alerts: AlertRules = field(default_factory=AlertRules)
 
     def ring_of(self, tags: Mapping[str, str]) -> Ring | None:
         """The first ring that matches the cluster's tags, or None."""
@@ -100,7 +103,15 @@ class Policy:
         return tuple(freeze.span for freeze in self.freezes)
 
 
-_TOP_LEVEL = ("scopes", "default_window", "freezes", "rings", "kubernetes", "node_images")
+_TOP_LEVEL = (
+    "scopes",
+    "default_window",
+    "freezes",
+    "rings",
+    "kubernetes",
+    "node_images",
+    "alerts",
+)
 
 
 def parse_policy(data: object, *, source: str | None = None) -> Policy:
@@ -111,13 +122,15 @@ def parse_policy(data: object, *, source: str | None = None) -> Policy:
         window = parse_maintenance_window(
             fields.raw("default_window"), source=source, path="default_window"
         )
+    rings = _rings(fields)
     return Policy(
         scopes=_scopes(fields),
-        rings=_rings(fields),
+        rings=rings,
         default_window=window,
         freezes=tuple(_freeze(fields, path, item) for path, item in fields.items("freezes")),
         kubernetes=_kubernetes(fields.child("kubernetes", {})),
         node_images=_node_images(fields.child("node_images", {})),
+        alerts=_alerts(fields.child("alerts", {}), rings),
     )
 
 
@@ -175,3 +188,34 @@ def _node_images(fields: Fields) -> NodeImagePolicy:
         windows_enabled=windows.flag("enabled", True),
         patch_tuesday_offset_days=windows.integer("patch_tuesday_offset_days", 7, low=0, high=27),
     )
+
+
+def _alerts(fields: Fields, rings: tuple[Ring, ...]) -> AlertRules:
+    """`alerts:`: rule -> the ring it pauses, and ring -> the rules that gate it."""
+    fields.only("rules", "gates")
+    names = [ring.name for ring in rings]
+    rules_fields = fields.child("rules", {})
+    rules: dict[str, str] = {}
+    for rule in rules_fields.data:
+        entry = rules_fields.child(_rule_name(rules_fields, rule)).only("ring")
+        rules[rule] = entry.text("ring", choices=names)
+    gates_fields = fields.child("gates", {})
+    gates: dict[str, tuple[str, ...]] = {}
+    for ring in gates_fields.data:
+        if ring not in names:
+            raise gates_fields.error(str(ring), f"is not a ring of the policy ({', '.join(names)})")
+        gates[ring] = tuple(
+            _rule_name(gates_fields, item, path) for path, item in gates_fields.items(ring)
+        )
+    return AlertRules(rules, gates)
+
+
+def _rule_name(fields: Fields, value: object, path: str | None = None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        where = path or fields.at(str(value))
+        raise InvalidInputError(
+            "an alert rule is named by a non-empty string (its name or resource ID)",
+            source=fields.source,
+            path=where,
+        )
+    return value

@@ -26,6 +26,7 @@ from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan
 from patchpilot.errors import PatchPilotError
 from patchpilot.service.deps import Services
+from patchpilot.service.findings import save_posture
 from patchpilot.service.outcomes import SweepOutcome
 from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
 from patchpilot.telemetry import current_traceparent
@@ -38,6 +39,7 @@ def sweep(services: Services, now: dt.datetime) -> SweepOutcome:
     cache = SweepCache()
     observations, unobserved = _observe_all(services, cache)
     save_clusters(services.store, (o.state for o in observations), now)
+    save_posture(services.store, observations, services.policy, now)
     regions = merge_catalog(services.store, cache.catalog(), now)
     fleet = load_fleet_snapshot(services.store, (o.state for o in observations), regions)
     observed = {o.state.key for o in observations}

@@ -73,6 +73,19 @@ def test_the_app_registers_each_trigger_with_its_binding() -> None:
         "windows_patch_cycle": ("timerTrigger", "%PATCHPILOT_WINDOWS_SCHEDULE%"),
         "reconcile": ("queueTrigger", "reconcile"),
         "reconcile_poison": ("queueTrigger", "reconcile-poison"),
+        **dict.fromkeys(
+            (
+                "api_status",
+                "api_plan",
+                "api_upgrade",
+                "api_list_pauses",
+                "api_add_pause",
+                "api_delete_pause",
+                "api_alert",
+                "api_openapi",
+            ),
+            ("httpTrigger", None),
+        ),
     }
 
 

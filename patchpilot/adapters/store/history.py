@@ -7,6 +7,8 @@ Called once per plan by the service (reconcile, sweep, status). What counts:
   by an operator (they become `expired`) and not followed by the same
   cluster or pool reaching the same target;
 - pauses: those in force at `now`;
+- requests: upgrades people asked for that wait for a window (snapshots of
+  kind :data:`REQUESTS`, written by the manual upgrade use case);
 - in flight: `started` records, and `in_progress` claims still within their
   ttl. An `in_progress` claim past its ttl is left out on purpose: its holder
   died, and leaving it in would block the cluster forever; instead the plan
@@ -17,12 +19,17 @@ Called once per plan by the service (reconcile, sweep, status). What counts:
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 
 from patchpilot.adapters.store.interface import Store
 from patchpilot.adapters.store.records import Operation, OperationState, utc
-from patchpilot.domain.history import Failure, History, Reached
+from patchpilot.domain.history import Failure, History, Reached, Requested
 
 _RELEVANT: frozenset[OperationState] = frozenset({"in_progress", "started", "failed"})
+# The snapshot kind that holds manual upgrade requests, one per cluster, pool and kind.
+REQUESTS = "request"
+_log = logging.getLogger(__name__)
 
 
 def load_history(store: Store, now: dt.datetime) -> History:
@@ -35,7 +42,20 @@ def load_history(store: Store, now: dt.datetime) -> History:
         failures=unresolved_failures(ops, reached),
         pauses=tuple(pause.to_pause() for pause in store.list_pauses(now)),
         in_flight=tuple(op.to_in_flight() for op in ops if op.in_flight(now)),
+        requests=load_requests(store),
     )
+
+
+def load_requests(store: Store) -> tuple[Requested, ...]:
+    """Manual upgrade requests waiting for their window; an unreadable one is skipped."""
+    found = []
+    for key, body in store.list_snapshots(REQUESTS):
+        try:
+            found.append(Requested.from_json(json.loads(body)))
+        except ValueError as exc:
+            # Policy: one bad record must not stop every plan; it is logged and ignored.
+            _log.warning("ignored unreadable upgrade request %s: %s", key, exc)
+    return tuple(found)
 
 
 def unresolved_failures(

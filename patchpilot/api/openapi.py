@@ -1,0 +1,478 @@
+"""The OpenAPI 3.1 document of the operator's API, served at `GET /api/openapi.json`.
+
+Written as data, next to the code it describes, so one change touches both;
+the tests validate every answer of every route against it (and fuzz the
+routes from it). OpenAPI 3.1 schemas are JSON Schema 2020-12, so any JSON
+Schema validator reads them. Response objects refuse unknown fields: a field
+added to an answer must be added here too.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Final
+
+from patchpilot import __version__
+
+JSON: Final = "application/json"
+_NULLABLE_TEXT: Final = {"type": ["string", "null"]}
+_TIME: Final = {"type": "string", "format": "date-time"}
+_NULLABLE_TIME: Final = {"type": ["string", "null"], "format": "date-time"}
+_KIND: Final = {"type": "string", "enum": ["kubernetes", "node_image"]}
+
+
+def document() -> dict[str, Any]:
+    """A fresh copy of the whole document (callers may change their copy)."""
+    return copy.deepcopy(_DOCUMENT)
+
+
+def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A closed object whose every property is required unless listed as optional."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [name for name in properties if name not in optional],
+        "properties": properties,
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(name: str) -> dict[str, Any]:
+    return {"oneOf": [_ref(name), {"type": "null"}]}
+
+
+def _list(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(name)}
+
+
+def _response(description: str, schema: str | None = None) -> dict[str, Any]:
+    if schema is None:
+        return {"description": description}
+    return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    meaning = {
+        400: "Malformed request: not JSON, wrong shape, unknown or missing field.",
+        401: "No valid function key (x-functions-key header or code query parameter).",
+        404: "Unknown cluster, pool or pause (or a cluster outside the policy's scopes).",
+        409: "Blocked by a rule (window, freeze, pause, alert, version rule) or busy.",
+        413: "Body larger than 256 KiB.",
+        422: "A field has a value that can never be valid.",
+        503: "The store or ARM is unavailable for now; retry after Retry-After seconds.",
+    }
+    answers = {str(status): _response(meaning[status], "Error") for status in statuses}
+    # Azure Functions answers a missing key itself, with an empty body.
+    answers["401"] = _response(meaning[401])
+    return answers
+
+
+_SCHEMAS: Final[dict[str, Any]] = {
+    "Error": _object(
+        {
+            "error": _object(
+                {"code": {"type": "string"}, "message": {"type": "string"}},
+            )
+        }
+    ),
+    "Action": _object(
+        {
+            "cluster": {"type": "string"},
+            "pool": _NULLABLE_TEXT,
+            "kind": _KIND,
+            "current": {"type": "string"},
+            "target": _NULLABLE_TEXT,
+            "status": {"type": "string", "enum": ["due", "scheduled", "blocked"]},
+            "not_before": _NULLABLE_TIME,
+            "window_end": _NULLABLE_TIME,
+            "ring": _NULLABLE_TEXT,
+            "reason": {"type": "string"},
+        }
+    ),
+    "Finding": _object(
+        {
+            "cluster": {"type": "string"},
+            "pool": _NULLABLE_TEXT,
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+        }
+    ),
+    "PostureFinding": _object(
+        {
+            "cluster": {"type": "string"},
+            "pool": _NULLABLE_TEXT,
+            "code": {"type": "string"},
+            "severity": {"type": "string", "enum": ["high", "medium", "low"]},
+            "message": {"type": "string"},
+            "fix": {"type": "string"},
+        }
+    ),
+    "Counts": _object(
+        {
+            "due": {"type": "integer", "minimum": 0},
+            "scheduled": {"type": "integer", "minimum": 0},
+            "blocked": {"type": "integer", "minimum": 0},
+        }
+    ),
+    "Plan": _object(
+        {
+            "at": _TIME,
+            "actions": _list("Action"),
+            "findings": _list("Finding"),
+            "counts": _ref("Counts"),
+        }
+    ),
+    "Pause": _object(
+        {
+            "id": {"type": "string"},
+            "scope": {"type": "string", "enum": ["fleet", "ring", "cluster"]},
+            "target": _NULLABLE_TEXT,
+            "reason": {"type": "string"},
+            "by": {"type": "string"},
+            "created_at": _TIME,
+            "until": _NULLABLE_TIME,
+        }
+    ),
+    "PauseList": _object({"pauses": _list("Pause")}),
+    "Deleted": _object({"deleted": _ref("Pause")}),
+    "PauseRequest": {
+        **_object(
+            {
+                "scope": {"type": "string", "enum": ["fleet", "ring", "cluster"]},
+                "target": {
+                    "type": ["string", "null"],
+                    "description": "The ring's name, or the cluster's resource ID; none for fleet.",
+                },
+                "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+                "until": {**_NULLABLE_TIME, "description": "When the pause ends by itself."},
+            },
+            optional=("target", "until"),
+        ),
+    },
+    "Operation": _object(
+        {
+            "state": {
+                "type": "string",
+                "enum": ["in_progress", "started", "succeeded", "failed", "expired"],
+            },
+            "actor": _NULLABLE_TEXT,
+            "reason": _NULLABLE_TEXT,
+            "claimed_at": _TIME,
+            "started_at": _NULLABLE_TIME,
+            "finished_at": _NULLABLE_TIME,
+            "error": _NULLABLE_TEXT,
+        }
+    ),
+    "LastOperation": _object(
+        {
+            "kind": _KIND,
+            "target": {"type": "string"},
+            "state": {
+                "type": "string",
+                "enum": ["in_progress", "started", "succeeded", "failed", "expired"],
+            },
+            "actor": _NULLABLE_TEXT,
+            "reason": _NULLABLE_TEXT,
+            "claimed_at": _TIME,
+            "started_at": _NULLABLE_TIME,
+            "finished_at": _NULLABLE_TIME,
+            "error": _NULLABLE_TEXT,
+        }
+    ),
+    "UpgradeRequest": _object(
+        {
+            "cluster": {"type": "string", "description": "The managed cluster's resource ID."},
+            "pool": {
+                "type": ["string", "null"],
+                "description": "The agent pool; absent or null for the control plane.",
+            },
+            "kind": {**_KIND, "default": "kubernetes"},
+            "version": {
+                "type": ["string", "null"],
+                "description": "Kubernetes version (1.33.2); absent: what the plan chooses.",
+            },
+            "force": {
+                "type": "boolean",
+                "default": False,
+                "description": "Lift maintenance windows and freezes only; needs a reason.",
+            },
+            "reason": {"type": ["string", "null"], "maxLength": 500},
+        },
+        optional=("pool", "kind", "version", "force", "reason"),
+    ),
+    "UpgradeAnswer": _object(
+        {
+            "outcome": {
+                "type": "string",
+                "enum": ["started", "scheduled", "already_started", "already_done"],
+            },
+            "cluster": {"type": "string"},
+            "pool": _NULLABLE_TEXT,
+            "kind": _KIND,
+            "current": {"type": "string"},
+            "target": {"type": "string"},
+            "planned_at": _NULLABLE_TIME,
+            "window_end": _NULLABLE_TIME,
+            "forced": {"type": "boolean"},
+            "requested_by": {"type": "string"},
+            "reason": {"type": "string"},
+            "operation": _nullable("Operation"),
+        }
+    ),
+    "Requested": _object(
+        {
+            "cluster": {"type": "string"},
+            "pool": _NULLABLE_TEXT,
+            "kind": _KIND,
+            "target": {"type": "string"},
+            "by": {"type": "string"},
+            "reason": {"type": "string"},
+            "at": _TIME,
+            "until": _NULLABLE_TIME,
+        }
+    ),
+    "PoolStatus": _object(
+        {
+            "name": {"type": "string"},
+            "os": {"type": "string"},
+            "mode": {"type": "string"},
+            "count": {"type": "integer"},
+            "kubernetes_version": {"type": "string"},
+            "node_image": {"type": "string"},
+            "node_image_built": {"type": "string", "format": "date"},
+            "patch_age_days": {"type": "integer", "minimum": 0},
+            "last_operation": _nullable("LastOperation"),
+        }
+    ),
+    "ClusterStatus": _object(
+        {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "location": {"type": "string"},
+            "ring": _NULLABLE_TEXT,
+            "kubernetes_version": {"type": "string"},
+            "provisioning_state": {"type": "string"},
+            "auto_upgrade_channel": {"type": "string"},
+            "node_os_upgrade_channel": {"type": "string"},
+            "last_operation": _nullable("LastOperation"),
+            "pools": _list("PoolStatus"),
+            "pauses": _list("Pause"),
+            "next_action": _nullable("Action"),
+            "actions": _list("Action"),
+            "requests": _list("Requested"),
+            "findings": _list("Finding"),
+            "posture": _list("PostureFinding"),
+        }
+    ),
+    "Status": _object(
+        {
+            "at": _TIME,
+            "clusters": _list("ClusterStatus"),
+            "pauses": _list("Pause"),
+            "poison_messages": {"type": "integer", "minimum": 0},
+            "counts": _ref("Counts"),
+        }
+    ),
+    "CommonAlert": {
+        "type": "object",
+        "description": "Azure Monitor common alert schema (metric, log search, activity log).",
+        "required": ["schemaId", "data"],
+        "properties": {
+            "schemaId": {"type": "string", "const": "azureMonitorCommonAlertSchema"},
+            "data": {
+                "type": "object",
+                "required": ["essentials"],
+                "properties": {
+                    "essentials": {
+                        "type": "object",
+                        "required": [
+                            "alertId",
+                            "alertRule",
+                            "severity",
+                            "signalType",
+                            "monitorCondition",
+                            "firedDateTime",
+                        ],
+                        "properties": {
+                            "alertId": {"type": "string"},
+                            "alertRule": {"type": "string"},
+                            "severity": {"type": "string"},
+                            "signalType": {"type": "string"},
+                            "monitorCondition": {"type": "string", "enum": ["Fired", "Resolved"]},
+                            "monitoringService": {"type": "string"},
+                            "alertTargetIDs": {"type": "array", "items": {"type": "string"}},
+                            "firedDateTime": _TIME,
+                            "resolvedDateTime": _TIME,
+                            "description": {"type": "string"},
+                        },
+                    }
+                },
+            },
+        },
+    },
+    "AlertOutcome": _object(
+        {
+            "verdict": {
+                "type": "string",
+                "enum": ["paused", "already_paused", "resumed", "nothing_to_lift", "stale"],
+            },
+            "alert_id": {"type": "string"},
+            "rule": {"type": "string"},
+            "condition": {"type": "string", "enum": ["Fired", "Resolved"]},
+            "pauses": _list("Pause"),
+            "scopes": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "scope": {"type": "string", "enum": ["fleet", "ring", "cluster"]},
+                        "target": _NULLABLE_TEXT,
+                    }
+                ),
+            },
+        }
+    ),
+}
+
+_IDEMPOTENCY_KEY: Final = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Send the same key when retrying: the first answer comes back, "
+    "nothing is done twice (kept 24 hours).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+
+
+def _query(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {JSON: {"schema": _ref(schema)}}}
+
+
+_PATHS: Final[dict[str, Any]] = {
+    "/status": {
+        "get": {
+            "operationId": "getStatus",
+            "summary": "Every cluster in scope: ring, versions, pools, pauses, next action.",
+            "parameters": [
+                _query("ring", "Only the clusters of this ring."),
+                _query("cluster", "Only this cluster (resource ID or name)."),
+            ],
+            "responses": {
+                "200": _response("The status of the fleet.", "Status"),
+                **_errors(400, 404, 422, 503),
+            },
+        }
+    },
+    "/plan": {
+        "get": {
+            "operationId": "getPlan",
+            "summary": "The dry-run plan at an instant (same content as `patchpilot plan --json`).",
+            "parameters": [_query("at", "Instant, ISO 8601 (UTC unless an offset is given).")],
+            "responses": {
+                "200": _response("The plan.", "Plan"),
+                **_errors(400, 422, 503),
+            },
+        }
+    },
+    "/upgrades": {
+        "post": {
+            "operationId": "requestUpgrade",
+            "summary": "A manual upgrade of a control plane, a pool's version or its node image.",
+            "parameters": [_IDEMPOTENCY_KEY],
+            "requestBody": _body("UpgradeRequest"),
+            "responses": {
+                "200": _response("The ledger already shows this upgrade done.", "UpgradeAnswer"),
+                "202": _response("Started now, or scheduled at planned_at.", "UpgradeAnswer"),
+                **_errors(400, 404, 409, 413, 422, 503),
+            },
+        }
+    },
+    "/pauses": {
+        "get": {
+            "operationId": "listPauses",
+            "summary": "The pauses in force.",
+            "responses": {"200": _response("Pauses.", "PauseList"), **_errors(503)},
+        },
+        "post": {
+            "operationId": "addPause",
+            "summary": "Pause the fleet, a ring or a cluster.",
+            "parameters": [_IDEMPOTENCY_KEY],
+            "requestBody": _body("PauseRequest"),
+            "responses": {
+                "201": _response("The pause.", "Pause"),
+                **_errors(400, 404, 413, 422, 503),
+            },
+        },
+    },
+    "/pauses/{id}": {
+        "delete": {
+            "operationId": "deletePause",
+            "summary": "Resume: delete one pause.",
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": _response("The pause that was deleted.", "Deleted"),
+                **_errors(404, 503),
+            },
+        }
+    },
+    "/alerts": {
+        "post": {
+            "operationId": "receiveAlert",
+            "summary": "Azure Monitor action group webhook (common alert schema).",
+            "description": "Fired pauses the scope the alert maps to; Resolved lifts it. "
+            "Action groups call webhooks with the function key in the URL (?code=).",
+            "requestBody": _body("CommonAlert"),
+            "responses": {
+                "200": _response("What the notification did.", "AlertOutcome"),
+                **_errors(400, 413, 503),
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "operationId": "getOpenApi",
+            "summary": "This document.",
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1",
+                    "content": {JSON: {"schema": {"type": "object"}}},
+                },
+                **_errors(),
+            },
+        }
+    },
+}
+
+_DOCUMENT: Final[dict[str, Any]] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "AKS Patch Pilot operator API",
+        "version": __version__,
+        "description": "Status, dry-run plans, manual upgrades, pauses and Azure Monitor "
+        "alert gates. Every route needs the function key.",
+    },
+    "servers": [{"url": "/api"}],
+    "security": [{"functionKey": []}, {"functionKeyQuery": []}],
+    "paths": _PATHS,
+    "components": {
+        "schemas": _SCHEMAS,
+        "securitySchemes": {
+            "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+            "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
+        },
+    },
+}

@@ -1,0 +1,205 @@
+"""The local API's front door: what the Functions host does before a function runs.
+
+Checks the function key (`x-functions-key` or `?code=`, else 401), refuses a
+body without a length or over the limit before reading it (411, 413), answers
+unknown paths and methods (404, 405) and http.server's own refusals as JSON,
+then hands the request to the registered HTTP triggers through
+:meth:`~patchpilot.sim.host.LocalHost.http`. Listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import threading
+import urllib.parse
+from collections.abc import Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import azure.functions as func
+
+    from patchpilot.serve.app import LocalApi
+    from patchpilot.sim.host import LocalHost
+
+HOST: Final = "127.0.0.1"
+KEY_HEADER: Final = "x-functions-key"
+KEY_PARAM: Final = "code"
+ROUTE_PREFIX: Final = "/api/"
+_log = logging.getLogger(__name__)
+
+
+class ApiServer(ThreadingHTTPServer):
+    """The listening socket and the app its request threads share."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, port: int, api: LocalApi) -> None:
+        super().__init__((HOST, port), _ApiHandler)
+        self.api = api
+        self._lock = threading.Lock()
+
+    def count(self) -> None:
+        """One more request served (for the summary at the end)."""
+        with self._lock:
+            self.api.served += 1
+
+
+class _ApiHandler(BaseHTTPRequestHandler):
+    """The Functions host's front door: key, size limit, then the registered HTTP triggers."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "PatchPilot-Serve"
+    sys_version = ""
+    timeout = 30
+    server: ApiServer
+
+    def do_GET(self) -> None:  # http.server's naming
+        """GET."""
+        self._serve()
+
+    def do_POST(self) -> None:
+        """POST."""
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        """DELETE."""
+        self._serve()
+
+    def do_PUT(self) -> None:
+        """PUT (no route takes it: 404)."""
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        """PATCH (no route takes it: 404)."""
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:  # http.server's signature
+        """Access log lines go to logging at DEBUG, not stderr."""
+        _log.debug("%s %s", self.address_string(), format % args)
+
+    def _serve(self) -> None:
+        self.server.count()
+        try:
+            self._route()
+        except Exception:  # a bug here must still answer JSON, never a traceback
+            _log.exception("serve failed on %s %s", self.command, self.path)
+            self._error(500, "InternalError", "the request failed inside patchpilot serve")
+
+    def _route(self) -> None:
+        from patchpilot.api.exchange import MAX_BODY_BYTES
+
+        split = urllib.parse.urlsplit(self.path)
+        params = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+        given = self.headers.get(KEY_HEADER) or params.pop(KEY_PARAM, None) or ""
+        params.pop(KEY_PARAM, None)
+        if not hmac.compare_digest(given.encode(), self.server.api.key.encode()):
+            self._drain_small()
+            self._error(401, "Unauthorized", f"send the function key as {KEY_HEADER} or ?code=")
+            return
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            self._error(411, "LengthRequired", "send the body with a Content-Length")
+            return
+        length = _length(self.headers.get("Content-Length"))
+        if length is None or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            status, code = (413, "PayloadTooLarge") if length else (400, "BadRequest")
+            self._error(
+                status, code, f"the body must have a Content-Length of at most {MAX_BODY_BYTES}"
+            )
+            return
+        body = self.rfile.read(length) if length else b""
+        path = urllib.parse.unquote(split.path)
+        allowed = _methods(self.server.api.host, path)
+        if not allowed:
+            self._error(404, "NotFound", f"no route {self.command} {path}")
+            return
+        if self.command not in allowed:
+            methods = ", ".join(sorted(allowed))
+            self._error(405, "MethodNotAllowed", f"{path} takes {methods}", {"Allow": methods})
+            return
+        response = self.server.api.host.http(
+            self.command, path, body=body, headers=dict(self.headers.items()), params=params
+        )
+        self._send(response)
+
+    def _drain_small(self) -> None:
+        """Read a small unauthorised body so the connection stays usable; close on a big one."""
+        length = _length(self.headers.get("Content-Length"))
+        if length and length <= 65536:
+            self.rfile.read(length)
+        elif length:
+            self.close_connection = True
+
+    def _send(self, response: func.HttpResponse) -> None:
+        body = response.get_body() or b""
+        self.send_response(response.status_code)
+        content_type = response.mimetype or "application/json"
+        if response.charset:
+            content_type += f"; charset={response.charset}"
+        self.send_header("Content-Type", content_type)
+        for name, value in response.headers.items():
+            if name.lower() not in ("content-type", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a bad request line, an unknown method) answer JSON too."""
+        status = 405 if code == HTTPStatus.NOT_IMPLEMENTED else code
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        self.close_connection = True
+        self._error(status, phrase.replace(" ", ""), message or phrase)
+
+    def _error(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD":
+            self.wfile.write(body)
+
+
+def _methods(host: LocalHost, path: str) -> set[str]:
+    """The methods the registered HTTP triggers take on this path (none: no such route)."""
+    if not path.startswith(ROUTE_PREFIX):
+        return set()
+    route = path.removeprefix(ROUTE_PREFIX).strip("/")
+    found: set[str] = set()
+    for function in host.functions.values():
+        if function.trigger_type != "httpTrigger":
+            continue
+        template = str(function.trigger.get("route") or function.name).strip("/")
+        pattern = re.sub(r"\\\{\w+(?::[^}]*)?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, route):
+            found.update(m.upper() for m in function.trigger.get("methods") or ("GET", "POST"))
+    return found
+
+
+def _length(text: str | None) -> int | None:
+    """Content-Length as a number; None when it is not one."""
+    if text is None:
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value >= 0 else None

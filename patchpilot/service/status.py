@@ -1,0 +1,197 @@
+"""The status page (`GET /api/status`) and the dry-run plan (`GET /api/plan`), from the store.
+
+Both read the last observed picture of the fleet (the sweep keeps it) and
+what already happened, and plan at the instant asked: no ARM call, no side
+effect, so they answer fast whatever the fleet's size. The status adds to the
+plan what an operator looks for per cluster: its ring, versions, each pool's
+node image and patch age, the last operation and its state, the pauses
+covering it, the next scheduled action with its window, pending manual
+requests, findings (planner and security posture), and the poison queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from patchpilot.adapters.store import Operation, PauseRecord, load_history
+from patchpilot.adapters.store.history import load_requests
+from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
+from patchpilot.domain.history import Requested
+from patchpilot.domain.plan import Action, Plan, iso
+from patchpilot.domain.planner import plan
+from patchpilot.domain.resource_ids import in_scopes
+from patchpilot.errors import InvalidInputError
+from patchpilot.service.clusters import cluster_id, known_cluster
+from patchpilot.service.deps import Services
+from patchpilot.service.findings import load_posture
+from patchpilot.service.pauses import pause_json
+from patchpilot.service.refusals import NotFoundError
+from patchpilot.service.snapshots import load_fleet_snapshot
+
+
+def stored_plan(services: Services, at: dt.datetime) -> Plan:
+    """What the planner would do at `at` with the stored fleet and history (`plan --json`)."""
+    fleet = load_fleet_snapshot(services.store)
+    return plan(fleet, services.policy, load_history(services.store, at), at)
+
+
+def fleet_status(
+    services: Services,
+    now: dt.datetime,
+    *,
+    ring: str | None = None,
+    cluster: str | None = None,
+) -> dict[str, Any]:
+    """Every cluster in scope (or those of one ring, or one cluster) with what to know about it."""
+    store = services.store
+    fleet = load_fleet_snapshot(store)
+    result = plan(fleet, services.policy, load_history(store, now), now)
+    chosen = _chosen(services, fleet, ring, cluster)
+    pauses = store.list_pauses(now)
+    context = _Context(
+        result, pauses, store.list_operations(), load_posture(store), load_requests(store), now
+    )
+    return {
+        "at": iso(now),
+        "clusters": [_cluster(services, c, context) for c in chosen],
+        "pauses": [pause_json(p) for p in pauses],
+        "poison_messages": store.count_poison(),
+        "counts": result.counts(),
+    }
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every cluster's entry is cut from, read once per request."""
+
+    result: Plan
+    pauses: tuple[PauseRecord, ...]
+    operations: tuple[Operation, ...]
+    posture: dict[str, list[dict[str, Any]]]
+    requests: tuple[Requested, ...]
+    now: dt.datetime
+
+
+def _chosen(
+    services: Services, fleet: FleetState, ring: str | None, name: str | None
+) -> list[ClusterState]:
+    """The clusters in scope, cut by the filters; an unknown ring or cluster is refused."""
+    policy = services.policy
+    found = [c for c in fleet.clusters if in_scopes(c.id, policy.scopes)]
+    if name is not None:
+        keys = {c.key for c in _named(fleet, name, policy.scopes)}
+        found = [c for c in found if c.key in keys]
+    if ring is None:
+        return found
+    names = [r.name for r in policy.rings]
+    if ring not in names:
+        raise InvalidInputError(
+            f"{ring!r} is not a ring of the policy ({', '.join(names)})", path="ring"
+        )
+    return [c for c in found if (r := policy.ring_of(c.tags)) and r.name == ring]
+
+
+def _named(fleet: FleetState, name: str, scopes: tuple[str, ...]) -> list[ClusterState]:
+    """The cluster a filter names, by resource ID or by name (names may repeat across groups)."""
+    if name.startswith("/"):
+        return [known_cluster(fleet, cluster_id(name), scopes)]
+    matches = [c for c in fleet.clusters if c.id.name.lower() == name.lower()]
+    inside = [c for c in matches if in_scopes(c.id, scopes)]
+    if matches and not inside:
+        raise NotFoundError(
+            f"cluster {name!r} is outside the policy's scopes", code="ClusterNotInScope"
+        )
+    if not inside:
+        raise NotFoundError(f"no cluster in scope is named {name!r}", code="ClusterNotFound")
+    return inside
+
+
+def _cluster(services: Services, cluster: ClusterState, context: _Context) -> dict[str, Any]:
+    ring = services.policy.ring_of(cluster.tags)
+    actions = [a for a in context.result.actions if a.cluster.lower() == cluster.key]
+    operations = [op for op in context.operations if op.key.cluster == cluster.key]
+    return {
+        "id": str(cluster.id),
+        "name": cluster.id.name,
+        "location": cluster.location,
+        "ring": ring.name if ring else None,
+        "kubernetes_version": str(cluster.kubernetes_version),
+        "provisioning_state": cluster.provisioning_state,
+        "auto_upgrade_channel": cluster.auto_upgrade_channel,
+        "node_os_upgrade_channel": cluster.node_os_upgrade_channel,
+        "last_operation": _last(operations, None),
+        "pools": [_pool(pool, operations, context.now) for pool in cluster.pools],
+        "pauses": [
+            pause_json(p)
+            for p in context.pauses
+            if p.to_pause().covers(cluster.key, ring.name if ring else None, context.now)
+        ],
+        "next_action": _next(actions),
+        "actions": [a.to_json() for a in actions],
+        "requests": [
+            r.to_json() for r in context.requests if r.active(context.now) and _pending(r, cluster)
+        ],
+        "findings": [
+            f.to_json() for f in context.result.findings if f.cluster.lower() == cluster.key
+        ],
+        "posture": context.posture.get(cluster.key, []),
+    }
+
+
+def _pool(pool: PoolState, operations: list[Operation], now: dt.datetime) -> dict[str, Any]:
+    built = pool.node_image.build_date
+    age = (now - dt.datetime.combine(built, dt.time(), dt.UTC)).days
+    return {
+        "name": pool.name,
+        "os": pool.os_type,
+        "mode": pool.mode,
+        "count": pool.count,
+        "kubernetes_version": str(pool.version),
+        "node_image": str(pool.node_image),
+        "node_image_built": built.isoformat(),
+        "patch_age_days": max(age, 0),
+        "last_operation": _last(operations, pool.name),
+    }
+
+
+def _last(operations: list[Operation], pool: str | None) -> dict[str, Any] | None:
+    """The latest ledger record of the control plane (pool None) or of one pool."""
+    mine = [op for op in operations if op.key.pool == pool]
+    if not mine:
+        return None
+    op = max(mine, key=lambda o: (o.updated_at, o.claimed_at))
+    return {
+        "kind": op.key.kind,
+        "target": op.key.target,
+        "state": op.state,
+        "actor": op.actor,
+        "reason": op.reason,
+        "claimed_at": iso(op.claimed_at),
+        "started_at": iso(op.started_at),
+        "finished_at": iso(op.finished_at),
+        "error": str(op.error) if op.error else None,
+    }
+
+
+def _pending(request: Requested, cluster: ClusterState) -> bool:
+    """A manual request for this cluster whose target is not reached yet."""
+    if request.cluster != cluster.key:
+        return False
+    if request.pool is None:
+        return request.target != str(cluster.kubernetes_version)
+    pool = next((p for p in cluster.pools if p.name == request.pool), None)
+    if pool is None:
+        return False
+    current = pool.version if request.kind == "kubernetes" else pool.node_image
+    return request.target != str(current)
+
+
+def _next(actions: list[Action]) -> dict[str, Any] | None:
+    """The first action that will run: due ones first, then the earliest window."""
+    upcoming = [a for a in actions if a.status in ("due", "scheduled") and a.not_before]
+    if not upcoming:
+        return None
+    first = min(upcoming, key=lambda a: (a.status != "due", a.not_before))
+    return first.to_json()

@@ -1,0 +1,146 @@
+"""`POST /api/alerts`: Azure Monitor alerts pause what they concern, and resolving lifts it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.events import load
+from tests.integration.http_support import (
+    DEV,
+    DEV2,
+    LAB,
+    PROD,
+    STAGING,
+    SUB,
+    Api,
+    alert,
+    running_api,
+)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    with running_api(tmp_path) as running:
+        yield running
+
+
+def plan_reasons(api: Api, cluster: str) -> list[str]:
+    plan = api.call("GET", "/api/plan").body
+    return [a["reason"] for a in plan["actions"] if a["cluster"] == cluster]
+
+
+def pauses(api: Api) -> list[dict[str, Any]]:
+    body: list[dict[str, Any]] = api.call("GET", "/api/pauses").body["pauses"]
+    return body
+
+
+@pytest.mark.parametrize("signal", ["Metric", "Log", "Activity Log"])
+def test_a_fired_alert_on_a_cluster_pauses_it_until_resolved(api: Api, signal: str) -> None:
+    fired = api.call("POST", "/api/alerts", alert(signal=signal))
+    assert fired.status == 200
+    assert fired.body["verdict"] == "paused"
+    (pause,) = pauses(api)
+    assert (pause["scope"], pause["target"], pause["by"]) == (
+        "cluster",
+        DEV.lower(),
+        "alert:aks-node-not-ready",
+    )
+    assert all("alert aks-node-not-ready firing" in r for r in plan_reasons(api, DEV))
+    assert not any("firing" in r for r in plan_reasons(api, DEV2))
+    resolved = api.call("POST", "/api/alerts", alert(condition="Resolved", signal=signal))
+    assert (resolved.status, resolved.body["verdict"]) == (200, "resumed")
+    assert pauses(api) == []
+
+
+def test_a_rule_mapped_to_a_ring_pauses_that_ring(api: Api) -> None:
+    answer = api.call("POST", "/api/alerts", alert(rule="prod-5xx", targets=()))
+    assert answer.body["scopes"] == [{"scope": "ring", "target": "prod"}]
+    assert all("alert prod-5xx firing" in r for r in plan_reasons(api, PROD))
+
+
+def test_a_health_gate_blocks_its_ring_while_its_rule_fires(api: Api) -> None:
+    group = f"/subscriptions/{SUB}/resourceGroups/rg-mon"
+    workspace = f"{group}/providers/Microsoft.OperationalInsights/workspaces/logs"
+    fired = alert(rule="Dev-Error-Budget", targets=(workspace,), signal="Log")
+    assert api.call("POST", "/api/alerts", fired).body["scopes"] == [
+        {"scope": "ring", "target": "staging"}
+    ]
+    assert all(
+        r.startswith("blocked: alert Dev-Error-Budget firing") for r in plan_reasons(api, STAGING)
+    )
+    resolved = alert(rule="Dev-Error-Budget", targets=(workspace,), condition="Resolved")
+    assert api.call("POST", "/api/alerts", resolved).body["verdict"] == "resumed"
+    assert not any("firing" in r for r in plan_reasons(api, STAGING))
+
+
+def test_an_alert_on_a_resource_under_a_cluster_pauses_the_cluster(api: Api) -> None:
+    pool = f"{DEV}/agentPools/system"
+    answer = api.call("POST", "/api/alerts", alert(targets=(pool, DEV2)))
+    assert {p["target"] for p in answer.body["pauses"]} == {DEV.lower(), DEV2.lower()}
+
+
+def test_repeated_and_reordered_notifications_pause_once_and_stay_resolved(api: Api) -> None:
+    for _ in range(3):
+        api.call("POST", "/api/alerts", alert())
+    assert len(pauses(api)) == 1
+    api.call("POST", "/api/alerts", alert(condition="Resolved"))
+    assert api.call("POST", "/api/alerts", alert(condition="Resolved")).body["verdict"] == (
+        "nothing_to_lift"
+    )
+    # Another instance resolved before its Fired arrives: the late Fired pauses nothing.
+    late = "bbbb1b1b-cc2c-dd3d-ee4e-ffffff5f5f5f"
+    api.call("POST", "/api/alerts", alert(alert_id=late, condition="Resolved"))
+    assert api.call("POST", "/api/alerts", alert(alert_id=late)).body["verdict"] == "stale"
+    assert pauses(api) == []
+
+
+def test_resolving_one_instance_leaves_another_instance_paused(api: Api) -> None:
+    api.call("POST", "/api/alerts", alert(alert_id="11111111-aaaa-4aaa-8aaa-111111111111"))
+    other = alert(alert_id="22222222-bbbb-4bbb-8bbb-222222222222", targets=(DEV2,))
+    api.call("POST", "/api/alerts", other)
+    api.call(
+        "POST",
+        "/api/alerts",
+        alert(alert_id="11111111-aaaa-4aaa-8aaa-111111111111", condition="Resolved"),
+    )
+    assert [p["target"] for p in pauses(api)] == [DEV2.lower()]
+
+
+def hostile() -> list[Any]:
+    unknown = alert(targets=(LAB,))
+    vm = load("alerts-common-schema.sample-alert-payload")
+    cases: list[Any] = [
+        unknown,
+        vm,
+        {"schemaId": "AzureMonitorMetricAlert", "data": {}},
+        {"schemaId": "azureMonitorCommonAlertSchema"},
+        {"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": []}},
+        [],
+        "fired",
+    ]
+    for field, value in (
+        ("monitorCondition", "Acknowledged"),
+        ("firedDateTime", "yesterday"),
+        ("alertTargetIDs", DEV),
+        ("alertId", ""),
+        ("alertRule", None),
+        ("alertTargetIDs", [DEV, 5]),
+    ):
+        bad = alert()
+        bad["data"]["essentials"][field] = value
+        cases.append(bad)
+    return cases
+
+
+@pytest.mark.parametrize("payload", hostile())
+def test_unknown_or_malformed_alerts_are_refused_and_change_nothing(api: Api, payload: Any) -> None:
+    answer = api.call("POST", "/api/alerts", payload)
+    assert answer.status == 400
+    assert answer.code in ("BadRequest", "UnknownAlert")
+    assert pauses(api) == []
+    assert "Traceback" not in json.dumps(answer.body)

@@ -1,0 +1,138 @@
+"""`GET /api/status`, `/api/plan` and `/api/openapi.json` through the registered triggers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import function_app
+from patchpilot.domain.history import History
+from patchpilot.domain.plan import Plan
+from patchpilot.domain.planner import plan
+from patchpilot.service.snapshots import load_fleet_snapshot
+from patchpilot.sim.host import registered_functions
+from tests.integration.http_support import (
+    DEV,
+    DOCUMENT,
+    LAB,
+    PROD,
+    START,
+    Api,
+    operation_of,
+    running_api,
+)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    with running_api(tmp_path) as running:
+        yield running
+
+
+def test_status_lists_every_cluster_in_scope_with_its_ring_pools_and_next_action(api: Api) -> None:
+    answer = api.call("GET", "/api/status")
+    assert answer.status == 200
+    clusters = {c["name"]: c for c in answer.body["clusters"]}
+    assert set(clusters) == {"dev-1", "dev-2", "stg-1", "prod-1"}  # lab-1 is outside the scopes
+    dev = clusters["dev-1"]
+    assert dev["ring"] == "dev"
+    assert dev["kubernetes_version"] == "1.32.6"
+    pools = {p["name"]: p for p in dev["pools"]}
+    assert pools["win22"]["os"] == "Windows"
+    assert pools["system"]["node_image_built"] == "2025-11-03"
+    assert pools["system"]["patch_age_days"] == 19  # 2025-11-03 to 2025-11-22
+    assert dev["next_action"]["status"] == "due"
+    assert dev["next_action"]["window_end"] == "2025-11-22T07:00:00Z"
+    assert answer.body["poison_messages"] == 0
+    assert {f["code"] for f in dev["posture"]} >= {"api_server_public"}
+
+
+def test_status_shows_the_last_operation_of_a_pool_with_who_started_it(api: Api) -> None:
+    body = {"cluster": DEV, "pool": "system", "kind": "node_image", "reason": "CVE-2025-1"}
+    assert api.call("POST", "/api/upgrades", body).status == 202
+    answer = api.call("GET", "/api/status", params={"cluster": "dev-1"})
+    (dev,) = answer.body["clusters"]
+    system = next(p for p in dev["pools"] if p["name"] == "system")
+    last = system["last_operation"]
+    assert (last["kind"], last["state"], last["actor"], last["reason"]) == (
+        "node_image",
+        "started",
+        "function key",
+        "CVE-2025-1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        pytest.param({"ring": "prod"}, {"prod-1"}, id="ring"),
+        pytest.param({"cluster": PROD}, {"prod-1"}, id="cluster-id"),
+        pytest.param(
+            {"cluster": PROD.upper().replace("SUBSCRIPTIONS", "subscriptions")},
+            {"prod-1"},
+            id="id-any-case",
+        ),
+        pytest.param({"cluster": "dev-2"}, {"dev-2"}, id="cluster-name"),
+        pytest.param({"ring": "dev", "cluster": "prod-1"}, set(), id="both-filters"),
+    ],
+)
+def test_status_filters_by_ring_and_cluster(
+    api: Api, params: dict[str, str], names: set[str]
+) -> None:
+    answer = api.call("GET", "/api/status", params=params)
+    assert answer.status == 200
+    assert {c["name"] for c in answer.body["clusters"]} == names
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        pytest.param({"ring": "qa"}, 422, "InvalidValue", id="unknown-ring"),
+        pytest.param({"cluster": "nope-1"}, 404, "ClusterNotFound", id="unknown-name"),
+        pytest.param({"cluster": LAB}, 404, "ClusterNotInScope", id="outside-scopes"),
+        pytest.param({"cluster": "/subscriptions/x/../../etc"}, 422, "InvalidValue", id="bad-id"),
+        pytest.param({"cluster": "x" * 5000}, 400, "BadRequest", id="too-long"),
+    ],
+)
+def test_status_refuses_unknown_filters_with_json_errors(
+    api: Api, params: dict[str, str], status: int, code: str
+) -> None:
+    answer = api.call("GET", "/api/status", params=params)
+    assert (answer.status, answer.code) == (status, code)
+
+
+def test_plan_is_the_planners_answer_over_the_stored_fleet(api: Api) -> None:
+    answer = api.call("GET", "/api/plan", params={"at": "2025-11-22T02:00Z"})
+    assert answer.status == 200
+    fleet = load_fleet_snapshot(api.app.services.store)
+    at = START.replace(hour=2, minute=0)
+    expected: Plan = plan(fleet, api.app.services.policy, History(), at)
+    assert answer.body == json.loads(json.dumps(expected.to_json()))
+    assert answer.body["at"] == "2025-11-22T02:00:00Z"
+
+
+def test_plan_defaults_to_now_and_refuses_a_bad_instant(api: Api) -> None:
+    assert api.call("GET", "/api/plan").body["at"] == "2025-11-22T01:30:00Z"
+    refused = api.call("GET", "/api/plan", params={"at": "next tuesday"})
+    assert (refused.status, refused.code) == (422, "InvalidValue")
+
+
+def test_openapi_document_describes_every_registered_route(api: Api) -> None:
+    answer = api.call("GET", "/api/openapi.json")
+    assert answer.status == 200
+    assert answer.body == DOCUMENT
+    http = [
+        f
+        for f in registered_functions(function_app.app).values()
+        if f.trigger_type == "httpTrigger"
+    ]
+    for function in http:
+        route = "/api/" + str(function.trigger["route"]).replace("{id}", "x")
+        for method in function.trigger["methods"]:
+            assert operation_of(str(method), route)
+            assert function.trigger["authLevel"].lower() == "function"
+    documented = sum(len(item) for item in DOCUMENT["paths"].values())
+    assert documented == sum(len(f.trigger["methods"]) for f in http)
