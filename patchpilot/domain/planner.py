@@ -130,18 +130,42 @@ class _Planner:
             drafts = [replace(d, blocked=managed) for d in drafts]
         return drafts
 
+    def _offered_kubernetes(self, cluster: ClusterState) -> tuple[OfferedVersion, ...]:
+        """What the region offers, less the versions the policy skips fleet-wide."""
+        offered = self.fleet.region(cluster.location).kubernetes_at(self.now)
+        return tuple(o for o in offered if not self.policy.skipped("kubernetes", str(o.version)))
+
     def _control_plane(self, cluster: ClusterState, ring: Ring) -> _Draft | None:
         policy = self.policy.kubernetes
-        offered = self.fleet.region(cluster.location).kubernetes_at(self.now)
+        offered = self._offered_kubernetes(cluster)
         current = cluster.kubernetes_version
         final = channel_target(policy.channel, current, offered, allow_preview=policy.allow_preview)
+        skipped = self._skipped_kubernetes_target(cluster, final)
         if final is None:
-            return None
-        aim = _Aim(final, offered, f"channel {policy.channel} aims at {final}")
+            if skipped is None:
+                return None
+            return _Draft(None, "kubernetes", str(current), None, skipped, blocked=skipped)
+        why = f"channel {policy.channel} aims at {final}" + (f" ({skipped})" if skipped else "")
+        aim = _Aim(final, offered, why)
         soaked = self.rings.kubernetes(ring)
         if soaked is None:
             return self._first_ring_step(cluster, ring, aim)
         return self._later_ring_step(cluster, ring, soaked, aim)
+
+    def _skipped_kubernetes_target(
+        self, cluster: ClusterState, final: KubernetesVersion | None
+    ) -> str | None:
+        """Say so when the version the channel would pick is one the policy skips."""
+        policy = self.policy.kubernetes
+        offered = self.fleet.region(cluster.location).kubernetes_at(self.now)
+        current = cluster.kubernetes_version
+        unskipped = channel_target(
+            policy.channel, current, offered, allow_preview=policy.allow_preview
+        )
+        skip = self.policy.skipped("kubernetes", str(unskipped)) if unskipped else None
+        if skip is None or unskipped == final:
+            return None
+        return f"{skip.version} is skipped by policy: {skip.reason}"
 
     def _first_ring_step(self, cluster: ClusterState, ring: Ring, aim: _Aim) -> _Draft:
         current = cluster.kubernetes_version
@@ -215,7 +239,7 @@ class _Planner:
         """
         drafts = []
         control_plane = cluster.kubernetes_version
-        offered = self.fleet.region(cluster.location).kubernetes_at(self.now)
+        offered = self._offered_kubernetes(cluster)
         for pool in _ordered(cluster.pools):
             if pool.version < control_plane:
                 step = next_step(pool.version, control_plane, offered, allow_preview=True)
@@ -283,7 +307,7 @@ class _Planner:
         self, cluster: ClusterState, ring: Ring, draft: _Draft, target: KubernetesVersion
     ) -> _Draft:
         """The ring rules for a requested control plane version (the first ring soaks too)."""
-        offered = self.fleet.region(cluster.location).kubernetes_at(self.now)
+        offered = self._offered_kubernetes(cluster)
         aim = _Aim(target, offered, draft.why)
         soaked = self.rings.kubernetes(ring)
         if soaked is None:
@@ -301,12 +325,12 @@ class _Planner:
         self, cluster: ClusterState, current: KubernetesVersion, target: KubernetesVersion
     ) -> str | None:
         """Why AKS's version rules forbid going from current to target here, if they do."""
-        offered = {
-            o.version: o.preview
-            for o in self.fleet.region(cluster.location).kubernetes_at(self.now)
-        }
+        offered = {o.version: o.preview for o in self._offered_kubernetes(cluster)}
         if target.major != current.major:
             return f"{target} is another major version than {current}"
+        skip = self.policy.skipped("kubernetes", str(target))
+        if skip is not None:
+            return f"{target} is skipped by policy: {skip.reason}"
         if target not in offered:
             return f"AKS does not offer {target} in {cluster.location}"
         if offered[target] and not self.policy.kubernetes.allow_preview:
@@ -329,6 +353,12 @@ class _Planner:
         current = pool.node_image
         offered = self.fleet.region(cluster.location).images_at(current.family, self.now)
         latest = offered[-1] if offered else None
+        skip = self.policy.skipped("node_image", str(latest)) if latest else None
+        if latest is not None and skip is not None and latest.newer_than(current):
+            # AKS upgrades a node image only to the latest: nothing else can be chosen.
+            why = f"AKS's latest image {latest.version} is skipped by policy: {skip.reason}"
+            blocked = f"{why}; waits for a newer image"
+            return _Draft(pool.name, "node_image", str(current), None, why, blocked=blocked)
         soaked = self.rings.node_image(ring, current.family)
         if soaked is None:
             draft = self._first_ring_image(cluster, ring, pool, latest)
@@ -463,7 +493,7 @@ class _Planner:
         if blocked is None or not blocked.startswith(_AKS_MANAGED):
             # A firing alert outranks every reason but AKS's own channel: it is news.
             blocked = self._alert_block(cluster, ring) or blocked
-        blocked = blocked or self._cluster_block(cluster, ring, draft)
+        blocked = blocked or self._hold(cluster, draft) or self._cluster_block(cluster, ring, draft)
         if blocked is not None:
             return replace(action, reason=f"blocked: {blocked}")
         schedule, schedule_name = self._schedule(cluster, draft.kind)
@@ -509,6 +539,14 @@ class _Planner:
             if alert is not None and pause.covers(cluster.key, ring.name, self.now):
                 return f"alert {alert} firing ({pause.scope} paused): {pause.reason}"
         return None
+
+    def _hold(self, cluster: ClusterState, draft: _Draft) -> str | None:
+        """The policy holds this cluster, pool or kind at what it runs now."""
+        hold = self.policy.hold_on(str(cluster.id), draft.pool, draft.kind, self.now)
+        if hold is None:
+            return None
+        until = f" until {hold.until.isoformat()}" if hold.until else ""
+        return f"held by policy at {draft.current}{until}: {hold.reason}"
 
     def _cluster_block(self, cluster: ClusterState, ring: Ring, draft: _Draft) -> str | None:
         for pause in self.history.pauses:

@@ -15,9 +15,16 @@ from typing import Any, Literal
 
 from patchpilot.domain.alerts import AlertRules
 from patchpilot.domain.fields import Fields
+from patchpilot.domain.history import Kind
+from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.resource_ids import parse_scope
 from patchpilot.domain.schedule import MaintenanceWindow, Window, parse_maintenance_window
-from patchpilot.domain.versions import CHANNELS, DEFAULT_MAX_SKEW_MINORS, UpgradeChannel
+from patchpilot.domain.versions import (
+    CHANNELS,
+    DEFAULT_MAX_SKEW_MINORS,
+    KubernetesVersion,
+    UpgradeChannel,
+)
 from patchpilot.errors import InvalidInputError
 
 Selection = Literal["soaked", "latest"]
@@ -77,6 +84,35 @@ class NodeImagePolicy:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Keep a cluster (or one pool, or one kind of upgrade) at what it runs now."""
+
+    cluster: str
+    reason: str
+    pool: str | None = None
+    kind: Kind | None = None
+    until: dt.date | None = None
+
+    def covers(self, cluster_id: str, pool: str | None, kind: Kind, now: dt.datetime) -> bool:
+        """True when this hold applies to the upgrade at `now` (until: whole UTC day included)."""
+        if self.until is not None and now.astimezone(_UTC).date() > self.until:
+            return False
+        name = cluster_id.rstrip("/").rsplit("/", 1)[-1].lower()
+        if self.cluster not in (cluster_id.lower(), name):
+            return False
+        return (self.pool is None or self.pool == pool) and self.kind in (None, kind)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A version or node image that must never be a target, fleet-wide."""
+
+    kind: Kind
+    version: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Policy:
     """The whole validated policy."""
 
@@ -87,6 +123,18 @@ class Policy:
     kubernetes: KubernetesPolicy = KubernetesPolicy()
     node_images: NodeImagePolicy = NodeImagePolicy()
     alerts: AlertRules = field(default_factory=AlertRules)
+    holds: tuple[Hold, ...] = ()
+    skips: tuple[Skip, ...] = ()
+
+    def hold_on(
+        self, cluster_id: str, pool: str | None, kind: Kind, now: dt.datetime
+    ) -> Hold | None:
+        """The first hold that keeps this upgrade from happening, if any."""
+        return next((h for h in self.holds if h.covers(cluster_id, pool, kind, now)), None)
+
+    def skipped(self, kind: Kind, version: str) -> Skip | None:
+        """The skip entry naming this version or image, if any."""
+        return next((s for s in self.skips if s.kind == kind and s.version == version), None)
 
     def ring_of(self, tags: Mapping[str, str]) -> Ring | None:
         """The first ring that matches the cluster's tags, or None."""
@@ -111,6 +159,8 @@ _TOP_LEVEL = (
     "kubernetes",
     "node_images",
     "alerts",
+    "holds",
+    "skip",
 )
 
 
@@ -131,7 +181,41 @@ def parse_policy(data: object, *, source: str | None = None) -> Policy:
         kubernetes=_kubernetes(fields.child("kubernetes", {})),
         node_images=_node_images(fields.child("node_images", {})),
         alerts=_alerts(fields.child("alerts", {}), rings),
+        holds=tuple(_hold(fields, path, item) for path, item in fields.items("holds")),
+        skips=tuple(_skip(fields, path, item) for path, item in fields.items("skip")),
     )
+
+
+def _hold(fields: Fields, path: str, item: Any) -> Hold:
+    hold = Fields.of(item, source=fields.source, path=path).only(
+        "cluster", "pool", "kind", "reason", "until"
+    )
+    kind = hold.text("kind", choices=("kubernetes", "node_image")) if hold.has("kind") else None
+    return Hold(
+        cluster=hold.text("cluster").lower(),
+        reason=hold.text("reason"),
+        pool=hold.text("pool") if hold.has("pool") else None,
+        kind=kind,  # type: ignore[arg-type]  # narrowed by choices
+        until=hold.day("until") if hold.has("until") else None,
+    )
+
+
+def _skip(fields: Fields, path: str, item: Any) -> Skip:
+    entry = Fields.of(item, source=fields.source, path=path).only(
+        "kubernetes", "node_image", "reason"
+    )
+    reason = entry.text("reason")
+    if entry.has("kubernetes") == entry.has("node_image"):
+        raise entry.error(None, "name exactly one of kubernetes (a version) or node_image")
+    if entry.has("kubernetes"):
+        version = KubernetesVersion.parse(
+            str(entry.raw("kubernetes")), source=fields.source, path=entry.at("kubernetes")
+        )
+        return Skip("kubernetes", str(version), reason)
+    image = parse_node_image(
+        entry.text("node_image"), source=fields.source, path=entry.at("node_image")
+    )
+    return Skip("node_image", str(image), reason)
 
 
 def _scopes(fields: Fields) -> tuple[str, ...]:
