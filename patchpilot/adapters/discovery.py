@@ -3,7 +3,11 @@
 :class:`ResourceGraphDiscovery` asks Azure Resource Graph once for every
 managed cluster of the scopes' subscriptions (following ``$skipToken`` pages);
 :class:`StaticDiscovery` is the fallback, a list of resource IDs from
-settings. Either way the answer is filtered by
+settings. :meth:`ResourceGraphDiscovery.inventory` runs the same query with
+each cluster's ``properties`` (what the managed cluster GET returns), so the
+sweep can read the fleet's versions and images without a request per
+cluster; a discovery without it (:class:`StaticDiscovery`) is no
+:class:`Inventory`, and the sweep then observes each cluster. Either way the answer is filtered by
 :func:`~patchpilot.domain.resource_ids.in_scopes` on the client side too:
 Resource Graph is asked by subscription, and a resource group scope, or a row
 Resource Graph should not have returned, is cut here. Called by the sweep and
@@ -15,7 +19,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from azure.core.exceptions import AzureError
 
@@ -37,9 +42,19 @@ QUERY: Final = (
     "Resources"
     " | where type =~ 'microsoft.containerservice/managedclusters'"
     " | where subscriptionId in~ ({subscriptions})"
-    " | project id, name, location, resourceGroup, subscriptionId"
+    " | project id, name, location, resourceGroup, subscriptionId{columns}"
     " | order by id asc"
 )
+# What the inventory adds: the same content as the managed cluster GET's.
+FULL_COLUMNS: Final = ", tags, properties"
+
+
+@dataclass(frozen=True)
+class ClusterRow:
+    """One managed cluster as Resource Graph lists it: its ID and its row (with ``properties``)."""
+
+    id: ClusterId
+    row: Mapping[str, Any]
 
 
 class Discovery(Protocol):
@@ -47,6 +62,15 @@ class Discovery(Protocol):
 
     def clusters(self, scopes: tuple[str, ...]) -> tuple[ClusterId, ...]:
         """Every managed cluster under the scopes, each once."""
+        ...
+
+
+@runtime_checkable
+class Inventory(Protocol):
+    """A discovery that also returns each cluster's ARM properties in the same query."""
+
+    def inventory(self, scopes: tuple[str, ...]) -> tuple[ClusterRow, ...]:
+        """Every managed cluster under the scopes with its row, each once."""
         ...
 
 
@@ -70,20 +94,31 @@ class ResourceGraphDiscovery:
 
     def clusters(self, scopes: tuple[str, ...]) -> tuple[ClusterId, ...]:
         """The managed clusters Resource Graph knows under the scopes, ordered by ID."""
+        return _within(_ids(self._rows(scopes, "")), scopes)
+
+    def inventory(self, scopes: tuple[str, ...]) -> tuple[ClusterRow, ...]:
+        """The clusters under the scopes with their tags and ``properties``, ordered by ID."""
+        rows: dict[str, ClusterRow] = {}
+        for row in self._rows(scopes, FULL_COLUMNS):
+            for cluster in _within(_ids([row]), scopes):
+                rows.setdefault(cluster.key, ClusterRow(cluster, row))
+        return tuple(rows.values())
+
+    def _rows(self, scopes: tuple[str, ...], columns: str) -> list[Mapping[str, Any]]:
         subscriptions = subscriptions_of(scopes)
         if not subscriptions:
-            return ()
+            return []
         client = self._clients.resource_graph()
         rows: list[Mapping[str, Any]] = []
         token: str | None = None
         for page in range(MAX_PAGES):
-            data, token = self._page(client, subscriptions, token, page)
+            data, token = self._page(client, subscriptions, token, page, columns)
             rows.extend(data)
             if not token:
                 break
         else:
             _log.warning("Resource Graph still paging after %d pages; stopped", MAX_PAGES)
-        return _within(_ids(rows), scopes)
+        return rows
 
     def _page(
         self,
@@ -91,6 +126,7 @@ class ResourceGraphDiscovery:
         subscriptions: tuple[str, ...],
         token: str | None,
         page: int,
+        columns: str,
     ) -> tuple[list[Mapping[str, Any]], str | None]:
         from azure.mgmt.resourcegraph.models import (  # cold start
             QueryRequest,
@@ -100,7 +136,7 @@ class ResourceGraphDiscovery:
         quoted = ", ".join(f"'{s}'" for s in subscriptions)
         request = QueryRequest(
             subscriptions=list(subscriptions),
-            query=QUERY.format(subscriptions=quoted),
+            query=QUERY.format(subscriptions=quoted, columns=columns),
             options=QueryRequestOptions(skip_token=token, result_format="objectArray"),
         )
         what = f"Resource Graph query page {page + 1}"

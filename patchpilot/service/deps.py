@@ -8,11 +8,12 @@ simulator, SQLite or Azurite. Nothing here reads the environment or a clock.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from patchpilot.adapters.arm.actions import Busy, OperationStatus, Started
-from patchpilot.adapters.arm.catalog_cache import SweepCache
+from patchpilot.adapters.arm.catalog_cache import CatalogMemory, SweepCache
 from patchpilot.adapters.arm.failures import FailureCause
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.discovery import Discovery
@@ -21,6 +22,7 @@ from patchpilot.adapters.queues import MessageQueue
 from patchpilot.adapters.store import Store
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.resource_ids import ClusterId
+from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.telemetry import Telemetry
 
@@ -34,6 +36,12 @@ class Gateway(Protocol):
 
     def observe(self, cluster: ClusterId | str, cache: SweepCache) -> ClusterObservation:
         """Read one cluster."""
+        ...
+
+    def observe_row(
+        self, row: Mapping[str, Any], maintenance: Mapping[str, Schedule], cache: SweepCache
+    ) -> ClusterObservation:
+        """Read one cluster from its Resource Graph row (no request of its own)."""
         ...
 
     def upgrade_control_plane(
@@ -91,3 +99,5 @@ class Services:
     publisher: Publisher = field(default_factory=NullPublisher)
     tuning: Tuning = field(default_factory=Tuning)
     holder: str = "patchpilot"
+    # What regions offer, shared by this process's reconciles for a few minutes.
+    catalogs: CatalogMemory = field(default_factory=CatalogMemory)

@@ -18,7 +18,6 @@ import logging
 from typing import Literal
 
 from patchpilot.adapters.arm.actions import Busy, OperationStatus, Started, started_from_json
-from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import (
@@ -64,7 +63,7 @@ def reconcile(services: Services, request: ReconcileRequest, now: dt.datetime) -
 def _reconcile_held(
     services: Services, request: ReconcileRequest, now: dt.datetime
 ) -> ReconcileOutcome:
-    cache = SweepCache()
+    cache = services.catalogs.cache(now)
     observation = services.gateway.observe(request.cluster, cache)
     state = observation.state
     settled = _settle(services, observation, now)

@@ -24,6 +24,8 @@ from patchpilot.domain.fleet import (
     parse_fleet,
     region_document,
 )
+from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration
+from patchpilot.errors import InvalidInputError
 
 CLUSTERS = "cluster"
 REGIONS = "region"
@@ -60,6 +62,27 @@ def _record_progress(
     version = current.kubernetes_version
     if all(pool.version == version for pool in current.pools):
         store.record_reached(current.key, None, "kubernetes", str(version), now)
+
+
+def stored_maintenance(store: Store) -> dict[str, dict[str, Schedule]]:
+    """Each stored cluster's maintenance configurations, by cluster key.
+
+    Resource Graph does not list maintenance configurations, so the sweep
+    reads a cluster from its Resource Graph row with the configurations last
+    observed in full (by a reconcile, or by the sweep for a new cluster). A
+    snapshot that no longer parses is left out: that cluster is observed in full.
+    """
+    found: dict[str, dict[str, Schedule]] = {}
+    for key, body in store.list_snapshots(CLUSTERS):
+        try:
+            configurations = json.loads(body).get("maintenance_configurations") or {}
+            found[key] = {
+                str(name): parse_maintenance_configuration(value, source=f"snapshot of {key}")
+                for name, value in configurations.items()
+            }
+        except (ValueError, AttributeError, InvalidInputError):
+            continue
+    return found
 
 
 def _parsed(body: str) -> ClusterState:

@@ -2,7 +2,11 @@
 
 AKS sends no event when a node image is released, so the sweep is also how
 new images are found: the per-sweep cache reads each region's latest image
-once per image family, not once per pool. A cluster with an action due, or
+once per image family, not once per pool. Where discovery returns each
+cluster's Resource Graph row, a cluster already in the store costs no request
+of its own (its maintenance configurations come from its stored picture, which
+every full observation refreshes), so a sweep in which nothing is due costs
+requests per region and image family, not per cluster. A cluster with an action due, or
 scheduled within the lookahead, gets a reconcile message (scheduled ones
 delayed until their window opens); owners get `UpgradeScheduled` notices a
 configurable time ahead. One cluster that cannot be read never stops the
@@ -14,9 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.observe import ClusterObservation
+from patchpilot.adapters.discovery import Inventory
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import load_history
 from patchpilot.domain.cadence import covered_patch_tuesday
@@ -24,11 +31,18 @@ from patchpilot.domain.fleet import FleetState
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan
-from patchpilot.errors import PatchPilotError
+from patchpilot.domain.resource_ids import ClusterId
+from patchpilot.domain.schedule import Schedule
+from patchpilot.errors import InvalidInputError, PatchPilotError
 from patchpilot.service.deps import Services
 from patchpilot.service.findings import save_posture
 from patchpilot.service.outcomes import SweepOutcome
-from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
+from patchpilot.service.snapshots import (
+    load_fleet_snapshot,
+    merge_catalog,
+    save_clusters,
+    stored_maintenance,
+)
 from patchpilot.telemetry import current_traceparent
 
 _log = logging.getLogger(__name__)
@@ -57,16 +71,49 @@ def sweep(services: Services, now: dt.datetime) -> SweepOutcome:
 def _observe_all(
     services: Services, cache: SweepCache
 ) -> tuple[list[ClusterObservation], tuple[str, ...]]:
+    """Every cluster in scope, read from Resource Graph where possible, else observed in full."""
     observations: list[ClusterObservation] = []
     unobserved: list[str] = []
-    for cluster in services.discovery.clusters(services.policy.scopes):
+    known = stored_maintenance(services.store)
+    for cluster, row in _listed(services):
         try:
-            observations.append(services.gateway.observe(cluster, cache))
+            observations.append(_observe_one(services, cluster, row, known.get(cluster.key), cache))
         except PatchPilotError as exc:
             # Policy: isolate failures per cluster; the others are still swept.
             _log.warning("sweep could not observe %s: %s", cluster, exc)
             unobserved.append(f"{cluster}: {exc}")
     return observations, tuple(unobserved)
+
+
+def _listed(services: Services) -> list[tuple[ClusterId, Mapping[str, Any] | None]]:
+    """Each cluster in scope with its Resource Graph row, when the discovery returns rows."""
+    scopes = services.policy.scopes
+    if isinstance(services.discovery, Inventory):
+        return [(listed.id, listed.row) for listed in services.discovery.inventory(scopes)]
+    return [(cluster, None) for cluster in services.discovery.clusters(scopes)]
+
+
+def _observe_one(
+    services: Services,
+    cluster: ClusterId,
+    row: Mapping[str, Any] | None,
+    maintenance: Mapping[str, Schedule] | None,
+    cache: SweepCache,
+) -> ClusterObservation:
+    """From the row and the stored maintenance configurations; in full when either is missing.
+
+    A row costs no request of its own, so a sweep costs requests per region
+    and image family, not per cluster. Resource Graph may lag ARM by a
+    little: that only delays a plan, since the reconcile observes the
+    cluster in full before it starts anything.
+    """
+    if row is not None and maintenance is not None:
+        try:
+            return services.gateway.observe_row(row, maintenance, cache)
+        except InvalidInputError as exc:
+            # Policy: a row we cannot read is no reason to skip the cluster; ask ARM itself.
+            _log.info("reading %s from ARM: its Resource Graph row is unreadable: %s", cluster, exc)
+    return services.gateway.observe(cluster, cache)
 
 
 def _enqueue(

@@ -101,6 +101,11 @@ class SimulatedAks:
         with self._lock:
             return self._operations.get(operation_id.lower())
 
+    def operations(self) -> list[Operation]:
+        """Every operation AKS began, running or finished, in the order it began them."""
+        with self._lock:
+            return list(self._operations.values())
+
     def active_operation(self, cluster: SimCluster) -> Operation | None:
         """The operation holding a cluster, if any (after advancing to now)."""
         with self.transaction():

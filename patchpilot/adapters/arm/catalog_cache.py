@@ -10,12 +10,20 @@ observation of that sweep; it is never a module global, so a new sweep sees
 what AKS offers now. :meth:`SweepCache.catalog` is the catalog the planner
 reads (release dates are unknown live, hence ``None``).
 
+Reconciles run one cluster at a time, many a minute in one Function
+instance; a :class:`CatalogMemory` (one per process, on the services) hands
+them one shared :class:`SweepCache` until it is ``ttl`` old, so they do not
+each re-read their region's versions and images. A reconcile that sees an
+image a few minutes late only starts a few minutes later; the sweep always
+starts a fresh cache.
+
 Thread-safe; two threads that miss the same key at once may both load it,
 which costs one extra call and no harm.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 
@@ -79,3 +87,19 @@ class SweepCache:
         with self._lock:
             regions = {*self._versions, *(region for region, _ in self._images)}
         return {region: self.region(region) for region in sorted(regions)}
+
+
+class CatalogMemory:
+    """One :class:`SweepCache` shared by the reconciles of a process for ``ttl``."""
+
+    def __init__(self, ttl: dt.timedelta = dt.timedelta(minutes=15)) -> None:
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._cache: tuple[dt.datetime, SweepCache] | None = None
+
+    def cache(self, now: dt.datetime) -> SweepCache:
+        """The shared cache, or a new one when it is ``ttl`` old (or `now` went back in time)."""
+        with self._lock:
+            if self._cache is None or not (self._cache[0] <= now < self._cache[0] + self._ttl):
+                self._cache = (now, SweepCache())
+            return self._cache[1]

@@ -16,7 +16,8 @@ Every logical call is reported to a
 each HTTP attempt with its status and ARM request ID.
 
 Requests per observed cluster: the managed cluster, its maintenance
-configurations and its upgrade profile; the region's Kubernetes versions and
+configurations and its upgrade profile (none for a cluster read from its
+Resource Graph row, :meth:`ArmGateway.observe_row`); the region's Kubernetes versions and
 each (region, image family)'s latest node image come from the sweep's
 :class:`~patchpilot.adapters.arm.catalog_cache.SweepCache`.
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -47,9 +48,10 @@ from patchpilot.adapters.arm.errors import arm_error, is_conflict, retry_after_s
 from patchpilot.adapters.arm.failures import FailureCause, classify
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.arm.retry import RetryPolicy
-from patchpilot.domain.fleet import CatalogImage, CatalogVersion, RegionCatalog
+from patchpilot.domain.fleet import CatalogImage, CatalogVersion, ClusterState, RegionCatalog
 from patchpilot.domain.node_images import NodeImageVersion
 from patchpilot.domain.resource_ids import ClusterId, in_scopes, parse_cluster_id
+from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
 from patchpilot.errors import InvalidInputError, ScopeError, TemporaryError
 from patchpilot.settings import Settings
@@ -169,28 +171,56 @@ class ArmGateway:
         state = observe.cluster_state(
             cid, resource, observe.maintenance_schedules(configurations, source)
         )
-        offered = cache.kubernetes_versions(
-            state.location, functools.partial(self._offered, client, cid, state.location)
-        )
-        images: dict[str, NodeImageVersion] = {}
-        for pool in state.pools:
-            family = pool.node_image.family
-            latest = cache.latest_image(
-                state.location, family, functools.partial(self._latest, client, cid, pool.name)
-            )
-            if latest is not None:
-                images[family] = latest
         return ClusterObservation(
             state=state,
-            catalog=RegionCatalog(
-                kubernetes=tuple(CatalogVersion(o) for o in offered),
-                node_images=tuple(CatalogImage(image) for image in images.values()),
-            ),
+            catalog=self._region_catalog(client, state, cache),
             posture=observe.posture(cid, resource, state),
             power_state=observe.power_state(resource),
             control_plane_upgrades=observe.upgrade_targets(profile, source),
             pools=observe.pools_details(resource),
             error=observe.cluster_error(resource),
+        )
+
+    def observe_row(
+        self, row: Mapping[str, Any], maintenance: Mapping[str, Schedule], cache: SweepCache
+    ) -> ClusterObservation:
+        """A cluster from its Resource Graph row, with no request of its own.
+
+        The row carries what the managed cluster GET does; only what is shared
+        by a region is read, through the sweep's cache (once per region, and
+        once per region and image family). The cluster's upgrade profile is
+        not read: the reconcile observes the cluster in full before it acts.
+        """
+        state = observe.state_from_graph_row(row, maintenance)
+        cid = self.admit(state.id)
+        return ClusterObservation(
+            state=state,
+            catalog=self._region_catalog(self._client(cid), state, cache),
+            posture=observe.posture(cid, row, state),
+            power_state=observe.power_state(row),
+            pools=observe.pools_details(row),
+            error=observe.cluster_error(row),
+        )
+
+    def _region_catalog(
+        self, client: ContainerServiceClient, state: ClusterState, cache: SweepCache
+    ) -> RegionCatalog:
+        """What the cluster's region offers, each part read at most once per sweep."""
+        cid, location = state.id, state.location
+        offered = cache.kubernetes_versions(
+            location, functools.partial(self._offered, client, cid, location)
+        )
+        images: dict[str, NodeImageVersion] = {}
+        for pool in state.pools:
+            family = pool.node_image.family
+            latest = cache.latest_image(
+                location, family, functools.partial(self._latest, client, cid, pool.name)
+            )
+            if latest is not None:
+                images[family] = latest
+        return RegionCatalog(
+            kubernetes=tuple(CatalogVersion(o) for o in offered),
+            node_images=tuple(CatalogImage(image) for image in images.values()),
         )
 
     def _offered(

@@ -20,6 +20,11 @@ What is read, and from where:
   ``securityProfile.azureKeyVaultKms``, pools' ``vmSize``, ``nodeLabels``, ``tags``;
 - ``ListKubernetesVersions`` (preview is per minor, ``isPreview``) and each
   pool's upgrade profile ``latestNodeImageVersion``.
+
+A Resource Graph row of a managed cluster carries the same ``id``,
+``location``, ``tags`` and ``properties`` as the GET, so
+:func:`state_from_graph_row` reads it with the same functions: the sweep gets
+the same state from one paged query as from three requests per cluster.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from patchpilot.domain.fleet import (
 )
 from patchpilot.domain.node_images import NodeImageVersion, parse_node_image
 from patchpilot.domain.posture import ClusterPosture, PoolPosture
-from patchpilot.domain.resource_ids import ClusterId
+from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id
 from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
 from patchpilot.errors import InvalidInputError
@@ -100,6 +105,20 @@ def cluster_state(
         maintenance=dict(maintenance),
         provisioning_state=str(props.get("provisioningState") or "Succeeded"),
     )
+
+
+def state_from_graph_row(row: Json, maintenance: Mapping[str, Schedule]) -> ClusterState:
+    """The planner's view of a Resource Graph ``resources`` row for a managed cluster.
+
+    Resource Graph has no maintenance configurations (they are a separate
+    child resource), so the caller passes the ones it last observed.
+    """
+    cluster = parse_cluster_id(row.get("id"), source="Resource Graph")
+    if not properties(row):
+        raise InvalidInputError(
+            "the Resource Graph row has no properties (project them)", source=str(cluster)
+        )
+    return cluster_state(cluster, row, maintenance)
 
 
 def pool_state(profile: Json, source: str) -> PoolState:
