@@ -11,7 +11,6 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 # checkov pins packaging<24, which pytest 9 cannot share: it gets its own environment.
 CHECKOV_STAMP := $(VENV)/checkov/.installed
-DEMO_AT ?= 2025-11-22T01:30Z
 
 .PHONY: demo test lint security bench clean
 
@@ -32,7 +31,7 @@ $(CHECKOV_STAMP): $(STAMP)
 	touch $(CHECKOV_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/patchpilot plan --policy examples/policy.yaml --fleet examples/fleet.yaml --at $(DEMO_AT)
+	$(BIN)/patchpilot demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -50,9 +49,11 @@ security: $(STAMP)
 test: lint security $(NODE_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/pytest
 
-bench: $(STAMP)
-	$(BIN)/python bench/plan_scale.py
-	$(BIN)/python bench/cold_start.py
+bench: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m bench.plan_scale
+	$(BIN)/python -m bench.cold_start
+	$(BIN)/python -m bench.arm_cost
+	$(BIN)/python -m bench.event_latency
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

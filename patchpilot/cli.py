@@ -95,9 +95,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_simulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`patchpilot sim` and `serve` live beside the simulator, which the app never imports."""
+    from patchpilot.demo.cli import add_parser as add_demo
     from patchpilot.serve import add_parser as add_serve
     from patchpilot.sim.cli import add_parser as add_sim
 
+    add_demo(commands)
     add_sim(commands)
     add_serve(commands)
 

@@ -5,18 +5,25 @@ Used by the demo and the tests. The Function App's own blueprints run in the
 simulator with the real SDK; state lives in SQLite (or in Azurite when the
 caller passes a Table store and Storage queues). Events the simulator emits
 (NodePoolRolling*, NewKubernetesVersionAvailable) reach the Event Grid
-trigger on the next tick of the clock, as Event Grid would deliver them.
+trigger at the instant they happen, as Event Grid would deliver them: the
+harness tells the host when the simulator next changes on its own (an upgrade
+step starting, failing or ending; a region's catalog gaining a version), so
+the host's clock stops there and nowhere in between.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import azure.functions as func
 
 from patchpilot.adapters.arm.gateway import ArmGateway
 from patchpilot.adapters.arm.retry import RetryPolicy
@@ -71,12 +78,32 @@ class Harness:
     clock: VirtualClock
     publisher: RecordingPublisher
     inbox: EventInbox
+    release_instants: tuple[dt.datetime, ...] = ()
 
-    def deliver_pending_events(self) -> None:
-        """Hand the simulator's events to the Event Grid trigger."""
+    def deliver_pending_events(self) -> int:
+        """Hand the simulator's events to the Event Grid trigger; returns how many."""
         self.sim.aks.tick()
-        for event in self.inbox.take():
+        events = self.inbox.take()
+        for event in events:
             self.host.deliver_event(event)
+        return len(events)
+
+    def next_simulated_change(self, after: dt.datetime) -> dt.datetime | None:
+        """When the simulated AKS next changes on its own, after `after` (None: never).
+
+        That is a phase of a running operation starting, failing or ending
+        (each emits a NodePoolRolling* event), or a region's catalog gaining a
+        Kubernetes version (NewKubernetesVersionAvailable).
+        """
+        aks = self.sim.aks
+        moments = [_first_after(self.release_instants, after)]
+        for cluster in aks.clusters():
+            operation = aks.active_operation(cluster)
+            for phase in operation.phases if operation is not None else ():
+                if not phase.done:
+                    moments.extend((phase.start, phase.end, phase.fail_at))
+        later = [moment for moment in moments if moment is not None and moment > after]
+        return min(later, default=None)
 
 
 @contextmanager
@@ -93,10 +120,14 @@ def running_app(
     queues: tuple[MessageQueue, MessageQueue] | None = None,
     telemetry: Telemetry | None = None,
     event_schema: Literal["EventGridSchema", "CloudEventSchemaV1_0"] = "EventGridSchema",
+    app_settings: Mapping[str, str] | None = None,
 ) -> Iterator[Harness]:
-    """Start the simulator and the local host on one virtual clock; stop both at the end."""
-    import function_app
+    """Start the simulator and the local host on one virtual clock; stop both at the end.
 
+    `app_settings` override the Function App's settings the host reads
+    (:data:`APP_SETTINGS`), such as a less frequent sweep schedule.
+    """
+    app = _function_app()
     clock = VirtualClock(start)
     inbox = EventInbox()
     with ExitStack() as stack:
@@ -133,18 +164,51 @@ def running_app(
             telemetry=telemetry,
         )
         runtime = Runtime(services, clock.now)
-        config = HostConfig.load(ROOT / "host.json", APP_SETTINGS)
+        config = HostConfig.load(ROOT / "host.json", {**APP_SETTINGS, **(app_settings or {})})
         host = LocalHost(
-            function_app.app,
+            app,
             runtime,
             clock,
             config,
             {RECONCILE_QUEUE: reconcile_queue, POISON_QUEUE: poison_queue},
         )
         assert isinstance(services.publisher, RecordingPublisher)
-        harness = Harness(host, services, sim, clock, services.publisher, inbox)
+        releases = sorted(
+            {
+                i
+                for region in sim.aks.catalog.regions()
+                for i in sim.aks.catalog.release_instants(region)
+            }
+        )
+        harness = Harness(host, services, sim, clock, services.publisher, inbox, tuple(releases))
         host.tick_hooks.append(harness.deliver_pending_events)
+        host.wakeups.append(harness.next_simulated_change)
         yield harness
+
+
+def _function_app() -> func.FunctionApp:
+    """The Function App object, as the Functions host loads it from the app's root folder.
+
+    `function_app.py` sits at the repository root (where Azure Functions looks
+    for it), outside the installed `patchpilot` package; a console script
+    such as `patchpilot demo` does not have that folder on its path, so it is
+    added here, as the host adds the app root.
+    """
+    try:
+        import function_app
+    except ModuleNotFoundError:
+        if not (ROOT / "function_app.py").is_file():
+            raise
+        sys.path.insert(0, str(ROOT))
+        import function_app
+    app: func.FunctionApp = function_app.app
+    return app
+
+
+def _first_after(moments: tuple[dt.datetime, ...], after: dt.datetime) -> dt.datetime | None:
+    """The first of sorted `moments` strictly after `after`."""
+    index = bisect.bisect_right(moments, after)
+    return moments[index] if index < len(moments) else None
 
 
 def _services(

@@ -91,6 +91,24 @@ class SqliteQueue:
             (total,) = db.execute(query, params).fetchone()
         return int(total)
 
+    def next_visible(self, after: dt.datetime) -> dt.datetime | None:
+        """When the first message hidden at `after` becomes visible; None when none is hidden.
+
+        The local host jumps its virtual clock straight to that instant instead
+        of polling the queue every simulated minute.
+        """
+        with self._connect() as db:
+            (first,) = db.execute(
+                "SELECT MIN(visible_at) FROM messages WHERE queue = ? AND visible_at > ?",
+                (self.name, after.timestamp()),
+            ).fetchone()
+        if first is None:
+            return None
+        moment = dt.datetime.fromtimestamp(first, dt.UTC)
+        # Rounded to microseconds, the instant may fall just short of the stored one,
+        # where the message is not visible yet: round up instead.
+        return moment if moment.timestamp() >= first else moment + dt.timedelta(microseconds=1)
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """A short-lived connection in autocommit mode, closed on exit."""

@@ -1,0 +1,232 @@
+"""A demo run as the fleet calendar the HTML report draws.
+
+One row per control plane and pool, grouped by ring in the policy's order;
+each with its allowed windows for both kinds of upgrade (from the fleet file
+and policy, :mod:`patchpilot.demo.allowed_windows`), and its upgrades as bars
+coloured by outcome. Freezes, Patch Tuesdays, AKS releases and the
+scenario's incidents span the rows; the headline figures and the upgrade
+table come from the summary and the records. Called by the demo command.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Final
+
+from patchpilot.demo.allowed_windows import AllowedWindows
+from patchpilot.demo.records import UpgradeRecord, short_version
+from patchpilot.demo.runner import DemoRun
+from patchpilot.demo.summary import Summary
+from patchpilot.domain.cadence import patch_tuesday, windows_due_from
+from patchpilot.domain.fleet import ClusterState
+from patchpilot.domain.plan import iso
+from patchpilot.report.model import Bar, Calendar, Fact, Marker, Row, Span, Table
+
+NO_RING: Final = "(no ring)"
+_AKS_MANAGED: Final = "managed by AKS"
+
+
+def fleet_calendar(run: DemoRun, records: tuple[UpgradeRecord, ...], summary: Summary) -> Calendar:
+    """The calendar of one run."""
+    policy = run.inputs.policy
+    return Calendar(
+        title="AKS Patch Pilot: fleet calendar",
+        subtitle=(
+            f"{run.start:%Y-%m-%d} to {run.end:%Y-%m-%d} (UTC), {summary.clusters} clusters, "
+            f"{summary.pools} pools; fleet: {run.inputs.fleet_source}; "
+            f"policy: {run.inputs.policy_source}"
+        ),
+        start=run.start,
+        end=run.end,
+        rows=tuple(_rows(run, records)),
+        freezes=tuple(
+            Span(max(f.span.start, run.start), min(f.span.end, run.end), f.reason)
+            for f in policy.freezes
+            if f.span.start < run.end and f.span.end > run.start
+        ),
+        markers=(*_patch_tuesdays(run), *_releases(run), *_incidents(run, records)),
+        facts=_facts(summary),
+        tables=(_upgrade_table(records), _waiting_table(run)),
+    )
+
+
+def _rows(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> Iterator[Row]:
+    rules = AllowedWindows(run.inputs.fleet, run.inputs.policy)
+    order = {ring.name: index for index, ring in enumerate(run.inputs.policy.rings)}
+
+    def rank(cluster: ClusterState) -> tuple[int, str]:
+        ring = run.inputs.policy.ring_of(cluster.tags)
+        return (order[ring.name] if ring else len(order), cluster.id.name)
+
+    managed = _aks_managed(run)
+    for cluster in sorted(run.inputs.fleet.clusters, key=rank):
+        ring = run.inputs.policy.ring_of(cluster.tags)
+        group = ring.name if ring else NO_RING
+        kubernetes = tuple(_spans(rules, cluster, "kubernetes", run))
+        node_os = tuple(_spans(rules, cluster, "node_image", run))
+        mine = [r for r in records if r.cluster.lower() == cluster.key]
+        yield Row(group, cluster.id.name, None, "control plane", kubernetes, (),
+                  _bars(r for r in mine if r.pool is None),
+                  managed.get((cluster.key, None, "kubernetes"), ""))  # fmt: skip
+        pools = sorted(cluster.pools, key=lambda p: (p.mode != "System", p.name))
+        for pool in pools:
+            note = managed.get((cluster.key, pool.name, "node_image"), "")
+            yield Row(group, cluster.id.name, pool.name, pool.os_type, kubernetes,
+                      () if note else node_os,
+                      _bars(r for r in mine if r.pool == pool.name), note)  # fmt: skip
+
+
+def _spans(rules: AllowedWindows, cluster: ClusterState, kind: str, run: DemoRun) -> Iterator[Span]:
+    for window in rules.between(cluster, kind, run.start, run.end):
+        yield Span(window.start, window.end)
+
+
+def _bars(records: Iterator[UpgradeRecord]) -> tuple[Bar, ...]:
+    bars = []
+    for record in records:
+        end = record.finished_at or record.started_at
+        outcome = record.outcome if record.outcome in ("succeeded", "failed") else "running"
+        what = "node image" if record.kind == "node_image" else "Kubernetes"
+        title = (
+            f"{record.name}/{record.pool or 'control plane'}: {what} "
+            f"{short_version(record.current)} -> {short_version(record.target)}; "
+            f"{record.started_at:%Y-%m-%d %H:%M} to {end:%H:%M} UTC; {outcome}"
+            + (f": {record.error}" if record.error else "")
+        )
+        kind = "node_image" if record.kind == "node_image" else "kubernetes"
+        bars.append(Bar(Span(record.started_at, end), kind, outcome, title))  # type: ignore[arg-type]
+    return tuple(bars)
+
+
+def _aks_managed(run: DemoRun) -> dict[tuple[str, str | None, str], str]:
+    """Upgrades the planner leaves to AKS's own channels, with its words."""
+    notes: dict[tuple[str, str | None, str], str] = {}
+    for decision in run.decisions.waits:
+        action = decision.action
+        if _AKS_MANAGED in action.reason:
+            reason = action.reason.removeprefix("blocked: ")
+            what = "node images" if action.kind == "node_image" else "Kubernetes"
+            notes[(decision.cluster_key, action.pool, action.kind)] = f"{what} {reason}"
+    return notes
+
+
+def _patch_tuesdays(run: DemoRun) -> Iterator[Marker]:
+    offset = run.inputs.policy.node_images.patch_tuesday_offset_days
+    month = dt.date(run.start.year, run.start.month, 1)
+    while month <= run.end.date():
+        tuesday = patch_tuesday(month.year, month.month)
+        at = dt.datetime.combine(tuesday, dt.time(), dt.UTC)
+        if run.start <= at < run.end:
+            due = windows_due_from(tuesday, offset)
+            detail = f"Patch Tuesday {tuesday}: Windows pools due from {iso(due)}"
+            yield Marker(at, "patch-tuesday", f"Patch Tuesday {tuesday:%m-%d}", detail=detail)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+
+
+def _releases(run: DemoRun) -> Iterator[Marker]:
+    """AKS's catalog gaining a version, per region; the first region's marker is labelled."""
+    labelled: set[str] = set()
+    found: list[tuple[dt.datetime, str, str]] = []
+    for region, catalog in run.inputs.fleet.catalog.items():
+        for version in catalog.kubernetes:
+            if version.released is not None:
+                found.append(
+                    (_day(version.released), f"Kubernetes {version.offered.version}", region)
+                )
+        for image in catalog.node_images:
+            if image.released is not None:
+                os = image.image.os_type
+                found.append((_day(image.released), f"{os} {image.image.version}", region))
+    for at, what, region in sorted(found):
+        if not run.start <= at < run.end:
+            continue
+        label = "" if what in labelled else what
+        labelled.add(what)
+        yield Marker(at, "release", label, detail=f"{region} offers {what} from {at:%Y-%m-%d}")
+
+
+def _incidents(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> Iterator[Marker]:
+    storm = run.scenario.storm
+    if storm is not None and storm.start < run.end:
+        detail = f"ARM throttles {storm.throttle_rate:.0%} of requests with 429"
+        yield Marker(storm.start, "fault", "429 storm", end=storm.end, detail=detail)
+    for record in records:
+        if record.outcome == "failed" and record.finished_at is not None:
+            detail = f"{record.name}/{record.pool}: {record.error or 'failed'}"
+            yield Marker(record.finished_at, "fault", "drain failed", detail=detail)
+    for note in run.notes:
+        if note.kind == "operator":
+            yield Marker(note.at, "operator", "resumed", detail=f"{note.cluster}: {note.text}")
+
+
+def _facts(summary: Summary) -> tuple[Fact, ...]:
+    facts = [
+        Fact("upgrades started", str(summary.started)),
+        Fact("succeeded / failed", f"{summary.succeeded} / {summary.failed}"),
+    ]
+    for figures in summary.per_os:
+        facts.append(Fact(f"{figures.os} patched", f"{figures.patched} of {figures.total}"))
+        if figures.median_days is not None and figures.worst_days is not None:
+            facts.append(
+                Fact(
+                    f"{figures.os}: days to patched, median / worst",
+                    f"{figures.median_days:.1f} / {figures.worst_days:.1f}",
+                )
+            )
+    facts.append(Fact("started outside a window", str(len(summary.outside_window)),
+                      good=not summary.outside_window))  # fmt: skip
+    facts.append(Fact("duplicate starts", str(len(summary.duplicates)),
+                      good=not summary.duplicates))  # fmt: skip
+    return tuple(facts)
+
+
+def _upgrade_table(records: tuple[UpgradeRecord, ...]) -> Table:
+    rows = []
+    for record in records:
+        days = record.days_to_patched
+        rows.append(
+            (
+                f"{record.started_at:%Y-%m-%d %H:%M}",
+                record.name,
+                record.pool or "control plane",
+                "node image" if record.kind == "node_image" else "Kubernetes",
+                f"{short_version(record.current)} -> {short_version(record.target)}",
+                record.window_text,
+                record.schedule_name,
+                f"{record.finished_at:%m-%d %H:%M}" if record.finished_at else "",
+                record.outcome,
+                f"{days:.1f}" if days is not None else "",
+            )
+        )
+    header = ("started (UTC)", "cluster", "pool", "kind", "change", "allowed window",
+              "from", "ended", "outcome", "days after release")  # fmt: skip
+    return Table("Upgrades", header, tuple(rows))
+
+
+def _waiting_table(run: DemoRun) -> Table:
+    """The plan when the run ended (`GET /api/plan`): what waits, and why."""
+    rows = []
+    for action in run.final_plan:
+        if action.get("status") == "due":
+            continue
+        current, target = str(action.get("current") or ""), action.get("target")
+        change = short_version(current)
+        if target:
+            change += f" -> {short_version(str(target))}"
+        rows.append(
+            (
+                str(action.get("cluster", "")).rsplit("/", 1)[-1],
+                str(action.get("pool") or "control plane"),
+                "node image" if action.get("kind") == "node_image" else "Kubernetes",
+                change,
+                str(action.get("status", "")),
+                str(action.get("reason", "")),
+            )
+        )
+    header = ("cluster", "pool", "kind", "change", "status", "reason")
+    return Table(f"Waiting when the run ended ({iso(run.end)})", header, tuple(rows))
+
+
+def _day(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), dt.UTC)

@@ -1,0 +1,119 @@
+"""The trouble the demo injects, and when: a 429 storm, a drain failure, an operator's resume.
+
+A real fleet has bad nights. The demo shows Patch Pilot through three:
+
+- a throttling storm: for a few hours ARM answers half of all requests with
+  429 and a ``Retry-After``; it starts the night the Windows pools become due
+  (Patch Tuesday plus the policy's offset), when the fleet is busiest;
+- a drain failure: the first upgrade of one pool fails draining a node on a
+  Pod Disruption Budget, AKS sends NodePoolRollingFailed, and Patch Pilot
+  pauses the cluster;
+- an operator's resume six hours later (the start of the working day): the
+  budget is fixed, the cluster is put right as ``az aks update`` does, the
+  failed attempt is retired and the pauses deleted, so Patch Pilot tries
+  again in the next window.
+
+:func:`scenario_for` picks the drain-failure pool from any fleet (the first
+user pool of the second ring), so a user's own fleet replays the same story.
+Pure values; the runner applies them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Final
+
+from patchpilot.domain.cadence import latest_patch_tuesday, next_patch_tuesday, windows_due_from
+from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
+from patchpilot.domain.policy import Policy
+from patchpilot.sim.faults import FaultPlan
+
+STORM_HOURS: Final = 6
+STORM_THROTTLE_RATE: Final = 0.5
+STORM_RETRY_AFTER_SECONDS: Final = 5
+RESUME_AFTER: Final = dt.timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Storm:
+    """A span of time in which ARM throttles a share of all requests."""
+
+    start: dt.datetime
+    end: dt.datetime
+    throttle_rate: float = STORM_THROTTLE_RATE
+    retry_after_seconds: int = STORM_RETRY_AFTER_SECONDS
+
+
+@dataclass(frozen=True)
+class DrainFailure:
+    """The pool whose next upgrade fails on a Pod Disruption Budget, and the operator's delay."""
+
+    cluster: str
+    pool: str
+    resume_after: dt.timedelta = RESUME_AFTER
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The faults of one run; `seed` makes the simulator's dice repeatable."""
+
+    storm: Storm | None
+    drain_failure: DrainFailure | None
+    seed: int = 0
+
+    def faults(self, *, storming: bool, draining: bool) -> FaultPlan:
+        """The simulator's fault plan while the storm does or does not blow."""
+        pdb: frozenset[tuple[str, str]] = frozenset()
+        if draining and self.drain_failure is not None:
+            pdb = frozenset({(self.drain_failure.cluster, self.drain_failure.pool)})
+        if storming and self.storm is not None:
+            return FaultPlan(
+                throttle_rate=self.storm.throttle_rate,
+                retry_after_seconds=self.storm.retry_after_seconds,
+                pdb_failures=pdb,
+                seed=self.seed,
+            )
+        return FaultPlan(pdb_failures=pdb, seed=self.seed)
+
+
+def calm() -> Scenario:
+    """No injected faults at all (`--no-faults`)."""
+    return Scenario(storm=None, drain_failure=None)
+
+
+def scenario_for(
+    fleet: FleetState, policy: Policy, start: dt.datetime, end: dt.datetime, *, seed: int = 0
+) -> Scenario:
+    """The demo's trouble, placed on this fleet and inside [start, end)."""
+    return Scenario(_storm(policy, start, end), _drain_failure(fleet, policy), seed)
+
+
+def _storm(policy: Policy, start: dt.datetime, end: dt.datetime) -> Storm:
+    """From the first night Windows pools become due inside the run; else 40% into it."""
+    offset = policy.node_images.patch_tuesday_offset_days
+    tuesday = latest_patch_tuesday(start.date())
+    due = windows_due_from(tuesday, offset)
+    while due < start:
+        tuesday = next_patch_tuesday(tuesday)
+        due = windows_due_from(tuesday, offset)
+    if due >= end:
+        due = start + (end - start) * 0.4
+    return Storm(due, min(due + dt.timedelta(hours=STORM_HOURS), end))
+
+
+def _drain_failure(fleet: FleetState, policy: Policy) -> DrainFailure | None:
+    """The first user pool (Linux first) of the first cluster in the second ring (or the first)."""
+    rings = policy.rings[1:2] or policy.rings[:1]
+    for ring in rings:
+        for cluster in fleet.clusters:
+            if policy.ring_of(cluster.tags) == ring and cluster.pools:
+                pool = _likely_to_hold_a_budget(cluster)
+                return DrainFailure(cluster.id.name, pool.name)
+    return None
+
+
+def _likely_to_hold_a_budget(cluster: ClusterState) -> PoolState:
+    """Applications, and so Pod Disruption Budgets, live on user pools."""
+    ranked = sorted(cluster.pools, key=lambda p: (p.mode != "User", p.os_type != "Linux", p.name))
+    return ranked[0]

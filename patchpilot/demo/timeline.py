@@ -1,0 +1,203 @@
+"""The demo's printed story: a timeline of what happened and why, then the summary.
+
+Plain text, one entry per event in time order (UTC), each with a head line and
+an indented detail line:
+
+- `AKS`: a region's catalog gains a Kubernetes version or node image;
+- `Windows`: Patch Tuesday, and the region offering the month's image;
+- `wait`: the planner decided an upgrade must wait, and why (once per change);
+- `upgrade`: an upgrade with its window, start, end and outcome;
+- `fault`, `operator`, `paused`: the scenario, the on-call engineer, pauses.
+
+Called by the demo command; :func:`render` is what it prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from patchpilot.demo.decisions import Decision
+from patchpilot.demo.records import CONTROL_PLANE, UpgradeRecord, short_version, span_text
+from patchpilot.demo.runner import DemoRun
+from patchpilot.demo.summary import Summary
+from patchpilot.domain.cadence import patch_tuesday, windows_due_from
+
+# Entries at the same instant: causes before effects.
+_ORDER: Final = ("AKS", "Windows", "fault", "operator", "paused", "wait", "upgrade")
+_WIDTH: Final = 9
+_INDENT: Final = " " * 20
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the timeline, with its detail."""
+
+    at: dt.datetime
+    tag: str
+    subject: str
+    text: str
+    detail: str = ""
+
+    def lines(self) -> str:
+        """The entry as printed."""
+        head = f"{self.at:%Y-%m-%d %H:%M}  {self.tag:<{_WIDTH}} {self.subject:<24} {self.text}"
+        return f"{head}\n{_INDENT}{self.detail}" if self.detail else head
+
+
+def render(run: DemoRun, records: tuple[UpgradeRecord, ...], summary: Summary) -> str:
+    """The timeline, then the summary."""
+    return f"{render_timeline(run, records)}\n\n{render_summary(run, summary)}"
+
+
+def render_timeline(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> str:
+    """Every entry of the run, in time order."""
+    entries = sorted(timeline(run, records), key=lambda e: (e.at, _ORDER.index(e.tag), e.subject))
+    title = f"Timeline (UTC), {run.start:%Y-%m-%d} to {run.end:%Y-%m-%d}"
+    return "\n".join([title, "=" * len(title), *(entry.lines() for entry in entries)])
+
+
+def timeline(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> Iterator[Entry]:
+    """The entries of every kind."""
+    yield from _releases(run)
+    yield from _patch_tuesdays(run)
+    yield from _notices(run)
+    for note in run.notes:
+        yield Entry(note.at, note.kind, note.cluster or "fleet", note.text)
+    for decision in run.decisions.waits:
+        yield _wait(decision)
+    for record in records:
+        yield _upgrade(record)
+
+
+def render_summary(run: DemoRun, summary: Summary) -> str:
+    """The figures, the two invariants last."""
+    title = (
+        f"Summary: {run.start:%Y-%m-%d %H:%M} to {run.end:%Y-%m-%d %H:%M} UTC "
+        f"({run.config.days} days), {summary.clusters} clusters, {summary.pools} pools"
+    )
+    patched = ", ".join(f"{_plural(f.os)} {f.patched} of {f.total}" for f in summary.per_os)
+    lines = [
+        title,
+        "=" * len(title),
+        f"upgrades started        {summary.started}: {summary.succeeded} succeeded, "
+        f"{summary.failed} failed, {summary.running} still running",
+        f"patched                 {patched}",
+        "days from availability to patched:",
+        *(_days_line(f.os, f.median_days, f.worst_days, f.samples) for f in summary.per_os),
+        f"ARM requests            {summary.arm_requests}, {summary.throttled} answered 429 "
+        "(throttled) and retried",
+        f"function invocations    {sum(run.invocations.values())}, {summary.host_failures} failed",
+        *_still_waiting(run),
+        f"upgrades started outside an allowed window: {len(summary.outside_window)}",
+        *(f"  ! {_label(r)} at {r.started_at:%Y-%m-%d %H:%M}" for r in summary.outside_window),
+        f"duplicate starts (same cluster, pool, kind, target): {len(summary.duplicates)}",
+        *(f"  ! {_label(r)} at {r.started_at:%Y-%m-%d %H:%M}" for r in summary.duplicates),
+        f"simulated in {summary.elapsed_seconds:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+def _plural(os: str) -> str:
+    return "control planes" if os == CONTROL_PLANE else f"{os} pools"
+
+
+def _still_waiting(run: DemoRun) -> list[str]:
+    """One line per upgrade the plan still holds at the end (`GET /api/plan`), if served."""
+    lines = []
+    for action in run.final_plan:
+        if action.get("status") == "due" or not action.get("target"):
+            continue
+        name = str(action.get("cluster", "")).rsplit("/", 1)[-1]
+        where = _where(name, action.get("pool"))
+        change = _change(str(action.get("kind")), str(action.get("current")), str(action["target"]))
+        when = f" from {action['not_before']}" if action.get("not_before") else ""
+        lines.append(f"  {where} {change}: {action.get('status')}{when}")
+    return [f"still waiting at the end: {len(lines)}", *lines] if lines else []
+
+
+def _days_line(os: str, median: float | None, worst: float | None, samples: int) -> str:
+    if median is None or worst is None:
+        return f"  {os:<21} no upgrade with a known release date"
+    plural = "s" if samples != 1 else ""
+    return f"  {os:<21} median {median:4.1f}, worst {worst:4.1f} ({samples} upgrade{plural})"
+
+
+def _upgrade(record: UpgradeRecord) -> Entry:
+    window = f"window {record.window_text} ({record.schedule_name})"
+    ran = f"started {record.started_at:%H:%M}"
+    if record.finished_at is not None:
+        minutes = (record.finished_at - record.started_at) / dt.timedelta(minutes=1)
+        ran = f"ran {span_text(record.started_at, record.finished_at)} ({minutes:.0f} min)"
+    outcome = record.outcome + (f": {record.error}" if record.error else "")
+    return Entry(record.started_at, "upgrade", _where(record.name, record.pool),
+                 _change(record.kind, record.current, record.target),
+                 f"{window}; {ran}; {outcome}")  # fmt: skip
+
+
+def _wait(decision: Decision) -> Entry:
+    action = decision.action
+    name = action.cluster.rsplit("/", 1)[-1]
+    return Entry(decision.at, "wait", _where(name, action.pool),
+                 _change(action.kind, action.current, action.target), action.reason)  # fmt: skip
+
+
+def _notices(run: DemoRun) -> Iterator[Entry]:
+    for notice in run.notices:
+        data = notice.data
+        if notice.type == "ClusterPaused":
+            name = str(data.get("cluster", notice.subject)).rsplit("/", 1)[-1]
+            yield Entry(notice.time, "paused", name, str(data.get("reason", "")))
+        elif notice.type == "NodeImageAvailable":
+            text = f"offers {data.get('image')}, the image for {data.get('month')}'s updates"
+            yield Entry(notice.time, "Windows", str(data.get("region")), text)
+
+
+def _releases(run: DemoRun) -> Iterator[Entry]:
+    """Catalog entries whose `released` date falls inside the run."""
+    start, end = run.start, run.end
+    for region, catalog in sorted(run.inputs.fleet.catalog.items()):
+        for version in catalog.kubernetes:
+            at = _midnight(version.released)
+            if at is not None and start <= at < end:
+                yield Entry(at, "AKS", region, f"offers Kubernetes {version.offered.version}")
+        for image in catalog.node_images:
+            at = _midnight(image.released)
+            if at is not None and start <= at < end:
+                yield Entry(at, "AKS", region, f"offers node image {image.image}")
+
+
+def _patch_tuesdays(run: DemoRun) -> Iterator[Entry]:
+    offset = run.inputs.policy.node_images.patch_tuesday_offset_days
+    month = dt.date(run.start.year, run.start.month, 1)
+    while month < run.end.date():
+        tuesday = patch_tuesday(month.year, month.month)
+        at = _midnight(tuesday)
+        if at is not None and run.start <= at < run.end:
+            due = windows_due_from(tuesday, offset)
+            text = f"Patch Tuesday: Windows pools due from {due:%Y-%m-%d} (+{offset} days)"
+            yield Entry(at, "Windows", "fleet", text)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+
+
+def _midnight(day: dt.date | None) -> dt.datetime | None:
+    return None if day is None else dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
+def _where(cluster: str, pool: str | None) -> str:
+    return f"{cluster}/{pool or CONTROL_PLANE}"
+
+
+def _change(kind: str, current: str, target: str | None) -> str:
+    what = "node image" if kind == "node_image" else "Kubernetes"
+    if target is None:
+        return f"{what} {short_version(current)}"
+    return f"{what} {short_version(current)} -> {short_version(target)}"
+
+
+def _label(record: UpgradeRecord) -> str:
+    return (
+        f"{_where(record.name, record.pool)} {_change(record.kind, record.current, record.target)}"
+    )
