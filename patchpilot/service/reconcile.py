@@ -84,11 +84,18 @@ def _reconcile_held(
     return _wait_for_next(services, request, mine, now=now, settled=settled)
 
 
+# Provisioning states in which nothing runs: following them would only spin.
+_SETTLED_STATES = frozenset({"Succeeded", "Failed", "Canceled"})
+
+
 def _busy(state: ClusterState, in_flight: tuple[InFlight, ...]) -> bool:
-    """AKS or the ledger says something runs here: follow it until it ends."""
-    return state.provisioning_state != "Succeeded" or any(
-        op.cluster == state.key for op in in_flight
-    )
+    """AKS or the ledger says something runs here: follow it until it ends.
+
+    A Failed or Canceled cluster runs nothing: it waits for an operator (the
+    plan says so) and the next sweep, instead of coming back every few minutes.
+    """
+    running = state.provisioning_state not in _SETTLED_STATES
+    return running or any(op.cluster == state.key for op in in_flight)
 
 
 # Settling what the ledger says is running -------------------------------------------------

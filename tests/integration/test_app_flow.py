@@ -20,6 +20,7 @@ import pytest
 import function_app
 from patchpilot.domain.policy import parse_policy
 from patchpilot.files import read_document
+from patchpilot.sim.faults import FaultPlan
 from patchpilot.sim.harness import Harness, running_app
 from patchpilot.sim.host import registered_functions
 from tests.events import load
@@ -167,3 +168,19 @@ def test_node_pool_rolling_failed_pauses_the_cluster_until_resumed(app: Harness)
     }
     assert "dev-weu-1" not in started
     assert upgrade_calls(app) >= before
+
+
+def test_a_failed_cluster_waits_instead_of_requeueing_itself(app: Harness) -> None:
+    app.host.fire_timer("sweep")
+    app.sim.set_faults(FaultPlan(pdb_failures=frozenset({("dev-weu-1", "system")})))
+    app.host.run_until(START + dt.timedelta(hours=4))
+    paused = [
+        p
+        for p in app.services.store.list_pauses(app.clock.now())
+        if "dev-weu-1" in (p.target or "")
+    ]
+    assert paused
+    reconciles_before = sum(1 for _, name, _ in app.host.invocations if name == "reconcile")
+    app.host.run_until(START + dt.timedelta(hours=5, minutes=50))  # before the next sweep
+    reconciles_after = sum(1 for _, name, _ in app.host.invocations if name == "reconcile")
+    assert reconciles_after - reconciles_before <= 2
