@@ -8,6 +8,7 @@ whether Patch Pilot may touch it at all.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -41,9 +42,12 @@ class ClusterId:
             f"/providers/Microsoft.ContainerService/managedClusters/{self.name}"
         )
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        """The case-insensitive identity ARM uses: IDs differing only in case are one cluster."""
+        """The case-insensitive identity ARM uses: IDs differing only in case are one cluster.
+
+        Cached: the planner asks for it many times per cluster.
+        """
         return str(self).lower()
 
 
