@@ -23,15 +23,13 @@ adds the subcommand with :func:`add_parser`; tests use :func:`serving`.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import tempfile
-import threading
 from contextlib import ExitStack
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
+from patchpilot.console import port_number, positive_number, wait_for_signal
 from patchpilot.errors import InvalidInputError
 from patchpilot.serve.app import LocalApi, serving
 from patchpilot.serve.front_door import HOST, KEY_HEADER, KEY_PARAM
@@ -58,7 +56,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--fleet", type=Path, help="fleet YAML file (required unless --arm-endpoint is given)"
     )
     serve.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)"
+        "--port",
+        type=port_number,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}; 0: any)",
     )
     serve.add_argument(
         "--arm-endpoint",
@@ -69,7 +70,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--state", type=Path, help="folder for the SQLite state (default: temp)")
     serve.add_argument("--start-at", help="run the clock from this instant (ISO 8601)")
     serve.add_argument(
-        "--speed", type=_positive, default=1.0, help="with --start-at: clock seconds per second"
+        "--speed",
+        type=positive_number,
+        default=1.0,
+        help="with --start-at: clock seconds per second",
     )
     serve.add_argument(
         "--log-level",
@@ -118,7 +122,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ) from exc
         sys.stdout.write(banner(api))
         sys.stdout.flush()
-        _wait_for_signal()
+        wait_for_signal()
         summary = {"url": api.url, "requests": api.served}
     return summary
 
@@ -140,39 +144,3 @@ def banner(api: LocalApi) -> str:
         f"State: {api.state}\n"
         "Press Ctrl-C to stop.\n"
     )
-
-
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM, then put the previous handlers back."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--port must be a whole number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"--port must be between 0 and 65535, got {value}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
-    return value

@@ -29,7 +29,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from patchpilot.adapters.arm.actions import Busy, Started
+from patchpilot.adapters.arm.actions import Busy
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
@@ -50,6 +50,7 @@ from patchpilot.service.deps import Services
 from patchpilot.service.operator import Operator, operator_span
 from patchpilot.service.refusals import BlockedError, BusyError, NotFoundError
 from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
+from patchpilot.service.starts import start_upgrade
 from patchpilot.service.upgrade_requests import Outcome, UpgradeAnswer, UpgradeRequest
 from patchpilot.telemetry import current_traceparent
 
@@ -261,7 +262,7 @@ def _start(ask: _Ask, observation: ClusterObservation, action: Action) -> Upgrad
         return _already(ask, state, claim.existing)
     if claim.taken_over and _found_running(services, observation, claim, now):
         return _already(ask, state, store.get(key) or claim.operation)
-    result = _call(services, state, key)
+    result = start_upgrade(services.gateway, state.id, key.pool, key.kind, key.target)
     if isinstance(result, Busy):
         store.mark_finished(key, "expired", now)
         raise BusyError(
@@ -308,17 +309,6 @@ def _found_running(
         services.store.mark_started(key, None, now, claim.etag)
         return True
     return False
-
-
-def _call(services: Services, state: ClusterState, key: OperationKey) -> Started | Busy:
-    gateway = services.gateway
-    if key.kind == "node_image":
-        assert key.pool is not None
-        return gateway.upgrade_node_image(state.id, key.pool)
-    version = KubernetesVersion.parse(key.target)
-    if key.pool is None:
-        return gateway.upgrade_control_plane(state.id, version)
-    return gateway.upgrade_pool_version(state.id, key.pool, version)
 
 
 # Answers ----------------------------------------------------------------------------------

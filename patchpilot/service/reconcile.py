@@ -17,7 +17,7 @@ import json
 import logging
 from typing import Literal
 
-from patchpilot.adapters.arm.actions import Busy, OperationStatus, Started, started_from_json
+from patchpilot.adapters.arm.actions import Busy, OperationStatus, started_from_json
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import (
@@ -34,11 +34,11 @@ from patchpilot.domain.history import InFlight
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan
-from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.errors import PatchPilotError
 from patchpilot.service.deps import Services
 from patchpilot.service.outcomes import ReconcileOutcome
 from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
+from patchpilot.service.starts import start_upgrade
 
 _log = logging.getLogger(__name__)
 _ACTIVE: frozenset[OperationState] = frozenset({"in_progress", "started"})
@@ -250,7 +250,7 @@ def _start_first(
         return _requeue(services, request, now, services.tuning.follow_up, waiting, settled=settled)
     if claim.taken_over and _takeover_already_done(services, observation, claim, now):
         return ReconcileOutcome(str(state.id), settled=(*settled, f"{label} found running"))
-    result = _call(services, state, action)
+    result = start_upgrade(services.gateway, state.id, action.pool, action.kind, key.target)
     if isinstance(result, Busy):
         services.store.mark_finished(key, "expired", now)
         delay = dt.timedelta(seconds=result.retry_after)
@@ -279,18 +279,6 @@ def _takeover_already_done(
         services.store.mark_started(key, None, now, claim.etag)
         return True
     return False
-
-
-def _call(services: Services, state: ClusterState, action: Action) -> Started | Busy:
-    gateway = services.gateway
-    assert action.target is not None
-    if action.kind == "node_image":
-        assert action.pool is not None
-        return gateway.upgrade_node_image(state.id, action.pool)
-    version = KubernetesVersion.parse(action.target)
-    if action.pool is None:
-        return gateway.upgrade_control_plane(state.id, version)
-    return gateway.upgrade_pool_version(state.id, action.pool, version)
 
 
 def _announce_start(

@@ -9,13 +9,11 @@ SDK at them, then serves until interrupted.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from patchpilot.console import port_number, positive_number, wait_for_signal
 from patchpilot.errors import InvalidInputError
 
 SCHEMAS = ("EventGridSchema", "CloudEventSchemaV1_0")
@@ -31,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     sim.add_argument("--fleet", type=Path, required=True, help="fleet YAML file")
     sim.add_argument(
-        "--port", type=_port, default=0, help="port on 127.0.0.1 (default: any free port)"
+        "--port", type=port_number, default=0, help="port on 127.0.0.1 (default: any free port)"
     )
     sim.add_argument(
         "--faults",
@@ -47,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     sim.add_argument(
         "--seconds-per-node",
-        type=_positive,
+        type=positive_number,
         default=None,
         help="clock seconds per upgrade step (default 0.4)",
     )
@@ -58,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     sim.add_argument(
         "--speed",
-        type=_positive,
+        type=positive_number,
         default=1.0,
         help="with --start-at: simulated seconds per real second",
     )
@@ -90,7 +88,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         sys.stdout.write(banner(handle.url, str(handle.ca_path)))
         sys.stdout.flush()
-        _wait_for_signal()
+        wait_for_signal()
     finally:
         handle.stop()
     return {"url": handle.url, "requests": sum(handle.requests().values())}
@@ -113,39 +111,3 @@ def banner(url: str, ca_path: str) -> str:
         "  (any bearer token is accepted; or export REQUESTS_CA_BUNDLE=" + ca_path + ")\n"
         "Press Ctrl-C to stop.\n"
     )
-
-
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM, then put the previous handlers back."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--port must be a whole number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"--port must be between 0 and 65535, got {value}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
-    return value
