@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from opentelemetry.trace import Span
-from opentelemetry.util.types import AttributeValue
 
 from patchpilot.service.deps import Services
+from patchpilot.telemetry.recorder import AttributeValue
 
 Via = Literal["entra", "function key", "alert"]
 FUNCTION_KEY: Final = "function key"
