@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from patchpilot.adapters.arm.actions import Busy, OperationStatus, started_from_json
 from patchpilot.adapters.arm.observe import ClusterObservation
@@ -32,6 +33,7 @@ from patchpilot.adapters.store import (
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.history import InFlight
 from patchpilot.domain.messages import ReconcileRequest
+from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan
 from patchpilot.errors import PatchPilotError
@@ -66,9 +68,9 @@ def _reconcile_held(
     cache = services.catalogs.cache(now)
     observation = services.gateway.observe(request.cluster, cache)
     state = observation.state
-    settled = _settle(services, observation, now)
-    save_clusters(services.store, [state], now)
     regions = merge_catalog(services.store, cache.catalog(), now)
+    settled = _settle(services, observation, now, regions)
+    save_clusters(services.store, [state], now)
     fleet = load_fleet_snapshot(services.store, [state], regions)
     history = load_history(services.store, now)
     with services.telemetry.plan(cluster=str(state.id)) as span:
@@ -102,7 +104,10 @@ def _busy(state: ClusterState, in_flight: tuple[InFlight, ...]) -> bool:
 
 
 def _settle(
-    services: Services, observation: ClusterObservation, now: dt.datetime
+    services: Services,
+    observation: ClusterObservation,
+    now: dt.datetime,
+    regions: Mapping[str, Any],
 ) -> tuple[str, ...]:
     """Close ledger records whose outcome AKS already shows (lost events cost nothing)."""
     state = observation.state
@@ -114,6 +119,9 @@ def _settle(
                 settled.append(f"{op.key.pool or 'control plane'} {op.key.kind} found running")
             continue
         _finish(services, state, op, outcome, now)
+        available = _released(regions, state.location, op.key.kind, op.key.target)
+        if outcome[0] == "succeeded" and available is not None:
+            services.telemetry.instruments.patched(_os_of(state, op.key.pool), available, now)
         settled.append(f"{op.key.pool or 'control plane'} {op.key.kind} -> {outcome[0]}")
     return tuple(settled)
 
@@ -189,6 +197,22 @@ def _idle(observation: ClusterObservation, pool: str | None) -> bool:
         return False
     details = next((p for p in observation.pools if p.name == pool), None)
     return details is None or details.provisioning_state == "Succeeded"
+
+
+def _released(
+    regions: Mapping[str, Any], location: str, kind: str, target: str
+) -> dt.datetime | None:
+    """When AKS first offered the target in this region (the catalog's release day)."""
+    region = regions.get(location.replace(" ", "").lower(), {})
+    version = target
+    entries = region.get("kubernetes", [])
+    if kind == "node_image":
+        image = parse_node_image(target)
+        version, entries = image.version, region.get("node_images", {}).get(image.family, [])
+    for entry in entries:
+        if entry.get("version") == version and entry.get("released"):
+            return dt.datetime.combine(dt.date.fromisoformat(entry["released"]), dt.time(), dt.UTC)
+    return None
 
 
 def _finish(

@@ -223,14 +223,16 @@ def _services(
 ) -> Services:
     # Retries wait on the virtual clock's terms: no real sleeping in a simulated run.
     retry = RetryPolicy(sleep=lambda seconds: None)
-    gateway = ArmGateway.from_settings(settings, policy.scopes, retry=retry)
+    recorder = telemetry or Telemetry.default()
+    # ARM calls report to the same telemetry as the functions: one trace per reconcile.
+    gateway = ArmGateway.from_settings(settings, policy.scopes, retry=retry, observer=recorder)
     return Services(
         policy=policy,
         store=store,
         queue=queue,
         gateway=gateway,
         discovery=StaticDiscovery(_cluster_ids(fleet)),
-        telemetry=telemetry or Telemetry.default(),
+        telemetry=recorder,
         publisher=RecordingPublisher(),
         tuning=tuning or Tuning(),
         holder="local-host",

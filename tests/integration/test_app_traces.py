@@ -41,6 +41,9 @@ def test_an_event_to_upgrade_flow_is_one_connected_trace(tmp_path: Path) -> None
     in_trace = [s for s in memory.spans() if s.context and s.context.trace_id == trace]
     names = {s.name for s in in_trace}
     assert {"function.reconcile", "reconcile", "plan", "store.claim", "store.mark_started"} <= names
+    arm = [s for s in in_trace if s.name.startswith("arm.")]
+    assert {s.name for s in arm} >= {"arm.ManagedClusters_Get", "arm.ManagedClusters_CreateOrUpdate"}
+    assert all(s.attributes and "patchpilot.arm.status" in s.attributes for s in arm)
     plan_span = next(s for s in in_trace if s.name == "plan")
     decisions = [e for e in plan_span.events if e.name == "decision"]
     assert decisions
