@@ -125,6 +125,12 @@ def test_fifty_duplicate_and_reordered_events_start_each_upgrade_once(app: Harne
     assert len(keys) == len(set(keys)) > 0
     assert upgrade_calls(app) - before <= len(keys)
     assert not app.host.failures
+    # Ring order: only dev may start while staging and prod wait for its soak.
+    started = [n for n in app.publisher.notices if n.type == "UpgradeStarted"]
+    assert {n.data["cluster"].rsplit("/", 1)[-1].split("-")[0] for n in started} == {"dev"}
+    # Windows: dev uses the policy's Saturday window, 01:00-07:00 UTC.
+    window = (START.replace(hour=1, minute=0), START.replace(hour=7, minute=0))
+    assert all(window[0] <= n.time < window[1] for n in started)
 
 
 def test_malformed_and_foreign_events_change_nothing(app: Harness) -> None:
