@@ -54,6 +54,7 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.cold_start
 	$(BIN)/python -m bench.arm_cost
 	$(BIN)/python -m bench.event_latency
+	$(BIN)/python -m bench.time_to_patch --out time-to-patch.json
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
