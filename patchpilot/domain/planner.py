@@ -156,6 +156,8 @@ class _Planner:
         self, cluster: ClusterState, final: KubernetesVersion | None
     ) -> str | None:
         """Say so when the version the channel would pick is one the policy skips."""
+        if not self.policy.skips:
+            return None  # the common case: no second channel computation per cluster
         policy = self.policy.kubernetes
         offered = self.fleet.region(cluster.location).kubernetes_at(self.now)
         current = cluster.kubernetes_version

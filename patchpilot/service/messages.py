@@ -11,9 +11,10 @@ retries it and, after `maxDequeueCount`, moves it to the poison queue, where
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 
-from patchpilot.domain.messages import ReconcileRequest, decode
+from patchpilot.domain.messages import decode
 from patchpilot.errors import InvalidInputError, ScopeError, TemporaryError
 from patchpilot.service.deps import Services
 from patchpilot.service.outcomes import ReconcileOutcome
@@ -57,16 +58,9 @@ def handle_poison(services: Services, message_id: str, body: str | bytes, now: d
     return first
 
 
-def requeue(services: Services, request: ReconcileRequest, now: dt.datetime) -> None:
-    """Put a request on the queue now (manual triggers, tests)."""
-    services.queue.send(request.encode(), now=now)
-
-
 def _text(body: str | bytes) -> str:
     return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
 
 
 def _message_id(body: str | bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(_text(body).encode()).hexdigest()[:32]

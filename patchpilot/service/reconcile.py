@@ -183,13 +183,7 @@ def _at_target(state: ClusterState, key: OperationKey) -> bool:
         return False
     if key.kind == "kubernetes":
         return str(pool.version) == key.target
-    return not _image_behind(str(pool.node_image), key.target)
-
-
-def _image_behind(current: str, target: str) -> bool:
-    from patchpilot.domain.node_images import parse_node_image
-
-    return parse_node_image(target).newer_than(parse_node_image(current))
+    return not parse_node_image(key.target).newer_than(pool.node_image)
 
 
 def _idle(observation: ClusterObservation, pool: str | None) -> bool:
