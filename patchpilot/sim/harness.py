@@ -34,6 +34,7 @@ from patchpilot.adapters.queues.sqlite import SqliteQueue
 from patchpilot.adapters.store import Store, open_sqlite_store
 from patchpilot.domain.fleet import parse_fleet
 from patchpilot.domain.policy import Policy
+from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.runtime import POISON_QUEUE, RECONCILE_QUEUE, Runtime
 from patchpilot.service.deps import Services, Tuning
 from patchpilot.settings import Settings
@@ -239,14 +240,9 @@ def _services(
     )
 
 
-def _cluster_ids(fleet: Mapping[str, Any] | Path) -> tuple[Any, ...]:
+def _cluster_ids(fleet: Mapping[str, Any] | Path) -> tuple[ClusterId, ...]:
     from patchpilot.files import read_document
 
+    # The fleet parser accepts the simulator's `arm_properties` overlays as they are.
     document = read_document(fleet) if isinstance(fleet, Path) else fleet
-    stripped = {
-        **document,
-        "clusters": [
-            {k: v for k, v in c.items() if k != "arm_properties"} for c in document["clusters"]
-        ],
-    }
-    return tuple(c.id for c in parse_fleet(stripped).clusters)
+    return tuple(c.id for c in parse_fleet(document).clusters)
