@@ -79,6 +79,9 @@ class Tuning:
     claim_ttl: dt.timedelta = dt.timedelta(minutes=30)
     event_ttl: dt.timedelta = dt.timedelta(days=7)
     follow_up: dt.timedelta = dt.timedelta(minutes=10)
+    # Past this age a running operation is observed in full on each follow-up, not only
+    # polled: a safety net for a status URL that never reports an end.
+    poll_only: dt.timedelta = dt.timedelta(hours=6)
     lease_retry: dt.timedelta = dt.timedelta(minutes=2)
     lookahead: dt.timedelta = dt.timedelta(minutes=30)
     notice: dt.timedelta = dt.timedelta(hours=24)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from patchpilot.adapters.arm.actions import Busy, OperationStatus, started_from_json
@@ -36,6 +36,7 @@ from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan
+from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.errors import PatchPilotError
 from patchpilot.service.deps import Services
 from patchpilot.service.outcomes import ReconcileOutcome
@@ -55,7 +56,7 @@ def reconcile(services: Services, request: ReconcileRequest, now: dt.datetime) -
         return _requeue(services, request, now, services.tuning.lease_retry, "lease held elsewhere")
     try:
         with services.telemetry.reconcile(str(cluster), traceparent=request.traceparent) as span:
-            outcome = _reconcile_held(services, request, now)
+            outcome = _reconcile_held(services, request, cluster, now)
             span.set_attribute("patchpilot.started", len(outcome.started))
             return outcome
     finally:
@@ -63,13 +64,18 @@ def reconcile(services: Services, request: ReconcileRequest, now: dt.datetime) -
 
 
 def _reconcile_held(
-    services: Services, request: ReconcileRequest, now: dt.datetime
+    services: Services, request: ReconcileRequest, cluster: ClusterId, now: dt.datetime
 ) -> ReconcileOutcome:
+    active = services.store.list_operations(cluster=cluster.key, states=_ACTIVE)
+    known = _poll_running(services, active, now)
+    if known is None:
+        why = f"an operation is running on {cluster.name}"
+        return _requeue(services, request, now, services.tuning.follow_up, why)
     cache = services.catalogs.cache(now)
     observation = services.gateway.observe(request.cluster, cache)
     state = observation.state
     regions = merge_catalog(services.store, cache.catalog(), now)
-    settled = _settle(services, observation, now, regions)
+    settled = _settle(services, observation, now, regions, known)
     save_clusters(services.store, [state], now)
     fleet = load_fleet_snapshot(services.store, [state], regions)
     history = load_history(services.store, now)
@@ -100,6 +106,32 @@ def _busy(state: ClusterState, in_flight: tuple[InFlight, ...]) -> bool:
     return running or any(op.cluster == state.key for op in in_flight)
 
 
+# Following what runs -------------------------------------------------------------------
+
+
+def _poll_running(
+    services: Services, active: Sequence[Operation], now: dt.datetime
+) -> dict[OperationKey, OperationStatus] | None:
+    """Poll the cluster's started operations; None while one of them still runs.
+
+    While an upgrade runs nothing else may start on the cluster (invariant 2),
+    so a follow-up costs one request (the operation's status) instead of a
+    full observation. Only when every operation has ended, or one cannot be
+    polled (a claim without an operation URL: the observation decides) or
+    has run longer than `Tuning.poll_only`, does the reconcile read the
+    cluster. Statuses already read are passed on, so settling does not ask twice.
+    """
+    known: dict[OperationKey, OperationStatus] = {}
+    for op in active:
+        status = _status(services, op) if op.state == "started" else None
+        if status is None:
+            return known  # something only the observation can settle
+        known[op.key] = status
+        if not status.done and now - (op.started_at or op.claimed_at) < services.tuning.poll_only:
+            return None
+    return known
+
+
 # Settling what the ledger says is running -------------------------------------------------
 
 
@@ -108,12 +140,13 @@ def _settle(
     observation: ClusterObservation,
     now: dt.datetime,
     regions: Mapping[str, Any],
+    known: Mapping[OperationKey, OperationStatus],
 ) -> tuple[str, ...]:
     """Close ledger records whose outcome AKS already shows (lost events cost nothing)."""
     state = observation.state
     settled = []
     for op in services.store.list_operations(cluster=state.key, states=_ACTIVE):
-        outcome = _observed_outcome(services, observation, op)
+        outcome = _observed_outcome(services, observation, op, known.get(op.key))
         if outcome is None:
             if _adopt_orphan(services, observation, op, now):
                 settled.append(f"{op.key.pool or 'control plane'} {op.key.kind} found running")
@@ -143,14 +176,17 @@ def _adopt_orphan(
 
 
 def _observed_outcome(
-    services: Services, observation: ClusterObservation, op: Operation
+    services: Services,
+    observation: ClusterObservation,
+    op: Operation,
+    polled: OperationStatus | None,
 ) -> _Ending | None:
     """("succeeded"|"failed", error) once AKS shows the end of the operation; None while it runs."""
     if _at_target(observation.state, op.key) and _idle(observation, op.key.pool):
         return "succeeded", None
     if op.state != "started":
         return None
-    status = _status(services, op)
+    status = polled or _status(services, op)
     if status is not None and status.done:
         if status.status == "Succeeded":
             return "succeeded", None
