@@ -204,7 +204,6 @@ def test_every_attempt_is_reported_to_the_observer_with_arms_request_id(
     assert [c.operation for c in recorder.calls] == [
         GET,
         "MaintenanceConfigurations_ListByManagedCluster",
-        "ManagedClusters_GetUpgradeProfile",
         "ManagedClusters_ListKubernetesVersions",
         "AgentPools_GetUpgradeProfile",
         "AgentPools_GetUpgradeProfile",

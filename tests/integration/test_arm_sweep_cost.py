@@ -20,7 +20,6 @@ from patchpilot.service.sweep import sweep
 PER_CLUSTER = (
     "ManagedClusters_Get",
     "MaintenanceConfigurations_ListByManagedCluster",
-    "ManagedClusters_GetUpgradeProfile",
 )
 
 
@@ -44,7 +43,7 @@ def test_a_noop_sweep_costs_the_same_for_20_and_60_clusters(tmp_path: Path) -> N
 def test_a_cluster_without_a_stored_picture_is_observed_in_full_once(tmp_path: Path) -> None:
     cold, warm = noop_cost(10, tmp_path)
 
-    assert [cold[op] for op in PER_CLUSTER] == [10, 10, 10]
+    assert [cold[op] for op in PER_CLUSTER] == [10, 10]
     assert not any(warm[op] for op in PER_CLUSTER)
 
 

@@ -51,12 +51,6 @@ def test_the_latest_node_image_reads_the_legacy_colon_form() -> None:
     assert (image.family, image.version, image.os_type) == ("AKSUbuntu-1604", "2020.03.11", "Linux")
 
 
-def test_control_plane_upgrades_come_from_the_cluster_upgrade_profile() -> None:
-    targets = observe.upgrade_targets(example("ManagedClustersGetUpgradeProfile"), "example")
-
-    assert [(str(o.version), o.preview) for o in targets] == [("1.7.9", True), ("1.7.11", False)]
-
-
 def test_a_maintenance_configuration_as_arm_returns_it_becomes_a_schedule() -> None:
     configuration = example("MaintenanceConfigurationsCreate_Update_MaintenanceWindow")
 

@@ -15,9 +15,10 @@ Every logical call is reported to a
 :class:`~patchpilot.adapters.arm.calls.CallObserver` (the telemetry handle),
 each HTTP attempt with its status and ARM request ID.
 
-Requests per observed cluster: the managed cluster, its maintenance
-configurations and its upgrade profile (none for a cluster read from its
-Resource Graph row, :meth:`ArmGateway.observe_row`); the region's Kubernetes versions and
+Requests per observed cluster: the managed cluster and its maintenance
+configurations (none for a cluster read from its Resource Graph row,
+:meth:`ArmGateway.observe_row`). The cluster's own upgrade profile is not
+read: the region's version list says the same for planning. The region's Kubernetes versions and
 each (region, image family)'s latest node image come from the sweep's
 :class:`~patchpilot.adapters.arm.catalog_cache.SweepCache`.
 """
@@ -122,7 +123,7 @@ class ArmGateway:
     # -- observe --------------------------------------------------------------------------
 
     def observe(self, cluster: ClusterId | str, cache: SweepCache) -> ClusterObservation:
-        """Read one cluster: its resource, maintenance configurations and upgrade profile."""
+        """Read one cluster: its resource and its maintenance configurations (two requests)."""
         cid = self.admit(cluster)
         client = self._client(cid)
         group, name = cid.resource_group, cid.name
@@ -141,20 +142,8 @@ class ArmGateway:
                 )
             ],
         )
-        profile = self._call(
-            "ManagedClusters_GetUpgradeProfile",
-            cid,
-            lambda hook: client.managed_clusters.get_upgrade_profile(
-                group, name, raw_response_hook=hook
-            ).as_dict(),
-        )
         return self._observation(
-            cid,
-            client,
-            resource=resource,
-            configurations=configurations,
-            profile=profile,
-            cache=cache,
+            cid, client, resource=resource, configurations=configurations, cache=cache
         )
 
     def _observation(
@@ -164,7 +153,6 @@ class ArmGateway:
         *,
         resource: dict[str, Any],
         configurations: list[dict[str, Any]],
-        profile: dict[str, Any],
         cache: SweepCache,
     ) -> ClusterObservation:
         source = str(cid)
@@ -176,7 +164,6 @@ class ArmGateway:
             catalog=self._region_catalog(client, state, cache),
             posture=observe.posture(cid, resource, state),
             power_state=observe.power_state(resource),
-            control_plane_upgrades=observe.upgrade_targets(profile, source),
             pools=observe.pools_details(resource),
             error=observe.cluster_error(resource),
         )
@@ -188,8 +175,8 @@ class ArmGateway:
 
         The row carries what the managed cluster GET does; only what is shared
         by a region is read, through the sweep's cache (once per region, and
-        once per region and image family). The cluster's upgrade profile is
-        not read: the reconcile observes the cluster in full before it acts.
+        once per region and image family). The maintenance configurations
+        are the ones last observed: the reconcile reads them afresh before it acts.
         """
         state = observe.state_from_graph_row(row, maintenance)
         cid = self.admit(state.id)

@@ -72,7 +72,6 @@ class ClusterObservation:
     catalog: RegionCatalog
     posture: ClusterPosture
     power_state: str | None = None
-    control_plane_upgrades: tuple[OfferedVersion, ...] = ()
     pools: tuple[PoolDetails, ...] = ()
     error: Json | None = None
 
@@ -223,19 +222,6 @@ def offered_versions(document: Json, source: str) -> tuple[OfferedVersion, ...]:
             if known is None or (known.preview and not preview):
                 offered[version] = OfferedVersion(version, preview)
     return tuple(offered[v] for v in sorted(offered))
-
-
-def upgrade_targets(document: Json, source: str) -> tuple[OfferedVersion, ...]:
-    """The control plane upgrades the cluster's upgrade profile allows, oldest first."""
-    control_plane = _mapping(properties(document).get("controlPlaneProfile"))
-    targets = [
-        OfferedVersion(
-            KubernetesVersion.parse(str(item.get("kubernetesVersion")), source=source),
-            bool(item.get("isPreview")),
-        )
-        for item in _list(control_plane.get("upgrades"))
-    ]
-    return tuple(sorted(targets, key=lambda o: o.version))
 
 
 def latest_image(document: Json, source: str) -> NodeImageVersion | None:

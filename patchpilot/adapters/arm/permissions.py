@@ -54,12 +54,6 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
         "observe a cluster; read it before a control-plane upgrade; explain a failure",
     ),
     Permission(
-        "ManagedClusters_GetUpgradeProfile",
-        (f"{_AKS}/managedClusters/upgradeProfiles/read",),
-        "cluster",
-        "the Kubernetes versions the control plane may move to",
-    ),
-    Permission(
         "MaintenanceConfigurations_ListByManagedCluster",
         (f"{_AKS}/managedClusters/maintenanceConfigurations/read",),
         "cluster",
