@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from patchpilot.domain.fields import Fields
@@ -114,6 +114,23 @@ class ClusterState:
     def key(self) -> str:
         """The case-insensitive cluster identity used in history records."""
         return self.id.key
+
+    def reached(self, pool: str | None, kind: str, target: str) -> ClusterState:
+        """This cluster once an upgrade AKS reported as succeeded has landed.
+
+        Lets a reconcile that polled the operation's end plan without reading
+        the cluster again; the next observation or sweep replaces the guess.
+        """
+        if pool is None:
+            return replace(self, kubernetes_version=KubernetesVersion.parse(target))
+        pools = tuple(p if p.name != pool else _pool_reached(p, kind, target) for p in self.pools)
+        return replace(self, pools=pools)
+
+
+def _pool_reached(pool: PoolState, kind: str, target: str) -> PoolState:
+    if kind == "kubernetes":
+        return replace(pool, version=KubernetesVersion.parse(target))
+    return replace(pool, node_image=parse_node_image(target))
 
 
 @dataclass(frozen=True)

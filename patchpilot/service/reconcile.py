@@ -31,7 +31,7 @@ from patchpilot.adapters.store import (
     load_history,
 )
 from patchpilot.domain.fleet import ClusterState
-from patchpilot.domain.history import InFlight
+from patchpilot.domain.history import History, InFlight
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.plan import Action, Plan, iso
@@ -71,18 +71,19 @@ def _reconcile_held(
     if known is None:
         why = f"an operation is running on {cluster.name}"
         return _requeue(services, request, now, services.tuning.follow_up, why)
+    early = _settle_polled(services, cluster, active, known, now)
+    if early is not None:
+        state, settled = early
+        mine, history = _plan_cluster(services, state, merge_catalog(services.store, {}, now), now)
+        if not any(a.status == "due" for a in mine) and not _busy(state, history.in_flight):
+            return _wait_for_next(services, request, mine, now=now, settled=settled)
     cache = services.catalogs.cache(now)
     observation = services.gateway.observe(request.cluster, cache)
     state = observation.state
     regions = merge_catalog(services.store, cache.catalog(), now)
-    settled = _settle(services, observation, now, regions, known)
+    settled = (early[1] if early else ()) + _settle(services, observation, now, regions, known)
     save_clusters(services.store, [state], now)
-    fleet = load_fleet_snapshot(services.store, [state], regions)
-    history = load_history(services.store, now)
-    with services.telemetry.plan(cluster=str(state.id)) as span:
-        result = plan(fleet, services.policy, history, now)
-        mine = tuple(a for a in result.actions if a.cluster.lower() == state.key)
-        services.telemetry.record_plan(span, Plan(result.at, mine))
+    mine, history = _plan_cluster(services, state, regions, now)
     due = [action for action in mine if action.status == "due"]
     if due:
         return _start_first(services, request, observation, due[0], now=now, settled=settled)
@@ -90,6 +91,51 @@ def _reconcile_held(
         why = f"an operation is running on {state.id.name}"
         return _requeue(services, request, now, services.tuning.follow_up, why, settled=settled)
     return _wait_for_next(services, request, mine, now=now, settled=settled)
+
+
+def _plan_cluster(
+    services: Services, state: ClusterState, regions: Mapping[str, Any], now: dt.datetime
+) -> tuple[tuple[Action, ...], History]:
+    """This cluster's actions, planned against the stored fleet with `state` in its place."""
+    fleet = load_fleet_snapshot(services.store, [state], regions)
+    history = load_history(services.store, now)
+    with services.telemetry.plan(cluster=str(state.id)) as span:
+        result = plan(fleet, services.policy, history, now)
+        mine = tuple(a for a in result.actions if a.cluster.lower() == state.key)
+        services.telemetry.record_plan(span, Plan(result.at, mine))
+    return mine, history
+
+
+def _settle_polled(
+    services: Services,
+    cluster: ClusterId,
+    active: Sequence[Operation],
+    known: Mapping[OperationKey, OperationStatus],
+    now: dt.datetime,
+) -> tuple[ClusterState, tuple[str, ...]] | None:
+    """Every operation ended well, as polled: settle them without reading the cluster.
+
+    The cluster is read before a start (fresh windows and versions guard
+    invariant 1), not to learn that nothing follows: the stored picture with
+    the finished upgrades applied says that, and comes back with what was
+    settled. None (settle after reading the cluster) when nothing was polled,
+    an operation failed (its cause is read from the pool) or the cluster has
+    no stored picture.
+    """
+    if not active or len(known) < len(active):
+        return None
+    if any(status.status != "Succeeded" for status in known.values()):
+        return None
+    stored = {c.key: c for c in load_fleet_snapshot(services.store).clusters}.get(cluster.key)
+    if stored is None:
+        return None
+    state = stored
+    for op in active:
+        state = state.reached(op.key.pool or None, op.key.kind, op.key.target)
+    regions = merge_catalog(services.store, {}, now)
+    settled = tuple(_close(services, state, op, ("succeeded", None), now, regions) for op in active)
+    save_clusters(services.store, [state], now)
+    return state, settled
 
 
 # Provisioning states in which nothing runs: following them would only spin.
@@ -151,12 +197,24 @@ def _settle(
             if _adopt_orphan(services, observation, op, now):
                 settled.append(f"{op.key.pool or 'control plane'} {op.key.kind} found running")
             continue
-        _finish(services, state, op, outcome, now)
-        available = _released(regions, state.location, op.key.kind, op.key.target)
-        if outcome[0] == "succeeded" and available is not None:
-            services.telemetry.instruments.patched(_os_of(state, op.key.pool), available, now)
-        settled.append(f"{op.key.pool or 'control plane'} {op.key.kind} -> {outcome[0]}")
+        settled.append(_close(services, state, op, outcome, now, regions))
     return tuple(settled)
+
+
+def _close(  # noqa: PLR0917  # one ledger record's ending and where it is told
+    services: Services,
+    state: ClusterState,
+    op: Operation,
+    outcome: _Ending,
+    now: dt.datetime,
+    regions: Mapping[str, Any],
+) -> str:
+    """Record how an operation ended, count the exposure it closed, and say so."""
+    _finish(services, state, op, outcome, now)
+    available = _released(regions, state.location, op.key.kind, op.key.target)
+    if outcome[0] == "succeeded" and available is not None:
+        services.telemetry.instruments.patched(_os_of(state, op.key.pool), available, now)
+    return f"{op.key.pool or 'control plane'} {op.key.kind} -> {outcome[0]}"
 
 
 def _adopt_orphan(

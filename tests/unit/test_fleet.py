@@ -114,3 +114,23 @@ def test_maintenance_configurations_accept_arm_properties() -> None:
     schedule = state.clusters[0].maintenance["aksManagedNodeOSUpgradeSchedule"]
     assert schedule.contains(utc(2025, 11, 20, 2))
     assert not schedule.contains(utc(2025, 11, 20, 5))
+
+
+def test_a_cluster_that_reached_a_target_shows_it_where_the_upgrade_landed() -> None:
+    doc = {
+        "catalog": {"westeurope": catalog()},
+        "clusters": [cluster("a", "dev", pools=[pool("system"), pool("user")])],
+    }
+    before = parse_fleet(doc).clusters[0]
+
+    after = (
+        before.reached("user", "node_image", f"{UBUNTU}-202511.17.0")
+        .reached("system", "kubernetes", "1.32.7")
+        .reached(None, "kubernetes", "1.32.7")
+    )
+
+    system, user = after.pools
+    assert (str(system.version), str(system.node_image)) == ("1.32.7", f"{UBUNTU}-202511.03.0")
+    assert (str(user.version), str(user.node_image)) == ("1.32.6", f"{UBUNTU}-202511.17.0")
+    assert str(after.kubernetes_version) == "1.32.7"
+    assert before.pools[1].node_image.version == "202511.03.0", "the observed state is untouched"
