@@ -597,15 +597,28 @@ class _Planner:
         self.findings.append(Finding(str(cluster.id), pool, code, message))
 
 
-def plan(fleet: FleetState, policy: Policy, history: History, now: dt.datetime) -> Plan:
-    """Plan every cluster of the fleet at `now` (timezone-aware)."""
+def plan(
+    fleet: FleetState,
+    policy: Policy,
+    history: History,
+    now: dt.datetime,
+    *,
+    only: str | None = None,
+) -> Plan:
+    """Plan every cluster of the fleet at `now` (timezone-aware), or `only` the one with that key.
+
+    With `only`, the rest of the fleet still gates the cluster's ring (what
+    earlier rings soaked) but is not planned itself: a reconcile acts on one
+    cluster, so its cost does not grow with the fleet's planning.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     now = now.astimezone(dt.UTC)
     planner = _Planner(fleet, policy, history, now)
     actions = []
     for cluster in sorted(fleet.clusters, key=lambda c: c.key):
-        actions.extend(planner.cluster(cluster))
+        if only is None or cluster.key == only:
+            actions.extend(planner.cluster(cluster))
     findings = sorted(
         set(planner.findings), key=lambda f: (f.cluster.lower(), f.pool or "", f.code)
     )

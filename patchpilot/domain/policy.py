@@ -140,6 +140,10 @@ class Policy:
         """The first ring that matches the cluster's tags, or None."""
         return next((ring for ring in self.rings if ring.matches(tags)), None)
 
+    def rings_before(self, ring: Ring | None) -> tuple[Ring, ...]:
+        """Every ring ahead of `ring` (none for the first ring or for no ring)."""
+        return self.rings[: self.rings.index(ring)] if ring is not None else ()
+
     def ring_before(self, ring: Ring) -> Ring | None:
         """The ring that must soak a target before `ring` may take it."""
         index = self.rings.index(ring)

@@ -40,7 +40,12 @@ from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.errors import PatchPilotError
 from patchpilot.service.deps import Services
 from patchpilot.service.outcomes import ReconcileOutcome
-from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
+from patchpilot.service.snapshots import (
+    load_fleet_snapshot,
+    load_ring_gates,
+    merge_catalog,
+    save_clusters,
+)
 from patchpilot.service.starts import start_upgrade
 
 _log = logging.getLogger(__name__)
@@ -96,12 +101,12 @@ def _reconcile_held(
 def _plan_cluster(
     services: Services, state: ClusterState, regions: Mapping[str, Any], now: dt.datetime
 ) -> tuple[tuple[Action, ...], History]:
-    """This cluster's actions, planned against the stored fleet with `state` in its place."""
-    fleet = load_fleet_snapshot(services.store, [state], regions)
+    """This cluster's actions, gated by the stored clusters of the rings before its own."""
+    fleet = load_ring_gates(services.store, state, regions, services.policy)
     history = load_history(services.store, now)
     with services.telemetry.plan(cluster=str(state.id)) as span:
-        result = plan(fleet, services.policy, history, now)
-        mine = tuple(a for a in result.actions if a.cluster.lower() == state.key)
+        result = plan(fleet, services.policy, history, now, only=state.key)
+        mine = result.actions
         services.telemetry.record_plan(span, Plan(result.at, mine))
     return mine, history
 
@@ -126,16 +131,21 @@ def _settle_polled(
         return None
     if any(status.status != "Succeeded" for status in known.values()):
         return None
-    stored = {c.key: c for c in load_fleet_snapshot(services.store).clusters}.get(cluster.key)
-    if stored is None:
+    mine = load_fleet_snapshot(services.store, keep=lambda doc: _is(doc, cluster)).clusters
+    if not mine:
         return None
-    state = stored
+    state = mine[0]
     for op in active:
         state = state.reached(op.key.pool or None, op.key.kind, op.key.target)
     regions = merge_catalog(services.store, {}, now)
     settled = tuple(_close(services, state, op, ("succeeded", None), now, regions) for op in active)
     save_clusters(services.store, [state], now)
     return state, settled
+
+
+def _is(document: Mapping[str, Any], cluster: ClusterId) -> bool:
+    """Whether a stored cluster document is `cluster` (IDs compare case-insensitively)."""
+    return str(document.get("id", "")).lower() == cluster.key
 
 
 # Provisioning states in which nothing runs: following them would only spin.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from patchpilot.adapters.store import Store
@@ -24,6 +24,7 @@ from patchpilot.domain.fleet import (
     parse_fleet,
     region_document,
 )
+from patchpilot.domain.policy import Policy
 from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration
 from patchpilot.errors import InvalidInputError
 
@@ -109,9 +110,16 @@ def load_fleet_snapshot(
     regions: Mapping[str, Any] | None = None,
     *,
     pinning: bool = False,
+    keep: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> FleetState:
-    """The stored fleet with `fresh` observations in place of their stored pictures."""
+    """The stored fleet with `fresh` observations in place of their stored pictures.
+
+    `keep` picks stored cluster documents before they are parsed (parsing
+    is what costs at thousands of clusters); `fresh` ones are always kept.
+    """
     clusters = {key: json.loads(body) for key, body in store.list_snapshots(CLUSTERS)}
+    if keep is not None:
+        clusters = {key: doc for key, doc in clusters.items() if keep(doc)}
     for cluster in fresh:
         clusters[cluster.key] = cluster_document(cluster)
     catalog = regions if regions is not None else _stored_regions(store)
@@ -121,6 +129,20 @@ def load_fleet_snapshot(
         "node_image_pinning": pinning,
     }
     return parse_fleet(document, source="fleet snapshot")
+
+
+def load_ring_gates(
+    store: Store, state: ClusterState, regions: Mapping[str, Any], policy: Policy
+) -> FleetState:
+    """`state` and the stored clusters of the rings before its own: all that can gate it."""
+    ahead = {ring.name for ring in policy.rings_before(policy.ring_of(state.tags))}
+
+    def gating(document: Mapping[str, Any]) -> bool:
+        tags = document.get("tags")
+        ring = policy.ring_of(tags) if isinstance(tags, Mapping) else None
+        return ring is not None and ring.name in ahead
+
+    return load_fleet_snapshot(store, [state], regions, keep=gating)
 
 
 def _stored_regions(store: Store) -> dict[str, Any]:

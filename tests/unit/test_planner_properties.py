@@ -200,6 +200,22 @@ def test_plan_is_deterministic_and_independent_of_order(
     assert plan(state, rules, history, now) == expected
 
 
+@SETTINGS
+@given(scenarios())
+def test_planning_one_cluster_against_the_rings_before_it_equals_the_full_plan(
+    scenario: tuple[FleetState, Policy, History, dt.datetime],
+) -> None:
+    """What a reconcile plans (its cluster, gated by the earlier rings only) is the fleet's plan."""
+    state, rules, history, now = scenario
+    full = plan(state, rules, history, now)
+    for target in state.clusters:
+        ahead = {ring.name for ring in rules.rings_before(rules.ring_of(target.tags))}
+        gates = [c for c in state.clusters if (r := rules.ring_of(c.tags)) and r.name in ahead]
+        fleet = dataclasses.replace(state, clusters=(target, *gates))
+        alone = plan(fleet, rules, history, now, only=target.key)
+        assert alone.actions == tuple(a for a in full.actions if a.cluster.lower() == target.key)
+
+
 def test_generated_scenarios_reach_every_status() -> None:
     """Guards the generators: the properties above must see due, scheduled and blocked plans."""
     seen: set[str] = set()
