@@ -31,7 +31,7 @@ from patchpilot.adapters.store import (
     load_history,
 )
 from patchpilot.domain.fleet import ClusterState
-from patchpilot.domain.history import History, InFlight
+from patchpilot.domain.history import History, InFlight, Requested
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.plan import Action, Plan, iso
@@ -91,7 +91,10 @@ def _reconcile_held(
     mine, history = _plan_cluster(services, state, regions, now)
     due = [action for action in mine if action.status == "due"]
     if due:
-        return _start_first(services, request, observation, due[0], now=now, settled=settled)
+        asked = _asked_by(history, state, due[0])
+        return _start_first(
+            services, request, observation, due[0], now=now, settled=settled, asked=asked
+        )
     if _busy(state, history.in_flight):
         why = f"an operation is running on {state.id.name}"
         return _requeue(services, request, now, services.tuning.follow_up, why, settled=settled)
@@ -360,12 +363,16 @@ def _start_first(
     *,
     now: dt.datetime,
     settled: tuple[str, ...],
+    asked: Requested | None = None,
 ) -> ReconcileOutcome:
     state = observation.state
     assert action.target is not None  # a due action always has a target
     key = OperationKey(state.key, action.pool, action.kind, action.target)
     with services.telemetry.store_write("claim", cluster=state.key):
-        claim = services.store.claim(key, now, services.tuning.claim_ttl, holder=services.holder)
+        claim = services.store.claim(
+            key, now, services.tuning.claim_ttl, holder=services.holder,
+            actor=asked.by if asked else None, reason=asked.reason if asked else None,
+        )  # fmt: skip
     label = f"{action.pool or 'control plane'} {action.kind} -> {action.target}"
     if not isinstance(claim, Claim):
         waiting = f"{label} already claimed ({claim.existing.state})"
@@ -386,6 +393,21 @@ def _start_first(
         started=(label,),
         settled=settled,
         requeued_after_seconds=services.tuning.follow_up.total_seconds(),
+    )
+
+
+def _asked_by(history: History, state: ClusterState, action: Action) -> Requested | None:
+    """The operator's saved request this action carries out, if any (the ledger names them)."""
+    return next(
+        (
+            r
+            for r in history.requests
+            if r.cluster.lower() == state.key
+            and r.pool == action.pool
+            and r.kind == action.kind
+            and r.target == action.target
+        ),
+        None,
     )
 
 

@@ -121,6 +121,11 @@ def test_outside_its_window_an_upgrade_is_scheduled_and_starts_when_the_window_o
     assert {"cluster": DEV2, "to": "1.33.2"}.items() <= next(
         d for d in started if d["cluster"] == DEV2 and d["pool"] is None
     ).items()
+    # The ledger names who asked, as when an upgrade starts at once.
+    key = OperationKey(DEV2.lower(), None, "kubernetes", "1.33.2")
+    record = weekday.app.services.store.get(key)
+    assert record is not None
+    assert (record.actor, record.reason) == ("function key", "manual upgrade")
 
 
 @pytest.mark.parametrize(
