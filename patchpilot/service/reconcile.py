@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from patchpilot.adapters.arm.actions import Busy, OperationStatus, started_from_json
+from patchpilot.adapters.arm.failures import classify
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import (
@@ -210,6 +211,8 @@ def _settle(
             if _adopt_orphan(services, observation, op, now):
                 settled.append(f"{op.key.pool or 'control plane'} {op.key.kind} found running")
             continue
+        if op.state == "in_progress":  # its worker died before it could tell
+            _announce_found(services, state, op.key, now)
         settled.append(_close(services, state, op, outcome, now, regions))
     return tuple(settled)
 
@@ -243,6 +246,7 @@ def _adopt_orphan(
         services.store.mark_started(op.key, None, now, op.etag)
     except ClaimLostError:
         return False
+    _announce_found(services, observation.state, op.key, now)
     return True
 
 
@@ -258,6 +262,8 @@ def _observed_outcome(
     if op.state != "started":
         return None
     status = polled or _status(services, op)
+    if status is None and not op.operation_id:
+        return _unpolled_outcome(observation, op)
     if status is not None and status.done:
         if status.status == "Succeeded":
             return "succeeded", None
@@ -268,6 +274,27 @@ def _observed_outcome(
         message = cause.reason if cause else "AKS reported the operation ended without success"
         return "failed", OperationError(code, message)
     return None
+
+
+def _unpolled_outcome(observation: ClusterObservation, op: Operation) -> _Ending | None:
+    """A started record with no operation to poll: AKS's own state says how it ended.
+
+    Such a record was taken over from a worker that died after ARM accepted,
+    once AKS showed the upgrade running. Not at the target (checked before)
+    and idle again, or Failed or Canceled: it ended without success, and the
+    pool's or cluster's recorded error says why. Otherwise it still runs.
+    """
+    details = next((p for p in observation.pools if p.name == op.key.pool), None)
+    where = f"pool {op.key.pool}" if details else "the cluster"
+    state = details.provisioning_state if details else observation.state.provisioning_state
+    if state not in ("Failed", "Canceled") and not _idle(observation, op.key.pool):
+        return None
+    error = (details.error if details else None) or observation.error
+    if error:
+        cause = classify(error)
+        return "failed", OperationError(cause.code, cause.reason)
+    message = f"AKS shows {where} {state} short of {op.key.target}, with no error recorded"
+    return "failed", OperationError(state, message)
 
 
 def _status(services: Services, op: Operation) -> OperationStatus | None:
@@ -417,12 +444,35 @@ def _takeover_already_done(
     """A dead worker's claim: if AKS shows the operation, record it instead of calling again."""
     key = claim.operation.key
     if _at_target(observation.state, key):
+        _announce_found(services, observation.state, key, now)
         services.store.mark_finished(key, "succeeded", now)
         return True
     if not _idle(observation, key.pool):
         services.store.mark_started(key, None, now, claim.etag)
+        _announce_found(services, observation.state, key, now)
         return True
     return False
+
+
+def _announce_found(
+    services: Services, state: ClusterState, key: OperationKey, now: dt.datetime
+) -> None:
+    """Tell of an upgrade whose worker died after ARM accepted it, before it could."""
+    os = _os_of(state, key.pool)
+    services.telemetry.instruments.upgrade_started(key.kind, os)
+    pool = next((p for p in state.pools if p.name == key.pool), None)
+    current = state.kubernetes_version if pool is None else pool.version
+    was = pool.node_image if pool is not None and key.kind == "node_image" else current
+    data = {
+        "cluster": str(state.id),
+        "pool": key.pool or None,
+        "kind": key.kind,
+        "from": str(was),
+        "to": key.target,
+        "window_end": None,
+        "reason": "found running: the worker that started it stopped before recording it",
+    }
+    services.publisher.publish(Notice("UpgradeStarted", str(state.id), data, now))
 
 
 def _announce_start(

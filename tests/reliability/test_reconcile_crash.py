@@ -19,6 +19,8 @@ from typing import Any
 from patchpilot.adapters.store import Operation, OperationKey
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.service.reconcile import reconcile
+from patchpilot.sim.clock import VirtualClock
+from patchpilot.sim.faults import FaultPlan
 from patchpilot.sim.server import SimulatorHandle, run_simulator
 from tests.factories import SUB, cluster_id
 from tests.reliability.crash_worker import services
@@ -118,3 +120,35 @@ def test_a_killed_worker_is_followed_by_a_reconcile_that_does_not_start_again(
 
 def state_of(record: Operation | None) -> str | None:
     return None if record is None else record.state
+
+
+def test_an_upgrade_found_running_after_a_crash_that_then_fails_is_closed_and_paused(
+    tmp_path: Path,
+) -> None:
+    """The dead worker left no operation URL, so AKS's pool state must say how it ended."""
+    clock = VirtualClock(dt.datetime(2025, 11, 22, 1, 30, tzinfo=dt.UTC))
+    faults = FaultPlan(pdb_failures=frozenset({("dev-1", "system")}))
+    with run_simulator(FLEET, clock=clock, faults=faults) as sim:
+        survivor = services(sim.url, str(sim.ca_path), tmp_path, POLICY, CLUSTER)
+        key = OperationKey(CLUSTER.lower(), "system", "node_image", TARGET)
+        # What a worker killed right after ARM accepted leaves: a claim, an upgrade, no URL.
+        survivor.store.claim(key, clock.now(), dt.timedelta(seconds=5), holder="dead worker")
+        survivor.gateway.upgrade_node_image(CLUSTER, "system")
+        states: list[str | None] = []
+        deadline = clock.now() + dt.timedelta(hours=3)
+        while clock.now() < deadline and states[-1:] != ["failed"]:
+            clock.advance(dt.timedelta(minutes=10))
+            now = clock.now()
+            reconcile(survivor, ReconcileRequest(CLUSTER, "later", now), now)
+            states.append(state_of(survivor.store.get(key)))
+        pauses = survivor.store.list_pauses(clock.now())
+        notices = [n.type for n in survivor.publisher.notices]  # type: ignore[attr-defined]
+    assert states[0] == "started", "found running, recorded as started"
+    assert states[-1] == "failed"
+    assert image_upgrades(sim) == 1
+    record = survivor.store.get(key)
+    assert record is not None
+    assert record.error is not None
+    assert "PodDisruptionBudget" in record.error.message or "drain" in record.error.message.lower()
+    assert [p.target for p in pauses] == [CLUSTER.lower()]
+    assert notices == ["UpgradeStarted", "UpgradeFailed"]
