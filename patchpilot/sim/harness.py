@@ -25,9 +25,10 @@ from typing import Any, Literal
 
 import azure.functions as func
 
+from patchpilot.adapters.arm.client import ArmClients
 from patchpilot.adapters.arm.gateway import ArmGateway
 from patchpilot.adapters.arm.retry import RetryPolicy
-from patchpilot.adapters.discovery import StaticDiscovery
+from patchpilot.adapters.discovery import Discovery, ResourceGraphDiscovery, StaticDiscovery
 from patchpilot.adapters.publisher import RecordingPublisher
 from patchpilot.adapters.queues import MessageQueue
 from patchpilot.adapters.queues.sqlite import SqliteQueue
@@ -122,11 +123,16 @@ def running_app(
     telemetry: Telemetry | None = None,
     event_schema: Literal["EventGridSchema", "CloudEventSchemaV1_0"] = "EventGridSchema",
     app_settings: Mapping[str, str] | None = None,
+    discovery: Literal["static", "resource_graph"] = "static",
 ) -> Iterator[Harness]:
     """Start the simulator and the local host on one virtual clock; stop both at the end.
 
     `app_settings` override the Function App's settings the host reads
     (:data:`APP_SETTINGS`), such as a less frequent sweep schedule.
+    `discovery`: the fleet's fixed cluster list (every sweep then observes
+    each cluster in full, two requests apiece), or the simulator's Resource
+    Graph, as the app finds clusters in Azure (a sweep then costs requests
+    per region and image family, not per cluster).
     """
     app = _function_app()
     clock = VirtualClock(start)
@@ -160,9 +166,9 @@ def running_app(
             policy=policy,
             store=store,
             queue=reconcile_queue,
-            fleet=fleet,
             tuning=tuning,
             telemetry=telemetry,
+            discovery=_discovery(discovery, settings, fleet, stack),
         )
         runtime = Runtime(services, clock.now)
         config = HostConfig.load(ROOT / "host.json", {**APP_SETTINGS, **(app_settings or {})})
@@ -218,12 +224,11 @@ def _services(
     policy: Policy,
     store: Store,
     queue: MessageQueue,
-    fleet: Mapping[str, Any] | Path,
     tuning: Tuning | None,
     telemetry: Telemetry | None,
+    discovery: Discovery,
 ) -> Services:
-    # Retries wait on the virtual clock's terms: no real sleeping in a simulated run.
-    retry = RetryPolicy(sleep=lambda seconds: None)
+    retry = _virtual_retry()
     recorder = telemetry or Telemetry.default()
     # ARM calls report to the same telemetry as the functions: one trace per reconcile.
     gateway = ArmGateway.from_settings(settings, policy.scopes, retry=retry, observer=recorder)
@@ -232,12 +237,31 @@ def _services(
         store=store,
         queue=queue,
         gateway=gateway,
-        discovery=StaticDiscovery(_cluster_ids(fleet)),
+        discovery=discovery,
         telemetry=recorder,
         publisher=RecordingPublisher(),
         tuning=tuning or Tuning(),
         holder="local-host",
     )
+
+
+def _discovery(
+    kind: Literal["static", "resource_graph"],
+    settings: Settings,
+    fleet: Mapping[str, Any] | Path,
+    stack: ExitStack,
+) -> Discovery:
+    """The fleet's own cluster list, or Resource Graph queries to the simulator."""
+    if kind == "static":
+        return StaticDiscovery(_cluster_ids(fleet))
+    clients = ArmClients(settings)
+    stack.callback(clients.close)
+    return ResourceGraphDiscovery(clients, retry=_virtual_retry())
+
+
+def _virtual_retry() -> RetryPolicy:
+    """Retries wait on the virtual clock's terms: no real sleeping in a simulated run."""
+    return RetryPolicy(sleep=lambda seconds: None)
 
 
 def _cluster_ids(fleet: Mapping[str, Any] | Path) -> tuple[ClusterId, ...]:
