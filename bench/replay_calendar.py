@@ -204,8 +204,13 @@ def generate_fleet(catalog: Catalog, clusters: int, start: dt.date) -> dict[str,
     return {"catalog": _catalog_document(catalog), "clusters": documents}
 
 
-def generate_policy() -> dict[str, Any]:
-    """The demo's rules: 3 soaked rings, a year-end freeze, Windows a week after Patch Tuesday."""
+def generate_policy(selection: str = "soaked") -> dict[str, Any]:
+    """The demo's rules: 3 soaked rings, a year-end freeze, Windows a week after Patch Tuesday.
+
+    `selection` is the policy's `node_images.selection`: `soaked` (a later
+    ring takes exactly what the earlier one soaked) or `latest` (AKS's latest
+    once the earlier ring soaked a newer image); the replay compares them.
+    """
     return {
         "scopes": [f"/subscriptions/{SUBSCRIPTION}"],
         "freezes": [FREEZE],
@@ -215,7 +220,7 @@ def generate_policy() -> dict[str, Any]:
         ],
         "kubernetes": {"channel": "patch", "allow_preview": False},
         "node_images": {
-            "selection": "soaked",
+            "selection": selection,
             "linux": {"enabled": True},
             "windows": {"enabled": True, "patch_tuesday_offset_days": 7},
         },

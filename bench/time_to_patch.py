@@ -26,8 +26,19 @@ soak, no Patch Tuesday offset; each pool takes the newest image of its region
 in the first window opening after a release, taking five minutes per node.
 Both report how often a prod pool took an image before every dev pool had it.
 
+The app runs once per `node_images.selection` asked for (`--selection
+soaked|latest|both`, default both), on the same fleet and calendar, side by
+side against one NodeImage model: `soaked` keeps design invariant 7 (a later
+ring gets exactly the image the earlier ring soaked) and so waits whenever AKS
+ships a newer image before the soak ends; `latest` takes AKS's latest once the
+earlier ring has soaked some newer image. Each selection runs in its own
+process (`--jobs`, default one per selection up to the CPU count), and the app
+finds the clusters through the simulator's Resource Graph, as it does in
+Azure, so a sweep costs requests per region and image family, not per cluster.
+
 Run: `.venv/bin/python bench/time_to_patch.py [--clusters 30] [--start 2025-07-01]
-[--days 365] [--out records.json]`. Last line: the ratios.
+[--days 365] [--selection both] [--jobs 2] [--out records.json]`. Last line:
+the ratios of every selection.
 """
 
 from __future__ import annotations
@@ -36,11 +47,13 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -67,6 +80,7 @@ from patchpilot.domain.policy import Policy  # noqa: E402
 
 DAY: Final = dt.timedelta(days=1)
 OSES: Final = ("Linux", "Windows")
+SELECTIONS: Final = ("soaked", "latest")
 PoolKey = tuple[str, str]  # (cluster resource ID lowercased, pool name)
 
 
@@ -90,10 +104,12 @@ class Operation:
         """The pool this operation upgraded."""
         return (self.cluster.lower(), self.pool)
 
-    def to_json(self, source: str) -> dict[str, Any]:
-        """The `--out` object: the record's fields plus who did it, the OS and the ring."""
+    def to_json(self, source: str, selection: str | None = None) -> dict[str, Any]:
+        """The `--out` object: the record's fields plus who did it (and under which
+        `node_images.selection`; None for the model), the OS and the ring."""
         return {
             "source": source,
+            "selection": selection,
             "cluster": self.cluster,
             "pool": self.pool,
             "os": self.os,
@@ -139,56 +155,124 @@ class Figures:
 
 
 @dataclass(frozen=True)
-class Replay:
-    """A finished replay: the app's run, the operations of both sides, and their figures."""
+class Side:
+    """Patch Pilot's replay under one `node_images.selection`: its run, operations, figures."""
 
+    selection: str
     run: DemoRun
+    operations: tuple[Operation, ...]
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A finished replay: one side per selection, and the NodeImage model they are held to."""
+
     pools: tuple[Pool, ...]
-    patchpilot: tuple[Operation, ...]
+    sides: tuple[Side, ...]
     model: tuple[Operation, ...]
-    patchpilot_figures: Figures
     model_figures: Figures
     start: dt.datetime
     end: dt.datetime
     elapsed_seconds: float
 
+    def side(self, selection: str) -> Side:
+        """The side that ran with `selection`."""
+        return next(side for side in self.sides if side.selection == selection)
 
-def replay(start: dt.date, days: int, clusters: int, *, seed: int = 0) -> Replay:
-    """Run the app over the calendar from `start` for `days`, and model NodeImage on the same."""
+
+@dataclass(frozen=True)
+class _Job:
+    """One app run to make: picklable, so it can go to a worker process."""
+
+    fleet_path: Path
+    policy_path: Path
+    start: dt.date
+    days: int
+    seed: int
+
+
+def replay(
+    start: dt.date,
+    days: int,
+    clusters: int,
+    *,
+    seed: int = 0,
+    selections: Sequence[str] = SELECTIONS,
+    jobs: int = 1,
+) -> Replay:
+    """Run the app over the calendar once per selection, and model NodeImage once.
+
+    Every selection sees the same catalog and fleet; only the policy's
+    `node_images.selection` differs. With `jobs` above 1 the runs go to as
+    many worker processes: one run is held to one core by the interpreter
+    lock, so two cores run two selections in about the time of one.
+    """
     began = time.perf_counter()
-    end_day = start + days * DAY
-    catalog = build_catalog(read_releases(), start, end_day, seed=seed)
+    catalog = build_catalog(read_releases(), start, start + days * DAY, seed=seed)
     with tempfile.TemporaryDirectory(prefix="patchpilot-ttp-") as workdir:
-        fleet_path, policy_path = Path(workdir, "fleet.json"), Path(workdir, "policy.json")
+        fleet_path = Path(workdir, "fleet.json")
         fleet_path.write_text(json.dumps(generate_fleet(catalog, clusters, start)), "utf-8")
-        policy_path.write_text(json.dumps(generate_policy()), "utf-8")
-        config = DemoConfig(
-            fleet_path=fleet_path,
-            policy_path=policy_path,
-            start=dt.datetime.combine(start, dt.time(), dt.UTC),
-            days=days,
-            seed=seed,
-            faults=False,
-        )
-        run = run_demo(config)
-    fleet, policy = run.inputs.fleet, run.inputs.policy
+        work = []
+        for selection in selections:
+            policy_path = Path(workdir, f"policy-{selection}.json")
+            policy_path.write_text(json.dumps(generate_policy(selection)), "utf-8")
+            work.append(_Job(fleet_path, policy_path, start, days, seed))
+        runs = _run_all(work, jobs)
+    fleet, policy = runs[0].inputs.fleet, runs[0].inputs.policy
     pools = _pools(fleet, policy)
+    end = runs[0].end
+    model = tuple(_node_image_model(pools, fleet, policy, catalog, runs[0].start, end))
+    return Replay(
+        pools=pools,
+        sides=tuple(
+            _side(selection, run, pools, catalog)
+            for selection, run in zip(selections, runs, strict=True)
+        ),
+        model=model,
+        model_figures=figures(pools, model, catalog, end),
+        start=runs[0].start,
+        end=end,
+        elapsed_seconds=time.perf_counter() - began,
+    )
+
+
+def _run_all(work: Sequence[_Job], jobs: int) -> list[DemoRun]:
+    """The app's runs, in `work`'s order; in worker processes when `jobs` allows more than one."""
+    workers = min(jobs, len(work))
+    if workers <= 1:
+        return [_run(job) for job in work]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_quiet) as pool:
+        return list(pool.map(_run, work))
+
+
+def _run(job: _Job) -> DemoRun:
+    """One run of the app: the demo runner, calm, clusters found through Resource Graph."""
+    config = DemoConfig(
+        fleet_path=job.fleet_path,
+        policy_path=job.policy_path,
+        start=dt.datetime.combine(job.start, dt.time(), dt.UTC),
+        days=job.days,
+        seed=job.seed,
+        faults=False,
+        discovery="resource_graph",
+    )
+    return run_demo(config)
+
+
+def _quiet() -> None:
+    """The app logs every plan and pause; the figures tell the story (also in workers)."""
+    logging.getLogger().addHandler(logging.NullHandler())
+
+
+def _side(selection: str, run: DemoRun, pools: tuple[Pool, ...], catalog: Catalog) -> Side:
+    """A run's node image records as operations, and their figures (in the parent process,
+    where the catalog is)."""
     by_key = {pool.key: pool for pool in pools}
     ours = tuple(
         op for op in (_operation(r, by_key) for r in upgrade_records(run)) if op is not None
     )
-    model = tuple(_node_image_model(pools, fleet, policy, catalog, run.start, run.end))
-    return Replay(
-        run=run,
-        pools=pools,
-        patchpilot=ours,
-        model=model,
-        patchpilot_figures=figures(pools, ours, catalog, run.end),
-        model_figures=figures(pools, model, catalog, run.end),
-        start=run.start,
-        end=run.end,
-        elapsed_seconds=time.perf_counter() - began,
-    )
+    return Side(selection, run, ours, figures(pools, ours, catalog, run.end))
 
 
 def _pools(fleet: FleetState, policy: Policy) -> tuple[Pool, ...]:
@@ -363,64 +447,83 @@ def _median_p95(values: Sequence[float]) -> str:
     return f"{percentile(values, 0.5):6.2f} {percentile(values, 0.95):6.2f}"
 
 
-def _overall(figures: Figures, os: str) -> tuple[float, ...]:
-    return tuple(v for (o, _), values in figures.exposures.items() if o == os for v in values)
+def _overall(figures: Figures, os_name: str) -> tuple[float, ...]:
+    return tuple(v for (o, _), values in figures.exposures.items() if o == os_name for v in values)
 
 
 def render(result: Replay) -> str:
-    """The printed report; the last line holds the ratios."""
-    ours, model = result.patchpilot_figures, result.model_figures
+    """The printed report, one column per selection next to the model; the last line: ratios."""
+    model = result.model_figures
+    runs = ", ".join(f"{s.selection} {s.run.elapsed_seconds:.0f} s" for s in result.sides)
     lines = [
         f"time to patch: {len(result.pools)} pools in "
         f"{len({p.cluster for p in result.pools})} clusters, "
         f"{result.start:%Y-%m-%d} to {result.end:%Y-%m-%d} "
-        f"({(result.end - result.start) / DAY:.0f} days), replay took "
-        f"{result.run.elapsed_seconds:.0f} s",
+        f"({(result.end - result.start) / DAY:.0f} days); app runs {runs}; "
+        f"{result.elapsed_seconds:.0f} s in all",
         "",
         "days exposed (release in region -> pool patched), median p95; unpatched at end",
-        f"{'os':8} {'ring':8} {'patchpilot':>13} {'open':>4}   {'nodeimage model':>15} {'open':>4}",
+        f"{'os':8} {'ring':8} "
+        + "".join(f"{s.selection:>13} {'open':>4}   " for s in result.sides)
+        + f"{'nodeimage model':>15} {'open':>4}",
     ]
-    for os in OSES:
-        for ring in RINGS:
-            key = (os, ring)
-            lines.append(
-                f"{os:8} {ring:8} {_median_p95(ours.exposures.get(key, ())):>13} "
-                f"{ours.unpatched.get(key, 0):>4}   "
-                f"{_median_p95(model.exposures.get(key, ())):>15} {model.unpatched.get(key, 0):>4}"
-            )
-        lines.append(
-            f"{os:8} {'all':8} {_median_p95(_overall(ours, os)):>13} {'':>4}   "
-            f"{_median_p95(_overall(model, os)):>15}"
-        )
+    for os_name in OSES:
+        lines += _exposure_rows(result, os_name)
+    names = [s.selection for s in result.sides] + ["nodeimage"]
+    table = [*(s.figures for s in result.sides), model]
     lines += [
         "",
-        f"{'':40} {'patchpilot':>12} {'nodeimage':>12}",
-        f"{'node image upgrades':40} {ours.operations:>12} {model.operations:>12}",
-        f"{'start/earliest allowed (days, summed)':40} {_ratio(ours.start_ratio):>12} "
-        f"{_ratio(model.start_ratio):>12}",
-        f"{'started before earliest allowed':40} {ours.early_starts:>12} {model.early_starts:>12}",
-        f"{'prod upgrades before every dev pool':40} "
-        f"{_share(ours.prod_before_dev, ours.prod_operations):>12} "
-        f"{_share(model.prod_before_dev, model.prod_operations):>12}",
+        f"{'node_images.selection':40} " + " ".join(f"{n:>12}" for n in names),
+        _row("node image upgrades", [str(f.operations) for f in table]),
+        _row("start/earliest allowed (days, summed)", [_ratio(f.start_ratio) for f in table]),
+        _row("started before earliest allowed", [str(f.early_starts) for f in table]),
+        _row(
+            "prod upgrades before every dev pool",
+            [_share(f.prod_before_dev, f.prod_operations) for f in table],
+        ),
         "",
-        "ratios: " + "; ".join(_ratios(ours, model)),
+        "ratios: "
+        + " | ".join(
+            f"{s.selection}: " + "; ".join(_ratios(s.figures, model)) for s in result.sides
+        )
+        + f" | nodeimage: prod before dev {_share(model.prod_before_dev, model.prod_operations)}",
     ]
     return "\n".join(lines)
 
 
+def _exposure_rows(result: Replay, os_name: str) -> list[str]:
+    """One OS's rows: each ring, then all rings, every selection and the model side by side."""
+    rows = []
+    for ring in (*RINGS, "all"):
+        sides = [*(s.figures for s in result.sides), result.model_figures]
+        cells = [_exposure_cell(f, os_name, ring) for f in sides]
+        rows.append(f"{os_name:8} {ring:8} " + "   ".join(cells))
+    return rows
+
+
+def _exposure_cell(figures: Figures, os_name: str, ring: str) -> str:
+    """`median p95 open` for one ring, or `median p95` over all rings (open left blank)."""
+    if ring == "all":
+        return f"{_median_p95(_overall(figures, os_name)):>13} {'':>4}"
+    key = (os_name, ring)
+    return f"{_median_p95(figures.exposures.get(key, ())):>13} {figures.unpatched.get(key, 0):>4}"
+
+
+def _row(label: str, cells: Sequence[str]) -> str:
+    """A summary row: the label, then one right-aligned cell per selection and the model."""
+    return f"{label:40} " + " ".join(f"{cell:>12}" for cell in cells)
+
+
 def _ratios(ours: Figures, model: Figures) -> list[str]:
     parts = []
-    for os in OSES:
-        mine, theirs = _overall(ours, os), _overall(model, os)
+    for os_name in OSES:
+        mine, theirs = _overall(ours, os_name), _overall(model, os_name)
         if mine and theirs:
             median = percentile(mine, 0.5) / max(percentile(theirs, 0.5), 1e-9)
-            parts.append(f"{os} median exposed patchpilot/nodeimage {median:.2f}")
+            parts.append(f"{os_name} median exposed patchpilot/nodeimage {median:.2f}")
     parts.append(f"start/earliest allowed {_ratio(ours.start_ratio)} (goal 1.00)")
     parts.append(f"early starts {ours.early_starts} (goal 0)")
-    parts.append(
-        f"prod before dev patchpilot {_share(ours.prod_before_dev, ours.prod_operations)}"
-        f" vs nodeimage {_share(model.prod_before_dev, model.prod_operations)}"
-    )
+    parts.append(f"prod before dev {_share(ours.prod_before_dev, ours.prod_operations)}")
     return parts
 
 
@@ -433,11 +536,16 @@ def _share(count: int, total: int) -> str:
 
 
 def write_operations(path: Path, result: Replay) -> None:
-    """`--out`: both sides' per-operation records as one JSON document."""
+    """`--out`: every side's per-operation records as one JSON document, each with its selection."""
     document = {
         "start": iso(result.start),
         "end": iso(result.end),
-        "patchpilot": [op.to_json("patchpilot") for op in result.patchpilot],
+        "selections": [side.selection for side in result.sides],
+        "patchpilot": [
+            op.to_json("patchpilot", side.selection)
+            for side in result.sides
+            for op in side.operations
+        ],
         "nodeimage_model": [op.to_json("nodeimage_model") for op in result.model],
     }
     path.write_text(json.dumps(document, indent=1), encoding="utf-8")
@@ -452,15 +560,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--days", type=int, default=365, help="days replayed (1 to 366)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the regional rollout lags")
+    parser.add_argument(
+        "--selection",
+        choices=(*SELECTIONS, "both"),
+        default="both",
+        help="node_images.selection to run (default both, side by side)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(len(SELECTIONS), os.cpu_count() or 1),
+        help="worker processes, one selection each (default: up to the CPU count)",
+    )
     parser.add_argument("--out", type=Path, help="write the per-operation records as JSON")
     args = parser.parse_args(argv)
-    # The app logs every plan and pause; the figures tell the story.
-    logging.getLogger().addHandler(logging.NullHandler())
-    result = replay(args.start, args.days, args.clusters, seed=args.seed)
+    _quiet()
+    selections = SELECTIONS if args.selection == "both" else (args.selection,)
+    result = replay(
+        args.start, args.days, args.clusters, seed=args.seed, selections=selections, jobs=args.jobs
+    )
     if args.out is not None:
         write_operations(args.out, result)
     sys.stdout.write(f"{render(result)}\n")
-    return 1 if result.patchpilot_figures.early_starts else 0
+    return 1 if any(side.figures.early_starts for side in result.sides) else 0
 
 
 if __name__ == "__main__":
