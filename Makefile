@@ -12,7 +12,7 @@ NODE_STAMP := node_modules/.installed
 # checkov pins packaging<24, which pytest 9 cannot share: it gets its own environment.
 CHECKOV_STAMP := $(VENV)/checkov/.installed
 
-.PHONY: demo test lint security bench clean
+.PHONY: demo test lint security bench soak clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.arm_cost
 	$(BIN)/python -m bench.event_latency
 	$(BIN)/python -m bench.time_to_patch --out time-to-patch.json
+
+# The reliability tests ten times longer: ten chaos seeds, ten times the fuzz examples.
+SOAK ?= 10
+soak: $(STAMP) $(NODE_STAMP)
+	$(BIN)/pytest tests/reliability --soak $(SOAK) -s
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -18,7 +18,7 @@ a claim is taken over while AKS still runs what the dead worker started.
 After a virtual day: every pool that was due runs the new image or its
 cluster is paused with a reason; no upgrade started twice, by the app's
 UpgradeStarted notices and by AKS's own operations; none started outside its
-window. Counts, kill points included, are printed. ``PATCHPILOT_SOAK=N`` runs
+window. Counts, kill points included, are printed. ``pytest --soak N`` runs
 N seeds.
 """
 

@@ -9,7 +9,7 @@ input: no unhandled exception, no 5xx, and an input that is refused says
 why and leaves the store's pauses, ledger and the reconcile queue as they were
 (DESIGN.md, invariant 8).
 
-About 10,200 examples in all, under a minute; ``PATCHPILOT_SOAK=N`` runs N
+About 10,200 examples in all, under a minute; ``pytest --soak N`` runs N
 times as many.
 """
 
