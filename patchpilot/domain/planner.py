@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from dataclasses import dataclass, replace
 
 from patchpilot.domain.alerts import alert_rule_of
@@ -43,6 +44,10 @@ from patchpilot.domain.versions import (
 
 # How far ahead the planner looks for an allowed window before it gives up.
 HORIZON = dt.timedelta(days=366)
+# A cluster that gates a later ring and whose node OS window can stay shut longer than this
+# sets that ring's pace: AKS ships Linux node images about weekly.
+GATE_GAP = dt.timedelta(days=8)
+_GAP_SPAN = dt.timedelta(days=63)
 _AKS_KUBERNETES_CHANNELS = ("patch", "stable", "rapid")
 # How every "AKS's own channel manages this" block begins (it outranks every other reason).
 _AKS_MANAGED = "managed by AKS"
@@ -93,6 +98,7 @@ class _Planner:
         if ring is None:
             self._find(cluster, None, "no_ring", "matches no ring of the policy: not planned")
             return []
+        self._check_gate_pace(cluster, ring)
         drafts = self._requested_kubernetes(cluster, ring, self._kubernetes(cluster, ring))
         upgrading_pools = {d.pool for d in drafts if d.pool is not None and d.blocked is None}
         for pool in _ordered(cluster.pools):
@@ -593,6 +599,30 @@ class _Planner:
         ]
         return f" (after freeze: {'; '.join(skipped)})" if skipped else ""
 
+    def _check_gate_pace(self, cluster: ClusterState, ring: Ring) -> None:
+        """Say so when this cluster's rare node OS window holds a later ring back.
+
+        A later ring takes an image only once every cluster of this ring has
+        it (invariant 5), so the sparsest window here is the pace there.
+        """
+        later = self.policy.ring_after(ring)
+        schedule, _ = self._schedule(cluster, "node_image")
+        if later is None or schedule is None or not cluster.pools:
+            return
+        gap = longest_gap(schedule, self.now.replace(hour=0, minute=0, second=0, microsecond=0))
+        if gap is None or gap > GATE_GAP:
+            every = "does not open" if gap is None else f"can stay shut {gap.days} days"
+            self._find(
+                cluster,
+                None,
+                "slow_ring_gate",
+                f"its node OS window {every} within {_GAP_SPAN.days} days, and ring "
+                f"{later.name} takes a node image only once every cluster of ring {ring.name} "
+                "has it: this window sets ring "
+                f"{later.name}'s pace (AKS ships Linux images about weekly; "
+                f"open it at least every {GATE_GAP.days - 1} days)",
+            )
+
     def _find(self, cluster: ClusterState, pool: str | None, code: str, message: str) -> None:
         self.findings.append(Finding(str(cluster.id), pool, code, message))
 
@@ -642,6 +672,25 @@ def first_opening(
             if piece.end > earliest:
                 return max(piece.start, earliest), piece.end
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def longest_gap(schedule: Schedule, since: dt.datetime) -> dt.timedelta | None:
+    """The longest stretch without a window opening in the `_GAP_SPAN` after `since`.
+
+    None when no window opens at all. Memoised per schedule and day: a fleet
+    shares a handful of schedules.
+    """
+    end = since + _GAP_SPAN
+    opens = []
+    for window in schedule.iter_windows(since):
+        if window.start > end:
+            break
+        opens.append(max(window.start, since))
+    if not opens:
+        return None
+    moments = [since, *opens, end]
+    return max(later - earlier for earlier, later in itertools.pairwise(moments))
 
 
 def _soak_gate(

@@ -144,6 +144,11 @@ class Policy:
         """Every ring ahead of `ring` (none for the first ring or for no ring)."""
         return self.rings[: self.rings.index(ring)] if ring is not None else ()
 
+    def ring_after(self, ring: Ring) -> Ring | None:
+        """The ring that waits for `ring` to soak a target before it may take it."""
+        index = self.rings.index(ring)
+        return self.rings[index + 1] if index + 1 < len(self.rings) else None
+
     def ring_before(self, ring: Ring) -> Ring | None:
         """The ring that must soak a target before `ring` may take it."""
         index = self.rings.index(ring)

@@ -547,3 +547,42 @@ def test_actions_are_plain_values() -> None:
     assert result == plan(
         fleet([cluster("dev-1", "dev")], PATCHED), policy(), History(), INSIDE_WINDOW
     )
+
+
+def _node_os_window(schedule: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "aksManagedNodeOSUpgradeSchedule": {
+            "maintenanceWindow": {"schedule": schedule, "durationHours": 4, "startTime": "01:00"}
+        }
+    }
+
+
+MONTHLY = {"relativeMonthly": {"intervalMonths": 1, "weekIndex": "First", "dayOfWeek": "Sunday"}}
+WEEKLY = {"weekly": {"intervalWeeks": 1, "dayOfWeek": "Sunday"}}
+
+
+FORTNIGHTLY = {"weekly": {"intervalWeeks": 2, "dayOfWeek": "Sunday"}}
+
+
+@pytest.mark.parametrize(
+    ("env", "schedule", "flagged"),
+    [
+        pytest.param("staging", MONTHLY, True, id="staging-monthly"),
+        pytest.param("staging", FORTNIGHTLY, True, id="staging-fortnightly"),
+        pytest.param("staging", WEEKLY, False, id="staging-weekly"),
+        pytest.param("prod", MONTHLY, False, id="prod-monthly-gates-nobody"),
+    ],
+)
+def test_a_rare_window_in_a_ring_that_gates_another_is_a_finding(
+    env: str, schedule: dict[str, Any], *, flagged: bool
+) -> None:
+    doc = cluster("c-1", env, maintenance_configurations=_node_os_window(schedule))
+
+    result = plan(fleet([doc]), policy(), History(), INSIDE_WINDOW)
+
+    found = [f for f in result.findings if f.code == "slow_ring_gate"]
+    assert bool(found) is flagged
+    if flagged:
+        assert "ring prod takes a node image only once every cluster of ring staging" in (
+            found[0].message
+        )
