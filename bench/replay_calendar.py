@@ -34,7 +34,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from patchpilot.domain.node_images import NodeImageVersion, parse_node_image
 
@@ -161,21 +161,30 @@ _KUBERNETES_WINDOWS: Final[tuple[dict[str, Any], ...]] = (
     {"relativeMonthly": {"intervalMonths": 1, "weekIndex": "First", "dayOfWeek": "Sunday"}},
 )
 _OFFSETS: Final = ("+00:00", "+01:00", "-05:00", "+05:30", "-08:00", "+09:00")
+# How node OS windows are dealt to clusters. "varied": by cluster index alone, which
+# happens to give half of staging a monthly window (sparser than prod's). "graded": each
+# ring's windows at least as frequent as the next ring's (dev daily or every two days,
+# staging weekly, prod fortnightly or monthly), as rings are usually set up.
+WindowLayout = Literal["varied", "graded"]
+_GRADED: Final[Mapping[str, tuple[int, int]]] = {"dev": (0, 3), "staging": (1, 2), "prod": (5, 4)}
 
 
-def generate_fleet(catalog: Catalog, clusters: int, start: dt.date) -> dict[str, Any]:
+def generate_fleet(
+    catalog: Catalog, clusters: int, start: dt.date, layout: WindowLayout = "varied"
+) -> dict[str, Any]:
     """`clusters` clusters over 3 rings and 2 regions, each with Linux pools, most with Windows.
 
     Windows differ by cluster (daily, weekly, every two days, fortnightly,
     monthly; six UTC offsets) so the replay shows what windows cost, and two
-    of every three clusters run a Windows pool.
+    of every three clusters run a Windows pool. `layout` deals them by
+    cluster alone or graded by ring (see :data:`WindowLayout`).
     """
     linux, windows = catalog.initial(LINUX), catalog.initial(WINDOWS)
     documents = []
     for index in range(clusters):
         ring = RINGS[index % len(RINGS)]
         region = REGIONS[(index // len(RINGS)) % len(REGIONS)]
-        schedule, hours, at = _NODE_OS_WINDOWS[index % len(_NODE_OS_WINDOWS)]
+        schedule, hours, at = _NODE_OS_WINDOWS[_window_index(index, ring, layout)]
         offset = _OFFSETS[(index // 2) % len(_OFFSETS)]
         pools = [
             _pool("system", "Linux", "System", linux, 3),
@@ -202,6 +211,12 @@ def generate_fleet(catalog: Catalog, clusters: int, start: dt.date) -> dict[str,
             }
         )
     return {"catalog": _catalog_document(catalog), "clusters": documents}
+
+
+def _window_index(index: int, ring: str, layout: WindowLayout) -> int:
+    if layout == "graded":
+        return _GRADED[ring][(index // len(RINGS)) % 2]
+    return index % len(_NODE_OS_WINDOWS)
 
 
 def generate_policy(selection: str = "soaked") -> dict[str, Any]:

@@ -37,8 +37,8 @@ finds the clusters through the simulator's Resource Graph, as it does in
 Azure, so a sweep costs requests per region and image family, not per cluster.
 
 Run: `.venv/bin/python bench/time_to_patch.py [--clusters 30] [--start 2025-07-01]
-[--days 365] [--selection both] [--jobs 2] [--out records.json]`. Last line:
-the ratios of every selection.
+[--days 365] [--selection both] [--jobs 2] [--windows varied|graded]
+[--out records.json]`. Last line: the ratios of every selection.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `bench` importable
 from bench.replay_calendar import (  # noqa: E402
     RINGS,
     Catalog,
+    WindowLayout,
     build_catalog,
     generate_fleet,
     generate_policy,
@@ -200,6 +201,7 @@ def replay(
     seed: int = 0,
     selections: Sequence[str] = SELECTIONS,
     jobs: int = 1,
+    windows: WindowLayout = "varied",
 ) -> Replay:
     """Run the app over the calendar once per selection, and model NodeImage once.
 
@@ -212,7 +214,8 @@ def replay(
     catalog = build_catalog(read_releases(), start, start + days * DAY, seed=seed)
     with tempfile.TemporaryDirectory(prefix="patchpilot-ttp-") as workdir:
         fleet_path = Path(workdir, "fleet.json")
-        fleet_path.write_text(json.dumps(generate_fleet(catalog, clusters, start)), "utf-8")
+        document = generate_fleet(catalog, clusters, start, windows)
+        fleet_path.write_text(json.dumps(document), "utf-8")
         work = []
         for selection in selections:
             policy_path = Path(workdir, f"policy-{selection}.json")
@@ -572,12 +575,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=min(len(SELECTIONS), os.cpu_count() or 1),
         help="worker processes, one selection each (default: up to the CPU count)",
     )
+    parser.add_argument(
+        "--windows",
+        choices=("varied", "graded"),
+        default="varied",
+        help="node OS windows by cluster (varied: half of staging monthly) or graded by ring",
+    )
     parser.add_argument("--out", type=Path, help="write the per-operation records as JSON")
     args = parser.parse_args(argv)
     _quiet()
     selections = SELECTIONS if args.selection == "both" else (args.selection,)
     result = replay(
-        args.start, args.days, args.clusters, seed=args.seed, selections=selections, jobs=args.jobs
+        args.start,
+        args.days,
+        args.clusters,
+        seed=args.seed,
+        selections=selections,
+        jobs=args.jobs,
+        windows=args.windows,
     )
     if args.out is not None:
         write_operations(args.out, result)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.replay_calendar import WindowLayout, build_catalog, generate_fleet, read_releases
 from bench.time_to_patch import (
     SELECTIONS,
     Operation,
@@ -137,3 +138,23 @@ def test_one_selection_from_the_command_line(
     assert document["selections"] == ["latest"]
     assert {record["selection"] for record in document["patchpilot"]} <= {"latest"}
     assert capsys.readouterr().out.splitlines()[-1].startswith("ratios: latest: ")
+
+
+@pytest.mark.parametrize(
+    ("layout", "staging_slowest"),
+    [("varied", "relativeMonthly"), ("graded", "weekly")],
+)
+def test_graded_windows_give_no_gating_ring_a_rarer_window_than_weekly(
+    layout: WindowLayout, staging_slowest: str
+) -> None:
+    catalog = build_catalog(read_releases(), START, START + DAYS * dt.timedelta(days=1))
+    document = generate_fleet(catalog, 30, START, layout)
+    kinds: dict[str, set[str]] = {}
+    for cluster in document["clusters"]:
+        window = cluster["maintenance_configurations"]["aksManagedNodeOSUpgradeSchedule"]
+        kinds.setdefault(cluster["tags"]["env"], set()).update(
+            window["maintenanceWindow"]["schedule"]
+        )
+    assert kinds["dev"] == {"daily"}
+    assert staging_slowest in kinds["staging"]
+    assert ("relativeMonthly" in kinds["staging"]) is (layout == "varied")
