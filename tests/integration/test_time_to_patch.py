@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.replay_calendar import WindowLayout, build_catalog, generate_fleet, read_releases
+from bench.replay_calendar import (
+    RELEASES_CSV,
+    WindowLayout,
+    build_catalog,
+    generate_fleet,
+    read_releases,
+)
 from bench.time_to_patch import (
     SELECTIONS,
     Operation,
@@ -31,6 +37,9 @@ from bench.time_to_patch import (
 )
 from patchpilot.domain.fleet import NODE_OS_SCHEDULE
 from patchpilot.domain.schedule import subtract
+
+if not RELEASES_CSV.exists():
+    pytest.skip(f"shared data not found at {RELEASES_CSV}", allow_module_level=True)
 
 START = dt.date(2025, 8, 1)
 DAYS = 61  # crosses the 2025-08-08, 08-29 and 09-21 releases and two Patch Tuesdays
