@@ -539,10 +539,18 @@ def _share(count: int, total: int) -> str:
 
 
 def write_operations(path: Path, result: Replay) -> None:
-    """`--out`: every side's per-operation records as one JSON document, each with its selection."""
+    """`--out`: every side's per-operation records as one JSON document, each with its selection.
+
+    The fleet (clusters with their maintenance configurations as ARM returns
+    them, the catalog with release days) and each selection's policy
+    (rings, soaks, freezes) come along, so the records can be checked
+    against windows computed by other code than Patch Pilot's.
+    """
     document = {
         "start": iso(result.start),
         "end": iso(result.end),
+        "fleet": result.sides[0].run.inputs.document,
+        "policies": {side.selection: generate_policy(side.selection) for side in result.sides},
         "selections": [side.selection for side in result.sides],
         "patchpilot": [
             op.to_json("patchpilot", side.selection)

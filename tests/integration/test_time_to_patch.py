@@ -15,6 +15,7 @@ import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,7 @@ from bench.time_to_patch import (
 )
 from patchpilot.domain.fleet import NODE_OS_SCHEDULE
 from patchpilot.domain.schedule import subtract
+from tests.integration import aks_windows
 
 if not RELEASES_CSV.exists():
     pytest.skip(f"shared data not found at {RELEASES_CSV}", allow_module_level=True)
@@ -167,3 +169,52 @@ def test_graded_windows_give_no_gating_ring_a_rarer_window_than_weekly(
     assert kinds["dev"] == {"daily"}
     assert staging_slowest in kinds["staging"]
     assert ("relativeMonthly" in kinds["staging"]) is (layout == "varied")
+
+
+def test_every_start_in_the_json_sits_in_a_window_computed_by_other_code(
+    result: Replay, tmp_path: Path
+) -> None:
+    """The `--out` file alone, read with `aks_windows` instead of Patch Pilot's schedules."""
+    path = tmp_path / "records.json"
+    write_operations(path, result)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    windows = {
+        c["id"].lower(): c["maintenance_configurations"]["aksManagedNodeOSUpgradeSchedule"][
+            "maintenanceWindow"
+        ]
+        for c in document["fleet"]["clusters"]
+    }
+    checked = 0
+    for record in document["patchpilot"] + document["nodeimage_model"]:
+        started = dt.datetime.fromisoformat(record["started_at"])
+        where = f"{record['source']} {record['selection']} {record['cluster']}/{record['pool']}"
+        assert aks_windows.contains(windows[record["cluster"].lower()], started), where
+        if record["source"] == "patchpilot":
+            freezes = document["policies"][record["selection"]]["freezes"]
+            assert not aks_windows.frozen(freezes, started), where
+            assert record["earliest_allowed_at"] <= record["started_at"], where
+        assert record["available_at"] is None or record["available_at"] <= record["started_at"]
+        checked += 1
+    assert checked == len(result.model) + sum(len(s.operations) for s in result.sides)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "inside", "outside"),
+    [
+        # Every 2 weeks on Tuesday from Monday 2025-06-30: the week of 06-29 is week 0.
+        pytest.param({"weekly": {"intervalWeeks": 2, "dayOfWeek": "Tuesday"}},
+                     "2025-07-15T20:30:00Z", "2025-07-08T20:30:00Z", id="fortnightly"),
+        pytest.param({"relativeMonthly": {"intervalMonths": 1, "weekIndex": "Third",
+                                          "dayOfWeek": "Saturday"}},
+                     "2025-07-20T01:00:00Z", "2025-07-13T01:00:00Z", id="third-saturday"),
+        pytest.param({"daily": {"intervalDays": 2}},
+                     "2025-07-02T20:30:00Z", "2025-07-01T20:30:00Z", id="every-two-days"),
+    ],
+)  # fmt: skip
+def test_the_independent_reading_tells_windows_apart(
+    schedule: dict[str, Any], inside: str, outside: str
+) -> None:
+    window = {"schedule": schedule, "durationHours": 6, "startDate": "2025-06-30",
+              "startTime": "20:00", "utcOffset": "+00:00"}  # fmt: skip
+    assert aks_windows.contains(window, dt.datetime.fromisoformat(inside))
+    assert not aks_windows.contains(window, dt.datetime.fromisoformat(outside))
