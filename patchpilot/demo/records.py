@@ -10,9 +10,10 @@ hide there. Each record adds what the notices do not know:
   the catalog);
 - `earliest_allowed_at`: the first moment the rules allowed the upgrade, as
   the planner saw it: the start of the first window it scheduled the upgrade
-  for, or, when the first plan found it already due, the later of its
-  availability and the opening of the window it was in (for Windows images,
-  also Patch Tuesday plus the policy's offset).
+  for, or, when the first plan found it already due, the latest of its
+  availability, the opening of the window it was in and the end of the last
+  time gate it passed (a ring's soak; for Windows images, Patch Tuesday plus
+  the policy's offset).
 
 Called by the demo command, the summary and the calendar builder.
 """
@@ -194,6 +195,8 @@ class _Builder:
         gates = [first.at if window is None else window.start]
         if available is not None:
             gates.append(available)
+        if action.allowed_from is not None:  # a soak or offset that ended before this plan
+            gates.append(action.allowed_from)
         gates.extend(_windows_gate(self.run, kind, target))
         return min(max(gates), first.at)
 

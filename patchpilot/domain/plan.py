@@ -30,6 +30,9 @@ class Action:
     reason: str
     ring: str | None = None
     window_end: dt.datetime | None = None
+    # The last time gate (soak, Patch Tuesday offset) a due or scheduled action passed, if
+    # any: with the window, when the rules first allowed it. Not part of the JSON contract.
+    allowed_from: dt.datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON shape (DESIGN.md, CLI)."""

@@ -521,6 +521,7 @@ class _Planner:
             )
         start, end = opening
         window = f"window {iso(start)} to {iso(end)} ({schedule_name})"
+        action = replace(action, allowed_from=max((m for m, _ in draft.gates), default=None))
         if start <= self.now:
             passed = "".join(f"; {gate} ended {iso(moment)}" for moment, gate in draft.gates)
             return replace(
