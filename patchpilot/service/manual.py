@@ -38,7 +38,6 @@ from patchpilot.adapters.store.history import REQUESTS
 from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.history import History, Kind, Requested
 from patchpilot.domain.messages import ReconcileRequest
-from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.plan import Action, iso
 from patchpilot.domain.planner import plan
 from patchpilot.domain.policy import Policy
@@ -49,6 +48,7 @@ from patchpilot.service.clusters import known_cluster
 from patchpilot.service.deps import Services
 from patchpilot.service.operator import Operator, operator_span
 from patchpilot.service.refusals import BlockedError, BusyError, NotFoundError
+from patchpilot.service.settle import found_running, os_of
 from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
 from patchpilot.service.starts import start_upgrade
 from patchpilot.service.upgrade_requests import Outcome, UpgradeAnswer, UpgradeRequest
@@ -260,7 +260,7 @@ def _start(ask: _Ask, observation: ClusterObservation, action: Action) -> Upgrad
     )  # fmt: skip
     if not isinstance(claim, Claim):
         return _already(ask, state, claim.existing)
-    if claim.taken_over and _found_running(services, observation, claim, now):
+    if claim.taken_over and found_running(services, observation, claim, now):
         return _already(ask, state, store.get(key) or claim.operation)
     result = start_upgrade(services.gateway, state.id, key.pool, key.kind, key.target)
     if isinstance(result, Busy):
@@ -269,7 +269,7 @@ def _start(ask: _Ask, observation: ClusterObservation, action: Action) -> Upgrad
             f"AKS says the cluster is busy: {result.message}", retry_after=result.retry_after
         )
     operation = store.mark_started(key, json.dumps(result.to_json()), now, claim.etag)
-    services.telemetry.instruments.upgrade_started(key.kind, _os_of(state, key.pool))
+    services.telemetry.instruments.upgrade_started(key.kind, os_of(state, key.pool))
     notice = Notice("UpgradeStarted", str(state.id), _notice(ask, action), now)
     services.publisher.publish(notice)
     # The reconcile worker follows the operation and settles it, as for its own.
@@ -290,25 +290,6 @@ def _schedule(ask: _Ask, state: ClusterState, action: Action, wanted: Requested)
         wake = ReconcileRequest(str(state.id), "manual upgrade window", now, current_traceparent())
         services.queue.send(wake.encode(), now=now, delay=delay)
     return _answer(ask, "scheduled", state, action, None)
-
-
-def _found_running(
-    services: Services, observation: ClusterObservation, claim: Claim, now: dt.datetime
-) -> bool:
-    """A dead worker's claim: if AKS already shows the upgrade, record it instead of calling."""
-    key = claim.operation.key
-    state = observation.state
-    if _at_target(state, key):
-        services.store.mark_finished(key, "succeeded", now)
-        return True
-    pool = next((p for p in observation.pools if p.name == key.pool), None)
-    idle = state.provisioning_state == "Succeeded" and (
-        pool is None or pool.provisioning_state == "Succeeded"
-    )
-    if not idle:
-        services.store.mark_started(key, None, now, claim.etag)
-        return True
-    return False
 
 
 # Answers ----------------------------------------------------------------------------------
@@ -420,26 +401,10 @@ def _current(state: ClusterState, request: UpgradeRequest) -> str:
     return str(pool.version if request.kind == "kubernetes" else pool.node_image)
 
 
-def _at_target(state: ClusterState, key: OperationKey) -> bool:
-    if key.pool is None:
-        return str(state.kubernetes_version) == key.target
-    pool = next((p for p in state.pools if p.name == key.pool), None)
-    if pool is None:
-        return False
-    if key.kind == "kubernetes":
-        return str(pool.version) == key.target
-    return not parse_node_image(key.target).newer_than(pool.node_image)
-
-
 def _busy(state: ClusterState, history: History) -> bool:
     return state.provisioning_state != "Succeeded" or any(
         op.cluster == state.key for op in history.in_flight
     )
-
-
-def _os_of(state: ClusterState, pool: str | None) -> str:
-    found = next((p for p in state.pools if p.name == pool), None)
-    return found.os_type if found else "control-plane"
 
 
 def _why(request: UpgradeRequest) -> str:

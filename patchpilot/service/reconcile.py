@@ -37,9 +37,7 @@ from patchpilot.service.deps import Services
 from patchpilot.service.outcomes import ReconcileOutcome
 from patchpilot.service.settle import (
     ACTIVE,
-    announce_found,
-    at_target,
-    idle,
+    found_running,
     os_of,
     poll_running,
     settle,
@@ -155,7 +153,7 @@ def _start_first(
     if not isinstance(claim, Claim):
         waiting = f"{label} already claimed ({claim.existing.state})"
         return _requeue(services, request, now, services.tuning.follow_up, waiting, settled=settled)
-    if claim.taken_over and _takeover_already_done(services, observation, claim, now):
+    if claim.taken_over and found_running(services, observation, claim, now):
         return ReconcileOutcome(str(state.id), settled=(*settled, f"{label} found running"))
     result = start_upgrade(services.gateway, state.id, action.pool, action.kind, key.target)
     if isinstance(result, Busy):
@@ -187,22 +185,6 @@ def _asked_by(history: History, state: ClusterState, action: Action) -> Requeste
         ),
         None,
     )
-
-
-def _takeover_already_done(
-    services: Services, observation: ClusterObservation, claim: Claim, now: dt.datetime
-) -> bool:
-    """A dead worker's claim: if AKS shows the operation, record it instead of calling again."""
-    key = claim.operation.key
-    if at_target(observation.state, key):
-        announce_found(services, observation.state, key, now)
-        services.store.mark_finished(key, "succeeded", now)
-        return True
-    if not idle(observation, key.pool):
-        services.store.mark_started(key, None, now, claim.etag)
-        announce_found(services, observation.state, key, now)
-        return True
-    return False
 
 
 def _announce_start(

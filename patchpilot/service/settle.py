@@ -22,6 +22,7 @@ from patchpilot.adapters.arm.failures import classify
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import (
+    Claim,
     ClaimLostError,
     Operation,
     OperationError,
@@ -290,6 +291,25 @@ def _finish(
             now,
         )
     )
+
+
+def found_running(
+    services: Services, observation: ClusterObservation, claim: Claim, now: dt.datetime
+) -> bool:
+    """A dead worker's claim: if AKS shows its upgrade done or running, record (and announce) it.
+
+    True when it did, and the caller must not call ARM again.
+    """
+    key = claim.operation.key
+    if at_target(observation.state, key):
+        announce_found(services, observation.state, key, now)
+        services.store.mark_finished(key, "succeeded", now)
+        return True
+    if not idle(observation, key.pool):
+        services.store.mark_started(key, None, now, claim.etag)
+        announce_found(services, observation.state, key, now)
+        return True
+    return False
 
 
 def announce_found(
