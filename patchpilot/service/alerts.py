@@ -164,7 +164,7 @@ def _resolve(
 
 
 def _record(services: Services, alert_id: str) -> dict[str, Any] | None:
-    body = next((b for k, b in services.store.list_snapshots(KIND) if k == alert_id), None)
+    body = services.store.get_snapshot(KIND, alert_id)
     return None if body is None else dict(json.loads(body))
 
 

@@ -47,8 +47,7 @@ def recall(
     store: Store, route: str, key: str, digest: str, now: dt.datetime
 ) -> dict[str, Any] | None:
     """The answer kept for this key on this route, or None when there is none (or it aged out)."""
-    wanted = f"{route}:{key}"
-    body = next((b for k, b in store.list_snapshots(KIND) if k == wanted), None)
+    body = store.get_snapshot(KIND, f"{route}:{key}")
     if body is None:
         return None
     kept = json.loads(body)

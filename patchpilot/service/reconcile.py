@@ -27,6 +27,7 @@ from patchpilot.adapters.store import (
     OperationKey,
     load_history,
 )
+from patchpilot.adapters.store.records import ACTIVE_STATES
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.history import History, InFlight, Requested
 from patchpilot.domain.messages import ReconcileRequest
@@ -36,7 +37,6 @@ from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.service.deps import Services
 from patchpilot.service.outcomes import ReconcileOutcome
 from patchpilot.service.settle import (
-    ACTIVE,
     found_running,
     os_of,
     poll_running,
@@ -71,22 +71,21 @@ def reconcile(services: Services, request: ReconcileRequest, now: dt.datetime) -
 def _reconcile_held(
     services: Services, request: ReconcileRequest, cluster: ClusterId, now: dt.datetime
 ) -> ReconcileOutcome:
-    active = services.store.list_operations(cluster=cluster.key, states=ACTIVE)
+    active = services.store.list_operations(cluster=cluster.key, states=ACTIVE_STATES)
     known = poll_running(services, active, now)
     if known is None:
         why = f"an operation is running on {cluster.name}"
         return _requeue(services, request, now, services.tuning.follow_up, why)
     early = settle_polled(services, cluster, active, known, now)
     if early is not None:
-        state, settled = early
-        mine, history = _plan_cluster(services, state, merge_catalog(services.store, {}, now), now)
-        if not any(a.status == "due" for a in mine) and not _busy(state, history.in_flight):
-            return _wait_for_next(services, request, mine, now=now, settled=settled)
+        mine, history = _plan_cluster(services, early.state, early.regions, now)
+        if not any(a.status == "due" for a in mine) and not _busy(early.state, history.in_flight):
+            return _wait_for_next(services, request, mine, now=now, settled=early.settled)
     cache = services.catalogs.cache(now)
     observation = services.gateway.observe(request.cluster, cache)
     state = observation.state
     regions = merge_catalog(services.store, cache.catalog(), now)
-    settled = (early[1] if early else ()) + settle(services, observation, now, regions, known)
+    settled = (early.settled if early else ()) + settle(services, observation, now, regions, known)
     save_clusters(services.store, [state], now)
     mine, history = _plan_cluster(services, state, regions, now)
     due = [action for action in mine if action.status == "due"]

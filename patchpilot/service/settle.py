@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from patchpilot.adapters.arm.actions import OperationStatus, started_from_json
 from patchpilot.adapters.arm.failures import classify
@@ -27,18 +27,25 @@ from patchpilot.adapters.store import (
     Operation,
     OperationError,
     OperationKey,
-    OperationState,
 )
+from patchpilot.adapters.store.records import ACTIVE_STATES
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.errors import PatchPilotError
 from patchpilot.service.deps import Services
-from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
+from patchpilot.service.snapshots import load_cluster, save_clusters, stored_regions
 
 _log = logging.getLogger(__name__)
-ACTIVE: frozenset[OperationState] = frozenset({"in_progress", "started"})
 _Ending = tuple[Literal["succeeded", "failed"], OperationError | None]
+
+
+class Polled(NamedTuple):
+    """What settling from polled statuses left: the picture, what it said, the stored catalog."""
+
+    state: ClusterState
+    settled: tuple[str, ...]
+    regions: dict[str, Any]
 
 
 # Following what runs -------------------------------------------------------------------
@@ -73,7 +80,7 @@ def settle_polled(
     active: Sequence[Operation],
     known: Mapping[OperationKey, OperationStatus],
     now: dt.datetime,
-) -> tuple[ClusterState, tuple[str, ...]] | None:
+) -> Polled | None:
     """Every operation ended well, as polled: settle them without reading the cluster.
 
     The cluster is read before a start (fresh windows and versions guard
@@ -87,21 +94,15 @@ def settle_polled(
         return None
     if any(status.status != "Succeeded" for status in known.values()):
         return None
-    mine = load_fleet_snapshot(services.store, keep=lambda doc: _is(doc, cluster)).clusters
-    if not mine:
+    state = load_cluster(services.store, cluster.key)
+    if state is None:
         return None
-    state = mine[0]
     for op in active:
         state = state.reached(op.key.pool or None, op.key.kind, op.key.target)
-    regions = merge_catalog(services.store, {}, now)
+    regions = stored_regions(services.store)
     settled = tuple(_close(services, state, op, ("succeeded", None), now, regions) for op in active)
     save_clusters(services.store, [state], now)
-    return state, settled
-
-
-def _is(document: Mapping[str, Any], cluster: ClusterId) -> bool:
-    """Whether a stored cluster document is `cluster` (IDs compare case-insensitively)."""
-    return str(document.get("id", "")).lower() == cluster.key
+    return Polled(state, settled, regions)
 
 
 # Settling what the ledger says is running -------------------------------------------------
@@ -117,7 +118,7 @@ def settle(
     """Close ledger records whose outcome AKS already shows (lost events cost nothing)."""
     state = observation.state
     settled = []
-    for op in services.store.list_operations(cluster=state.key, states=ACTIVE):
+    for op in services.store.list_operations(cluster=state.key, states=ACTIVE_STATES):
         outcome = _observed_outcome(services, observation, op, known.get(op.key))
         if outcome is None:
             if _adopt_orphan(services, observation, op, now):

@@ -86,6 +86,12 @@ def stored_maintenance(store: Store) -> dict[str, dict[str, Schedule]]:
     return found
 
 
+def load_cluster(store: Store, key: str) -> ClusterState | None:
+    """One cluster's stored picture (None when it has none), read alone."""
+    body = store.get_snapshot(CLUSTERS, key)
+    return None if body is None else _parsed(body)
+
+
 def _parsed(body: str) -> ClusterState:
     document = {"clusters": [json.loads(body)]}
     return parse_fleet(document, source="fleet snapshot").clusters[0]
@@ -95,7 +101,7 @@ def merge_catalog(
     store: Store, observed: Mapping[str, RegionCatalog], now: dt.datetime
 ) -> dict[str, Any]:
     """Add what was just observed to the stored catalog; new entries are released today."""
-    known = _stored_regions(store)
+    known = stored_regions(store)
     for region, catalog in observed.items():
         document = known.setdefault(region, {"kubernetes": [], "node_images": {}})
         changed = _add_versions(document, region_document(catalog), now.date())
@@ -122,7 +128,7 @@ def load_fleet_snapshot(
         clusters = {key: doc for key, doc in clusters.items() if keep(doc)}
     for cluster in fresh:
         clusters[cluster.key] = cluster_document(cluster)
-    catalog = regions if regions is not None else _stored_regions(store)
+    catalog = regions if regions is not None else stored_regions(store)
     document = {
         "catalog": catalog,
         "clusters": [clusters[key] for key in sorted(clusters)],
@@ -145,7 +151,8 @@ def load_ring_gates(
     return load_fleet_snapshot(store, [state], regions, keep=gating)
 
 
-def _stored_regions(store: Store) -> dict[str, Any]:
+def stored_regions(store: Store) -> dict[str, Any]:
+    """The stored catalog, by region key, as :func:`merge_catalog` keeps it."""
     return {key: json.loads(body) for key, body in store.list_snapshots(REGIONS)}
 
 

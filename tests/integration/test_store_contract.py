@@ -668,6 +668,9 @@ def test_snapshots_keep_the_last_body_per_key_and_kind(store: Store) -> None:
     assert store.list_snapshots("cluster") == ((cluster, '{"v": 2}'),)
     assert store.list_snapshots("region") == (("westeurope", "{}"),)
     assert store.list_snapshots("other") == ()
+    assert store.get_snapshot("cluster", cluster) == '{"v": 2}'
+    assert store.get_snapshot("region", cluster) is None
+    assert store.get_snapshot("other", "westeurope") is None
 
 
 def test_concurrent_snapshot_writers_leave_one_whole_body(open_store: StoreFactory) -> None:

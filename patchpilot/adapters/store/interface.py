@@ -195,6 +195,10 @@ class Store(Protocol):
         """Keep `body` as the latest snapshot of (kind, key); the last writer wins."""
         ...
 
+    def get_snapshot(self, kind: str, key: str) -> str | None:
+        """The latest snapshot body of (kind, key), or None: one read, not a scan of the kind."""
+        ...
+
     def list_snapshots(self, kind: str) -> tuple[tuple[str, str], ...]:
         """Every (key, body) snapshot of one kind, sorted by key."""
         ...

@@ -25,7 +25,7 @@ SCOPES: Final = frozenset(get_args(PauseScope))
 STATES: Final = frozenset(get_args(OperationState))
 OUTCOMES: Final = frozenset(get_args(Outcome))
 # States that hold the cluster busy in the planner's eyes.
-ACTIVE_STATES: Final = frozenset({"in_progress", "started"})
+ACTIVE_STATES: Final[frozenset[OperationState]] = frozenset({"in_progress", "started"})
 # Narrowing tables: text read from a row becomes a Literal without a cast.
 _KIND_NAMES: Final[dict[str, Kind]] = {"kubernetes": "kubernetes", "node_image": "node_image"}
 _SCOPE_NAMES: Final[dict[str, PauseScope]] = {

@@ -512,6 +512,11 @@ class RowStore:
                 continue
         raise StoreContentionError(f"snapshot {kind}/{key} kept changing")
 
+    def get_snapshot(self, kind: str, key: str) -> str | None:
+        """The latest snapshot body of (kind, key), or None."""
+        row = self._rows.get(self._names.snapshots, kind, keys.escape(key))
+        return None if row is None else str(row.props["body"])
+
     def list_snapshots(self, kind: str) -> tuple[tuple[str, str], ...]:
         """Every (key, body) snapshot of one kind, by key."""
         rows = self._rows.scan(self._names.snapshots, kind)
