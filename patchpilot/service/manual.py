@@ -50,7 +50,8 @@ from patchpilot.service.operator import Operator, operator_span
 from patchpilot.service.refusals import BlockedError, BusyError, NotFoundError
 from patchpilot.service.settle import found_running, os_of
 from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
-from patchpilot.service.starts import start_upgrade
+from patchpilot.service.starts import start_upgrade, started_data
+from patchpilot.service.status import operation_json
 from patchpilot.service.upgrade_requests import Outcome, UpgradeAnswer, UpgradeRequest
 from patchpilot.telemetry import current_traceparent
 
@@ -315,7 +316,7 @@ def _answer(
         forced=request.force,
         requested_by=ask.operator.name,
         reason=reason,
-        operation=_operation_json(operation) if operation else None,
+        operation=operation_json(operation) if operation else None,
     )
 
 
@@ -337,34 +338,12 @@ def _already(ask: _Ask, state: ClusterState, existing: Operation) -> UpgradeAnsw
         requested_by=ask.operator.name,
         reason=f"the ledger already holds this upgrade ({existing.state}, asked by {who} "
         f"at {iso(existing.claimed_at)}): nothing new was started",
-        operation=_operation_json(existing),
+        operation=operation_json(existing),
     )
 
 
-def _operation_json(op: Operation) -> dict[str, Any]:
-    return {
-        "state": op.state,
-        "actor": op.actor,
-        "reason": op.reason,
-        "claimed_at": iso(op.claimed_at),
-        "started_at": iso(op.started_at),
-        "finished_at": iso(op.finished_at),
-        "error": str(op.error) if op.error else None,
-    }
-
-
 def _notice(ask: _Ask, action: Action) -> dict[str, Any]:
-    return {
-        "cluster": action.cluster,
-        "pool": action.pool,
-        "kind": action.kind,
-        "from": action.current,
-        "to": action.target,
-        "window_end": iso(action.window_end),
-        "reason": action.reason,
-        "requested_by": ask.operator.name,
-        "forced": ask.request.force,
-    }
+    return {**started_data(action), "requested_by": ask.operator.name, "forced": ask.request.force}
 
 
 # Small readers ----------------------------------------------------------------------------

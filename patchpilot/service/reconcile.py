@@ -48,7 +48,7 @@ from patchpilot.service.snapshots import (
     merge_catalog,
     save_clusters,
 )
-from patchpilot.service.starts import start_upgrade
+from patchpilot.service.starts import start_upgrade, started_data
 
 _log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def _announce_start(
         action.target,
         action.reason,
     )
-    services.publisher.publish(Notice("UpgradeStarted", str(state.id), _action_data(action), now))
+    services.publisher.publish(Notice("UpgradeStarted", str(state.id), started_data(action), now))
 
 
 # Waiting --------------------------------------------------------------------------------
@@ -236,15 +236,3 @@ def _requeue(
     return ReconcileOutcome(
         request.cluster, settled=settled, waiting=why, requeued_after_seconds=delay.total_seconds()
     )
-
-
-def _action_data(action: Action) -> dict[str, object]:
-    return {
-        "cluster": action.cluster,
-        "pool": action.pool,
-        "kind": action.kind,
-        "from": action.current,
-        "to": action.target,
-        "window_end": iso(action.window_end),
-        "reason": action.reason,
-    }

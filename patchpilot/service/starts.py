@@ -1,9 +1,14 @@
-"""The one place an upgrade's kind becomes a gateway call (reconcile and manual upgrades)."""
+"""Starting an upgrade, for the reconcile and manual upgrades alike.
+
+The one place an upgrade's kind becomes a gateway call, and the one shape of
+what an `UpgradeStarted` notice says about the action it started.
+"""
 
 from __future__ import annotations
 
 from patchpilot.adapters.arm.actions import Busy, Started
 from patchpilot.domain.history import Kind
+from patchpilot.domain.plan import Action, iso
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.service.deps import Gateway
@@ -21,3 +26,16 @@ def start_upgrade(
     if pool is None:
         return gateway.upgrade_control_plane(cluster, version)
     return gateway.upgrade_pool_version(cluster, pool, version)
+
+
+def started_data(action: Action) -> dict[str, object]:
+    """The `UpgradeStarted` notice's data for a planned action."""
+    return {
+        "cluster": action.cluster,
+        "pool": action.pool,
+        "kind": action.kind,
+        "from": action.current,
+        "to": action.target,
+        "window_end": iso(action.window_end),
+        "reason": action.reason,
+    }

@@ -162,9 +162,12 @@ def _last(operations: list[Operation], pool: str | None) -> dict[str, Any] | Non
     if not mine:
         return None
     op = max(mine, key=lambda o: (o.updated_at, o.claimed_at))
+    return {"kind": op.key.kind, "target": op.key.target, **operation_json(op)}
+
+
+def operation_json(op: Operation) -> dict[str, Any]:
+    """A ledger record as the API shows it: its state, who asked and why, when, what failed."""
     return {
-        "kind": op.key.kind,
-        "target": op.key.target,
         "state": op.state,
         "actor": op.actor,
         "reason": op.reason,
