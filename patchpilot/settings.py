@@ -105,7 +105,7 @@ class Settings:
         _refuse_unknown(environ)
         endpoint = _endpoint(_get(environ, ARM_ENDPOINT, PUBLIC_ARM))
         credential = _choice(environ, CREDENTIAL, "default", ("default", "static"))
-        if credential == "static" and not _is_loopback(endpoint):
+        if credential == "static" and not is_loopback(endpoint):
             raise _error(
                 CREDENTIAL,
                 "static hands out a fixed token and is for the local simulator only; "
@@ -244,7 +244,8 @@ def _deadline(value: str) -> float:
     return seconds
 
 
-def _is_loopback(endpoint: str) -> bool:
+def is_loopback(endpoint: str) -> bool:
+    """Whether an endpoint URL names this machine (localhost or a loopback address)."""
     host = urllib.parse.urlsplit(endpoint).hostname or ""
     if host == "localhost":
         return True

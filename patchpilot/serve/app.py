@@ -8,12 +8,10 @@ clock pump) and stops all of it when the block ends. Called by the
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 import sys
 import threading
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -153,9 +151,19 @@ def _start_app(
 
 def _settings(endpoint: str, ca_bundle: Path | None, *, own_simulator: bool) -> Settings:
     """ARM settings: ours alone for the in-process simulator, else the environment's too."""
-    from patchpilot.settings import ARM_CA_BUNDLE, ARM_ENDPOINT, CREDENTIAL, Settings, load_settings
+    from patchpilot.settings import (
+        ARM_CA_BUNDLE,
+        ARM_ENDPOINT,
+        CREDENTIAL,
+        Settings,
+        is_loopback,
+        load_settings,
+    )
 
-    overrides = {ARM_ENDPOINT: endpoint, CREDENTIAL: "static" if _loopback(endpoint) else "default"}
+    overrides = {
+        ARM_ENDPOINT: endpoint,
+        CREDENTIAL: "static" if is_loopback(endpoint) else "default",
+    }
     if ca_bundle is not None:
         overrides[ARM_CA_BUNDLE] = str(ca_bundle)
     return Settings.from_env(overrides) if own_simulator else load_settings(overrides)
@@ -244,13 +252,3 @@ def _pumping(api: LocalApi, source: Clock, seconds: float) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(timeout=10)
-
-
-def _loopback(endpoint: str) -> bool:
-    host = urllib.parse.urlsplit(endpoint).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
