@@ -98,6 +98,7 @@ def build_services(settings: Settings) -> Services:
         publisher=open_publisher(settings, credential),
         tuning=Tuning(notice=dt.timedelta(hours=settings.notice_hours)),
         holder=f"{socket.gethostname()}:{os.getpid()}",
+        clock=_utc_now,
     )
 
 

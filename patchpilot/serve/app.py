@@ -126,6 +126,7 @@ def _start_app(
         name: SqliteQueue(state / "queues.db", name) for name in (RECONCILE_QUEUE, POISON_QUEUE)
     }
     services = _services(settings, policy, fleet, store, queues[RECONCILE_QUEUE])
+    services.clock = clock.now
     host_json = ROOT / "host.json"
     config = (
         HostConfig.load(host_json, APP_SETTINGS)

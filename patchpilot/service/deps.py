@@ -8,7 +8,7 @@ simulator, SQLite or Azurite. Nothing here reads the environment or a clock.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -102,5 +102,8 @@ class Services:
     publisher: Publisher = field(default_factory=NullPublisher)
     tuning: Tuning = field(default_factory=Tuning)
     holder: str = "patchpilot"
+    # The clock re-read right before every start call (invariant 1 under slow ARM):
+    # the invocation's `now` may be minutes old by then. None: only that `now` counts.
+    clock: Callable[[], dt.datetime] | None = None
     # What regions offer, shared by this process's reconciles for a few minutes.
     catalogs: CatalogMemory = field(default_factory=CatalogMemory)

@@ -169,6 +169,7 @@ def running_app(
             tuning=tuning,
             telemetry=telemetry,
             discovery=_discovery(discovery, settings, fleet, stack),
+            clock=clock,
         )
         runtime = Runtime(services, clock.now)
         config = HostConfig.load(ROOT / "host.json", {**APP_SETTINGS, **(app_settings or {})})
@@ -227,6 +228,7 @@ def _services(
     tuning: Tuning | None,
     telemetry: Telemetry | None,
     discovery: Discovery,
+    clock: VirtualClock,
 ) -> Services:
     retry = _virtual_retry()
     recorder = telemetry or Telemetry.default()
@@ -242,6 +244,7 @@ def _services(
         publisher=RecordingPublisher(),
         tuning=tuning or Tuning(),
         holder="local-host",
+        clock=clock.now,
     )
 
 
