@@ -199,7 +199,7 @@ class SimulatedAks:
     def put_pool(
         self, cluster: SimCluster, pool: SimPool, body: dict[str, Any], now: dt.datetime
     ) -> Operation | None:
-        """An agent pool PUT; None when nothing changes."""
+        """An agent pool PUT (one changing nothing still runs a short ``Updating`` operation)."""
         self._refuse_if_busy(cluster)
         return self._start(
             cluster,
@@ -245,6 +245,7 @@ class SimulatedAks:
     # -- internals ----------------------------------------------------------------------------
 
     def _refuse_if_busy(self, cluster: SimCluster) -> None:
+        """AKS's 409 while any operation runs on the cluster: on any pool or the control plane."""
         running = self._active.get(cluster.key)
         if running is None:
             return
@@ -268,7 +269,11 @@ class SimulatedAks:
             touched = cluster.pool(phase.pool) if phase.pool else None
             if touched is not None:
                 touched.provisioning_state, touched.error = RUNNING_STATE[phase.kind], None
-        cluster.provisioning_state, cluster.error = RUNNING_STATE[phases[0].kind], None
+        if pool is None:
+            # Only the cluster's own operation (a managed cluster PUT) shows on the cluster; a
+            # pool's operation shows on that pool while the cluster stays Succeeded, as the
+            # recorded azure-cli traffic shows. Both hold the cluster: see _refuse_if_busy.
+            cluster.provisioning_state, cluster.error = RUNNING_STATE[phases[0].kind], None
         self._operations[operation.id] = operation
         self._active[cluster.key] = operation
         self._pending.extend(operation.advance(now, self.catalog))

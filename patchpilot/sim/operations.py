@@ -6,6 +6,13 @@ one ``Pace.seconds_per_node`` per step. Nothing ticks in the background: the
 simulated AKS calls :meth:`Operation.advance` with the current instant on each
 request, which applies every phase that has ended by then and reports the
 NodePoolRolling* events that happened, each at the instant it happened.
+
+Where AKS shows an operation (recorded azure-cli traffic, the cassettes in
+``shared/fixtures/arm-recordings``): a managed cluster PUT shows the cluster
+``Upgrading`` and every pool it rolls ``Upgrading`` at once; a pool's own
+operation (``upgradeNodeImageVersion``, an agent pool PUT) shows on that pool
+only (``UpgradingNodeImageVersion``, ``Upgrading``, or ``Updating`` for a PUT
+that changes nothing) while the cluster stays ``Succeeded``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ from patchpilot.sim.state import SimCluster, SimPool, UsedVersion
 PhaseKind = Literal["control_plane", "kubernetes", "node_image", "reconcile"]
 Status = Literal["InProgress", "Succeeded", "Failed", "Canceled"]
 
-# The provisioningState AKS shows while each kind of phase runs.
+# The provisioningState AKS shows while each kind of phase runs (on the pool it rolls; on
+# the cluster only for the cluster's own operations).
 RUNNING_STATE: dict[PhaseKind, str] = {
     "control_plane": "Upgrading",
     "kubernetes": "Upgrading",
@@ -81,7 +89,12 @@ class Phase:
 
 @dataclass
 class Operation:
-    """One long-running operation, its phases and its outcome (ARM's async operation)."""
+    """One long-running operation, its phases and its outcome (ARM's async operation).
+
+    ``pool`` is the agent pool whose own operation this is (None: the cluster's).
+    ``external`` marks an operation started outside Patch Pilot (another tool, a
+    person), which the chaos tests inject through the same model calls.
+    """
 
     id: str
     name: str
@@ -92,11 +105,29 @@ class Operation:
     status: Status = "InProgress"
     ended: dt.datetime | None = None
     error: dict[str, Any] | None = None
+    external: bool = False
 
     @property
     def running(self) -> bool:
         """Whether the operation still holds the cluster."""
         return self.status == "InProgress"
+
+    def upgrades(self) -> list[tuple[str | None, str, str]]:
+        """(pool or None, kind, target) of each upgrade this operation carries out.
+
+        Kinds and targets are named as Patch Pilot's ledger names them
+        (``kubernetes`` with a version, ``node_image`` with the full image
+        name), so a test can compare AKS's own record with the ledger. A PUT
+        that changed nothing names the version it asked for: AKS ran an
+        operation for it all the same.
+        """
+        found: list[tuple[str | None, str, str]] = []
+        for phase in self.phases:
+            if phase.target_image is not None:
+                found.append((phase.pool, "node_image", str(phase.target_image)))
+            elif phase.target_version is not None:
+                found.append((phase.pool, "kubernetes", str(phase.target_version)))
+        return found
 
     def expected_end(self) -> dt.datetime:
         """When the operation ends if nothing fails."""
@@ -158,6 +189,8 @@ class Operation:
             "code": "OperationCanceled",
             "message": f"The operation was canceled by abort operation {by}.",
         }
+        # Recorded for a cluster's abort (azure-cli test_aks_abort): the cluster and its pool
+        # end Canceled. A pool's abort is not recorded; it is taken to do the same.
         self.cluster.provisioning_state = "Canceled"
         return happened
 
@@ -174,7 +207,9 @@ class Operation:
         phase.done = True
         cluster, pool = self.cluster, self._pool(phase)
         if phase.kind == "reconcile":
-            for broken in [pool] if pool is not None else cluster.pools:
+            if pool is not None:
+                pool.provisioning_state, pool.error = "Succeeded", None
+            for broken in cluster.pools if pool is None else ():
                 if broken.provisioning_state in BROKEN_STATES:
                     broken.provisioning_state, broken.error = "Succeeded", None
             return
@@ -209,6 +244,8 @@ class Operation:
         if pool is not None:
             pool.error = detail
         self.status, self.ended, self.error = "Failed", at, detail
+        # A failed pool operation leaves the cluster Failed too, as AKS reports a failed node
+        # pool upgrade (Azure/AKS#4975); Patch Pilot reads the cause from the pool first.
         self.cluster.provisioning_state, self.cluster.error = "Failed", detail
         return self._rolling("NodePoolRollingFailed", phase, at)
 

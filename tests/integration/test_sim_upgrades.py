@@ -47,7 +47,7 @@ def kinds(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(e["eventType"].rsplit(".", 1)[-1], e["data"].get("nodePoolName", "")) for e in events]
 
 
-def test_node_image_upgrade_surges_then_drains_each_node_and_succeeds(
+def test_node_image_upgrade_shows_on_the_pool_surges_drains_each_node_and_succeeds(
     sim: SimulatorHandle, client: ContainerServiceClient, events: list[dict[str, Any]]
 ) -> None:
     poller = client.agent_pools.begin_upgrade_node_image_version("rg-dev", "dev-1", "system")
@@ -56,6 +56,7 @@ def test_node_image_upgrade_surges_then_drains_each_node_and_succeeds(
     assert operation is not None
     first_step = operation.step_at(START)
     pool = client.agent_pools.get("rg-dev", "dev-1", "system")
+    during = client.managed_clusters.get("rg-dev", "dev-1")
     advance(sim, STEP + STEP / 2)
     second_step = operation.step_at(sim.clock.now())
     advance(sim, DONE)
@@ -66,6 +67,11 @@ def test_node_image_upgrade_surges_then_drains_each_node_and_succeeds(
     assert second_step is not None
     assert second_step.startswith("cordon, drain and delete node aks-system-")
     assert pool.provisioning_state == "UpgradingNodeImageVersion"
+    assert during.provisioning_state == "Succeeded"
+    assert {p.name: p.provisioning_state for p in during.agent_pool_profiles or []} == {
+        "system": "UpgradingNodeImageVersion",
+        "win22": "Succeeded",
+    }
     after = client.agent_pools.get("rg-dev", "dev-1", "system")
     assert (after.node_image_version, after.provisioning_state) == (NEW_UBUNTU, "Succeeded")
     assert operation.status == "Succeeded"
@@ -122,7 +128,7 @@ def test_control_plane_only_upgrade_leaves_the_pools_alone(
     assert events == []
 
 
-def test_a_pool_kubernetes_upgrade_follows_the_control_plane_and_takes_the_latest_image(
+def test_a_pool_kubernetes_upgrade_shows_on_the_pool_and_takes_the_latest_image(
     sim: SimulatorHandle, client: ContainerServiceClient, events: list[dict[str, Any]]
 ) -> None:
     control_plane = upgrade_control_plane(client, "1.33.2")
@@ -131,6 +137,7 @@ def test_a_pool_kubernetes_upgrade_follows_the_control_plane_and_takes_the_lates
 
     poller = upgrade_pool(client, "system", "1.33.2")
     during = client.agent_pools.get("rg-dev", "dev-1", "system")
+    cluster_during = client.managed_clusters.get("rg-dev", "dev-1")
     advance(sim, DONE)
     pool = poller.result(timeout=10)
 
@@ -139,6 +146,7 @@ def test_a_pool_kubernetes_upgrade_follows_the_control_plane_and_takes_the_lates
         "1.32.6",
     )
     assert during.provisioning_state == "Upgrading"
+    assert cluster_during.provisioning_state == "Succeeded"
     assert (pool.orchestrator_version, pool.current_orchestrator_version) == ("1.33.2", "1.33.2")
     assert pool.node_image_version == NEW_UBUNTU
     assert kinds(events) == [
@@ -147,7 +155,7 @@ def test_a_pool_kubernetes_upgrade_follows_the_control_plane_and_takes_the_lates
     ]
 
 
-def test_a_full_cluster_upgrade_rolls_the_control_plane_then_each_pool_in_turn(
+def test_a_full_cluster_upgrade_shows_everything_upgrading_and_rolls_each_pool_in_turn(
     sim: SimulatorHandle, client: ContainerServiceClient, events: list[dict[str, Any]]
 ) -> None:
     cluster = client.managed_clusters.get("rg-dev", "dev-1")
@@ -155,9 +163,13 @@ def test_a_full_cluster_upgrade_rolls_the_control_plane_then_each_pool_in_turn(
     for profile in cluster.agent_pool_profiles or []:
         profile.orchestrator_version = "1.33.2"
     poller = client.managed_clusters.begin_create_or_update("rg-dev", "dev-1", cluster)
+    during = client.managed_clusters.get("rg-dev", "dev-1")
     advance(sim, DONE)
     result = poller.result(timeout=10)
 
+    # As recorded for `az aks upgrade -k`: the cluster and every pool it rolls show Upgrading.
+    assert during.provisioning_state == "Upgrading"
+    assert {p.provisioning_state for p in during.agent_pool_profiles or []} == {"Upgrading"}
     assert {p.current_orchestrator_version for p in result.agent_pool_profiles or []} == {"1.33.2"}
     assert kinds(events) == [
         ("NodePoolRollingStarted", "system"),
@@ -170,26 +182,92 @@ def test_a_full_cluster_upgrade_rolls_the_control_plane_then_each_pool_in_turn(
     assert events[-1]["eventTime"] == "2025-11-20T02:30:00.0000000Z"
 
 
-def test_a_busy_cluster_answers_409_operation_not_allowed(
-    sim: SimulatorHandle, client: ContainerServiceClient
+def start_node_image(client: ContainerServiceClient, pool: str) -> Any:
+    """What `az aks nodepool upgrade --node-image-only` sends."""
+    return client.agent_pools.begin_upgrade_node_image_version(
+        "rg-dev", "dev-1", pool, polling=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "name", "scope"),
+    [
+        pytest.param(
+            lambda c: start_node_image(c, "system"),
+            "upgrade node image version",
+            "agent pool system",
+            id="a pool's node image upgrade",
+        ),
+        pytest.param(
+            lambda c: upgrade_pool(c, "system", "1.32.6"),
+            "update node pool",
+            "agent pool system",
+            id="a pool PUT that changes nothing",
+        ),
+        pytest.param(
+            lambda c: upgrade_control_plane(c, "1.33.2"),
+            "update managed cluster",
+            "managed cluster",
+            id="a control plane upgrade",
+        ),
+    ],
+)
+def test_while_any_operation_runs_every_other_start_answers_409_naming_it(
+    sim: SimulatorHandle,
+    client: ContainerServiceClient,
+    first: Callable[[ContainerServiceClient], object],
+    name: str,
+    scope: str,
 ) -> None:
-    client.agent_pools.begin_upgrade_node_image_version("rg-dev", "dev-1", "system", polling=False)
+    first(client)
     running = sim.aks.active_operation(sim.aks.cluster("dev-1"))
     assert running is not None
+    others: list[Callable[[], object]] = [
+        lambda: client.agent_pools.begin_upgrade_node_image_version("rg-dev", "dev-1", "win22"),
+        lambda: upgrade_pool(client, "win22", "1.32.6"),
+        lambda: upgrade_control_plane(client, "1.32.9"),
+    ]
 
-    with pytest.raises(HttpResponseError) as on_pool:
-        client.agent_pools.begin_upgrade_node_image_version("rg-dev", "dev-1", "win22")
-    with pytest.raises(HttpResponseError) as on_cluster:
-        upgrade_control_plane(client, "1.33.2")
-
-    for caught in (on_pool.value, on_cluster.value):
-        assert caught.status_code == 409
-        assert caught.error is not None
-        assert caught.error.code == "OperationNotAllowed"
-        assert f"in progress upgrade node image version operation (operation ID: {running.id})" in (
-            caught.error.message or ""
+    for second in others:
+        with pytest.raises(HttpResponseError) as caught:
+            second()
+        assert caught.value.status_code == 409
+        assert caught.value.error is not None
+        assert caught.value.error.code == "OperationNotAllowed"
+        message = caught.value.error.message or ""
+        assert f"in progress {name} operation (operation ID: {running.id}) on the {scope}" in (
+            message
         )
-    assert sim.requests()[("AgentPools_UpgradeNodeImageVersion", 409)] == 1
+    assert [op.id for op in sim.aks.operations()] == [running.id]
+
+
+def test_a_control_plane_upgrade_shows_on_the_cluster_and_not_on_its_pools(
+    sim: SimulatorHandle, client: ContainerServiceClient
+) -> None:
+    upgrade_control_plane(client, "1.33.2")
+
+    during = client.managed_clusters.get("rg-dev", "dev-1")
+    pool = client.agent_pools.get("rg-dev", "dev-1", "system")
+
+    assert during.provisioning_state == "Upgrading"
+    assert pool.provisioning_state == "Succeeded"
+
+
+def test_a_pool_put_that_changes_nothing_runs_a_short_updating_operation(
+    sim: SimulatorHandle, client: ContainerServiceClient, events: list[dict[str, Any]]
+) -> None:
+    poller = upgrade_pool(client, "system", "1.32.6")
+    during = client.agent_pools.get("rg-dev", "dev-1", "system")
+    cluster = client.managed_clusters.get("rg-dev", "dev-1")
+    advance(sim, STEP)
+    pool = poller.result(timeout=10)
+
+    (operation,) = sim.aks.operations()
+    assert (during.provisioning_state, cluster.provisioning_state) == ("Updating", "Succeeded")
+    assert pool.provisioning_state == "Succeeded"
+    assert operation.status == "Succeeded"
+    assert operation.upgrades() == [("system", "kubernetes", "1.32.6")]
+    assert events == []
 
 
 def test_a_drain_blocked_by_a_pdb_fails_the_upgrade_naming_the_pdb_once(
