@@ -66,11 +66,27 @@ MicrosoftDocs/azure-aks-docs ``articles/aks/planned-maintenance.md``).
 - ``intervalDays`` and ``intervalMonths`` anchoring are not documented; we
   apply the same rule: the day (month) holding ``startDate`` is period 0, and
   occurrences repeat every ``interval`` periods from it.
-- With no ``startDate`` AKS stores the creation day, which we cannot know. The
-  phase of an interval > 1 is then anchored on the local date of the ``after``
-  instant given to :meth:`MaintenanceWindow.iter_windows` (for interval 1 the
-  anchor makes no difference). Two calls with different ``after`` may then
-  disagree on the phase; give a ``startDate`` to pin it.
+- With no ``startDate`` an interval > 1 has no phase we can know, so it is
+  never guessed. What AKS does, from three sources: the docs' property table
+  gives ``startDate`` the default "The current date at creation time" [DOC];
+  the recorded ARM traffic (azure-cli ``test_aks_maintenancewindow``, real ARM,
+  2023-07-25, in ``/work/shared/fixtures/arm-recordings``) shows a PUT whose
+  ``maintenanceWindow`` has no ``startDate`` answered, and read back by a GET,
+  with ``"startDate": "2023-07-25"``, the day of the PUT, where the list just
+  before held ``"startDate": "2123-01-01"`` for the same configuration. So AKS
+  fills ``startDate`` in and a GET returns it, and a later PUT without one
+  moves it to that PUT's day: neither the creation time (``systemData``) nor
+  anything else in the resource is the anchor. The SDK reference
+  (``@azure/arm-containerservice`` ``MaintenanceWindowResourceProperties``)
+  only says "If not specified, the maintenance window will be active right
+  away", nothing about the phase. Hence: a policy ``default_window`` or a fleet-file
+  configuration with an interval > 1 and no ``startDate`` is refused (path
+  ``...startDate``), and one observed through ARM (``observed=True``) becomes
+  a :class:`MaintenanceWindow` whose ``unusable`` names the reason and which
+  opens no window, so the planner blocks that kind until someone sets
+  ``startDate``. Interval 1 needs no anchor (every phase is the same).
+  Anchoring on the ``after`` instant, as this module once did, made "every 2
+  weeks" open every week for a caller asking each week.
 - ``dayOfMonth`` 29-31 in a month without that day is not documented. We skip
   that month (no window) rather than move it to the month's last day: being
   wrong that way only delays an upgrade, never starts one outside a window
@@ -112,6 +128,7 @@ __all__ = [
     "DAYS",
     "DEFAULT_DURATION_HOURS",
     "HORIZON",
+    "UNUSABLE_KEY",
     "WEEK_INDEXES",
     "AbsoluteMonthly",
     "Daily",
@@ -145,6 +162,12 @@ _OFFSET_RE: Final = re.compile(r"([+-])([0-9]{2}):([0-9]{2})")
 _TIME_RE: Final = re.compile(r"([0-9]{2}):([0-9]{2})")
 _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _NO_OFFSET: Final = timedelta(0)
+# Interval 1 repeats every period, so any anchor gives the same dates; a fixed
+# one (a Sunday) keeps the answer independent of the instant asked about.
+_ANY_ANCHOR: Final = date(2000, 1, 2)
+# Not an ARM field: stored snapshots (fleet documents) carry an observed
+# configuration's `unusable` reason under it, so it reads back unusable.
+UNUSABLE_KEY: Final = "patchpilotUnusable"
 _T = TypeVar("_T")
 
 
@@ -304,6 +327,15 @@ class Schedule(Protocol):
         """Whether an upgrade may start at `t`."""
         ...
 
+    @property
+    def unusable(self) -> str | None:
+        """Why AKS's configuration cannot be read safely, so no window opens; else None.
+
+        Set only for a configuration observed through ARM (see the module
+        notes); a person can act on the text ("set startDate").
+        """
+        ...
+
     def __hash__(self) -> int:
         """Schedules are values: callers memoise on (schedule, instant)."""
         ...
@@ -423,6 +455,32 @@ class RelativeMonthly:
 Recurrence: TypeAlias = Daily | Weekly | AbsoluteMonthly | RelativeMonthly
 
 
+def _interval_of(recurrence: Recurrence) -> tuple[str, int]:
+    """The recurrence's interval field, as AKS names it, and its value."""
+    if isinstance(recurrence, Daily):
+        return "intervalDays", recurrence.interval_days
+    if isinstance(recurrence, Weekly):
+        return "intervalWeeks", recurrence.interval_weeks
+    return "intervalMonths", recurrence.interval_months
+
+
+# Why an interval > 1 without startDate is never guessed (module notes, "With no
+# startDate"): AKS's docs give startDate the default "The current date at
+# creation time", and recorded ARM traffic shows a PUT without startDate coming
+# back with "startDate": "2023-07-25" (the PUT's day) where the configuration
+# held "2123-01-01" before. AKS always stores an anchor; when one is missing
+# here, only the writer knows which day it was.
+def _needs_anchor(recurrence: Recurrence, start_date: date | None) -> bool:
+    """An interval > 1 without startDate: its phase is unknown (module notes)."""
+    return start_date is None and _interval_of(recurrence)[1] > 1
+
+
+def _no_anchor(recurrence: Recurrence) -> str:
+    """What is wrong, in the words of the configuration's own fields."""
+    name, interval = _interval_of(recurrence)
+    return f"{name} {interval} without startDate has no anchor"
+
+
 def _next_in_step(earliest: date, first: date, step_days: int) -> date:
     """The first of first + k*step (any integer k) on or after `earliest`: no scanning."""
     behind = (earliest - first).days
@@ -483,6 +541,12 @@ class MaintenanceWindow(_WindowQueries):
     `not_allowed_time` carries ``notAllowedTime`` spans found beside the window
     in the same configuration: AKS documents them for the older form only, but
     a freeze someone wrote down is honoured rather than ignored.
+
+    `unusable`, when set, says why the configuration AKS holds cannot be
+    read safely; such a window opens nothing. Only the observed path sets it
+    (:func:`parse_maintenance_configuration` with ``observed=True``): an
+    interval > 1 without `start_date` is refused otherwise, because its phase
+    is unknown.
     """
 
     schedule: Recurrence
@@ -492,6 +556,7 @@ class MaintenanceWindow(_WindowQueries):
     start_date: date | None = None
     not_allowed_dates: tuple[DateSpan, ...] = ()
     not_allowed_time: tuple[Window, ...] = ()
+    unusable: str | None = None
     _blocked: tuple[Window, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -501,6 +566,7 @@ class MaintenanceWindow(_WindowQueries):
             raise InvalidInputError(
                 f"startTime must be a local time of day, got {self.start_time!r}", path="startTime"
             )
+        _check_anchor(self.schedule, self.start_date, self.unusable)
         object.__setattr__(self, "not_allowed_dates", tuple(self.not_allowed_dates))
         object.__setattr__(self, "not_allowed_time", tuple(self.not_allowed_time))
         spans = [span.blocked(self.utc_offset) for span in self.not_allowed_dates]
@@ -524,12 +590,14 @@ class MaintenanceWindow(_WindowQueries):
     def iter_windows(self, after: datetime) -> Iterator[Window]:
         """See :meth:`Schedule.iter_windows`.
 
-        Intervals count from ``startDate``; without one they count from the
-        local date of `after` (see the module notes), so for an interval > 1
-        the phase depends on `after`.
+        Intervals count from ``startDate``; without one the interval is 1,
+        which any anchor serves, so the answer never depends on `after`. An
+        unusable window yields nothing.
         """
         after = _utc(after, "after")
-        anchor = self.start_date or after.astimezone(self.zone).date()
+        if self.unusable is not None:
+            return iter(())
+        anchor = self.start_date or _ANY_ANCHOR
         return _allowed(lambda t: self._occurrence_ending_after(t, anchor), self._blocked, after)
 
     def _occurrence_ending_after(self, t: datetime, anchor: date) -> Window:
@@ -592,6 +660,11 @@ class TimeInWeekSchedule(_WindowQueries):
     def blocked(self) -> tuple[Window, ...]:
         """Every not-allowed span in UTC, merged and sorted."""
         return self._blocked
+
+    @property
+    def unusable(self) -> str | None:
+        """Never: hour slots in a week need no anchor."""
+        return None
 
     def iter_windows(self, after: datetime) -> Iterator[Window]:
         """See :meth:`Schedule.iter_windows`."""
@@ -656,6 +729,22 @@ def _check_choice(value: object, choices: tuple[str, ...], name: str) -> None:
         )
 
 
+def _check_anchor(recurrence: Recurrence, start_date: date | None, unusable: object) -> None:
+    """Refuse a phase we would have to guess, unless the window says it is unusable."""
+    if unusable is not None:
+        if not isinstance(unusable, str) or not unusable.strip():
+            raise InvalidInputError(
+                f"unusable must be a reason (text), got {_kind(unusable)}", path=UNUSABLE_KEY
+            )
+        return
+    if _needs_anchor(recurrence, start_date):
+        raise InvalidInputError(
+            f"{_no_anchor(recurrence)}: AKS counts the interval from startDate, which "
+            'defaults to the day the configuration was last written; set startDate ("YYYY-MM-DD")',
+            path="startDate",
+        )
+
+
 def _check_offset(offset: object) -> None:
     if not isinstance(offset, timedelta) or offset % timedelta(minutes=1):
         raise InvalidInputError(
@@ -692,31 +781,60 @@ def parse_utc_offset(text: str, *, source: str | None = None, path: str = "utcOf
 
 
 def parse_maintenance_window(
-    obj: Mapping[str, Any], *, source: str | None = None, path: str = "maintenanceWindow"
+    obj: Mapping[str, Any],
+    *,
+    source: str | None = None,
+    path: str = "maintenanceWindow",
+    observed: bool = False,
 ) -> MaintenanceWindow:
     """Validate a ``maintenanceWindow`` object (as ARM returns it) into a MaintenanceWindow.
 
     Unknown keys anywhere inside are errors, so a typo is never a silently
     different schedule; null values (``az`` prints the unused schedule kinds as
-    null) count as absent.
+    null) count as absent. An interval > 1 without ``startDate`` is refused
+    (path ``<path>.startDate``) unless `observed`: then the window comes back
+    with `unusable` set and opens nothing (see the module notes).
     """
+    return _parse_window(obj, source, path, "maintenanceWindow" if observed else None)
+
+
+def _parse_window(
+    obj: object, source: str | None, path: str, observed_as: str | None
+) -> MaintenanceWindow:
+    """`parse_maintenance_window`; `observed_as` names the configuration when observed."""
     with _located(path, source):
         fields = _fields(obj, _WINDOW_KEYS)
         offset = parse_utc_offset(fields.get("utcOffset", "+00:00"))
+        schedule = _parse_schedule(_required(fields, "schedule", 'e.g. {"weekly": {...}}'))
+        start_date = _optional_date(fields, "startDate")
         return MaintenanceWindow(
-            schedule=_parse_schedule(_required(fields, "schedule", 'e.g. {"weekly": {...}}')),
+            schedule=schedule,
             start_time=_parse_time(_required(fields, "startTime", 'e.g. "02:00"')),
             duration_hours=fields.get("durationHours", DEFAULT_DURATION_HOURS),
             utc_offset=offset,
-            start_date=_optional_date(fields, "startDate"),
+            start_date=start_date,
             not_allowed_dates=_parse_list(
                 fields.get("notAllowedDates", []), "notAllowedDates", _parse_span
             ),
+            unusable=_unusable_reason(schedule, start_date, observed_as),
         )
 
 
+def _unusable_reason(
+    recurrence: Recurrence, start_date: date | None, observed_as: str | None
+) -> str | None:
+    """For an observed window without an anchor, the reason and what to do about it."""
+    if observed_as is None or not _needs_anchor(recurrence, start_date):
+        return None
+    return (
+        f"{observed_as}: {_no_anchor(recurrence)}, so when AKS opens it is unknown; set "
+        f"startDate (az aks maintenanceconfiguration update --name {observed_as} ... "
+        "--start-date YYYY-MM-DD)"
+    )
+
+
 def parse_maintenance_configuration(
-    obj: Mapping[str, Any], *, source: str | None = None
+    obj: Mapping[str, Any], *, source: str | None = None, observed: bool = False
 ) -> Schedule:
     """Read one AKS maintenance configuration in any of the shapes people have.
 
@@ -728,6 +846,12 @@ def parse_maintenance_configuration(
     Unknown keys inside maintenanceWindow are errors; the envelope's other keys
     are ARM's business and ignored. When both forms are present the newer
     maintenanceWindow wins (AKS migrates the old form into it).
+
+    `observed` is for a configuration read from ARM: an interval > 1 without
+    ``startDate`` then gives a MaintenanceWindow whose `unusable` says why,
+    naming the configuration, instead of an error. A ``patchpilotUnusable``
+    reason beside ``maintenanceWindow`` (how :func:`to_arm` stores such a
+    window) reads back the same way.
     """
     if not isinstance(obj, Mapping):
         _fail(f"a maintenance configuration must be a JSON object, got {_kind(obj)}", "", source)
@@ -735,7 +859,9 @@ def parse_maintenance_configuration(
     properties: Mapping[str, Any] = obj["properties"] if wrapped else obj
     prefix = "properties" if wrapped else ""
     if properties.get("maintenanceWindow") is not None:
-        return _window_with_times(properties, prefix, source)
+        name = obj.get("name")
+        label = name if isinstance(name, str) and name else "maintenanceWindow"
+        return _window_with_times(properties, prefix, source, label if observed else None)
     if properties.get("maintenanceWindowId") is not None:
         _fail(
             "maintenanceWindowId points to a shared MaintenanceWindow resource; "
@@ -746,7 +872,7 @@ def parse_maintenance_configuration(
     if properties.get("timeInWeek") is not None or properties.get("notAllowedTime") is not None:
         return _parse_time_in_week(properties, prefix, source)
     if not wrapped and "schedule" in obj:
-        return parse_maintenance_window(obj, source=source, path="")
+        return parse_maintenance_window(obj, source=source, path="", observed=observed)
     _fail(
         "found no maintenanceWindow, timeInWeek or schedule: pass the JSON ARM returns, "
         "the output of `az aks maintenanceconfiguration show`, or a maintenanceWindow object",
@@ -766,14 +892,24 @@ _WINDOW_KEYS: Final = (
 
 
 def _window_with_times(
-    properties: Mapping[str, Any], prefix: str, source: str | None
+    properties: Mapping[str, Any], prefix: str, source: str | None, observed_as: str | None
 ) -> MaintenanceWindow:
-    window = parse_maintenance_window(
-        properties["maintenanceWindow"], source=source, path=_join(prefix, "maintenanceWindow")
+    stored = properties.get(UNUSABLE_KEY)
+    if stored is not None and (not isinstance(stored, str) or not stored.strip()):
+        _fail(
+            f"{UNUSABLE_KEY} must be a reason (text), got {_kind(stored)}",
+            _join(prefix, UNUSABLE_KEY),
+            source,
+        )
+    window = _parse_window(
+        properties["maintenanceWindow"],
+        source,
+        _join(prefix, "maintenanceWindow"),
+        observed_as or ("maintenanceWindow" if stored else None),
     )
     with _located(prefix, source):
         blocked = _time_spans(properties)
-    return replace(window, not_allowed_time=blocked) if blocked else window
+    return replace(window, not_allowed_time=blocked, unusable=stored or window.unusable)
 
 
 def _parse_time_in_week(
@@ -1002,6 +1138,8 @@ def to_arm(schedule: Schedule) -> dict[str, Any]:
     """
     if isinstance(schedule, MaintenanceWindow):
         properties: dict[str, Any] = {"maintenanceWindow": _window_to_arm(schedule)}
+        if schedule.unusable is not None:
+            properties[UNUSABLE_KEY] = schedule.unusable
         if schedule.not_allowed_time:
             spans = [_span_to_arm(span) for span in schedule.not_allowed_time]
             properties["notAllowedTime"] = spans

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from patchpilot.domain.schedule import (
     DAYS,
     DEFAULT_DURATION_HOURS,
     HORIZON,
+    UNUSABLE_KEY,
     WEEK_INDEXES,
     AbsoluteMonthly,
     Daily,
@@ -38,6 +40,7 @@ from patchpilot.domain.schedule import (
     parse_maintenance_window,
     parse_utc_offset,
     subtract,
+    to_arm,
 )
 from patchpilot.errors import InvalidInputError
 
@@ -329,20 +332,20 @@ def test_the_docs_every_monday_one_to_five_utc_example() -> None:
     assert not schedule.contains(utc(2026, 1, 6, 3))
 
 
-def test_the_docs_every_third_friday_example_anchors_on_the_day_asked_about() -> None:
+def test_the_docs_every_third_friday_example_without_a_start_date_is_refused() -> None:
     # --day-of-week Friday --interval-weeks 3 --duration 8 --utc-offset +05:30 --start-time 00:00,
-    # no startDate: AKS would use the creation day; we count from the local date of `after`.
-    schedule = mw(
-        {"weekly": {"dayOfWeek": "Friday", "intervalWeeks": 3}},
-        "00:00",
-        durationHours=8,
-        utcOffset="+05:30",
+    # no --start-date: AKS stores the day it was written, which this file does not say.
+    error = error_of(
+        lambda: mw(
+            {"weekly": {"dayOfWeek": "Friday", "intervalWeeks": 3}},
+            "00:00",
+            durationHours=8,
+            utcOffset="+05:30",
+        )
     )
-    assert pairs(schedule, utc(2026, 1, 7), 3) == [
-        (utc(2026, 1, 8, 18, 30), utc(2026, 1, 9, 2, 30)),
-        (utc(2026, 1, 29, 18, 30), utc(2026, 1, 30, 2, 30)),
-        (utc(2026, 2, 19, 18, 30), utc(2026, 2, 20, 2, 30)),
-    ]
+    assert error.path == "maintenanceWindow.startDate"
+    assert "intervalWeeks 3 without startDate" in error.detail
+    assert "set startDate" in error.detail
 
 
 def test_the_cli_help_weekly_example_counts_three_weeks_from_its_start_date() -> None:
@@ -1003,6 +1006,165 @@ def test_the_shared_fixture_files_parse_as_the_copies_in_this_file() -> None:
     )
 
 
+# --------------------------------------------------------------------------- the anchor
+
+NODE_OS = "aksManagedNodeOSUpgradeSchedule"
+FORTNIGHTLY = {"weekly": {"intervalWeeks": 2, "dayOfWeek": "Sunday"}}
+RECORDINGS = FIXTURES.parents[1] / "arm-recordings"
+
+UNANCHORED = [
+    pytest.param({"daily": {"intervalDays": 2}}, "intervalDays 2", id="every-two-days"),
+    pytest.param(FORTNIGHTLY, "intervalWeeks 2", id="every-two-weeks"),
+    pytest.param(
+        {"absoluteMonthly": {"intervalMonths": 3, "dayOfMonth": 1}},
+        "intervalMonths 3",
+        id="quarterly-on-the-1st",
+    ),
+    pytest.param(
+        {"relativeMonthly": {"intervalMonths": 6, "dayOfWeek": "Friday", "weekIndex": "Last"}},
+        "intervalMonths 6",
+        id="half-yearly-last-friday",
+    ),
+]
+ANCHOR_FREE = [
+    pytest.param({"daily": {"intervalDays": 1}}, id="daily"),
+    pytest.param({"weekly": {"intervalWeeks": 1, "dayOfWeek": "Sunday"}}, id="weekly"),
+    pytest.param({"absoluteMonthly": {"intervalMonths": 1, "dayOfMonth": 15}}, id="monthly"),
+    pytest.param(
+        {"relativeMonthly": {"intervalMonths": 1, "dayOfWeek": "Friday", "weekIndex": "Second"}},
+        id="second-friday",
+    ),
+]
+
+
+def arm(schedule: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A configuration as ARM returns it, named as the node OS schedule."""
+    window = {"schedule": schedule, "durationHours": 4, "startTime": "01:00", **fields}
+    return {"name": NODE_OS, "properties": {"maintenanceWindow": window}}
+
+
+@pytest.mark.parametrize(("schedule", "interval"), UNANCHORED)
+def test_an_interval_above_one_without_a_start_date_is_refused_at_start_date(
+    schedule: dict[str, Any], interval: str
+) -> None:
+    error = error_of(lambda: parse_maintenance_configuration(arm(schedule), source="c.json"))
+    assert (error.source, error.path) == ("c.json", "properties.maintenanceWindow.startDate")
+    assert f"{interval} without startDate has no anchor" in error.detail
+    assert "set startDate" in error.detail
+
+
+@pytest.mark.parametrize(("schedule", "interval"), UNANCHORED)
+def test_an_observed_interval_above_one_without_a_start_date_opens_nothing_and_says_why(
+    schedule: dict[str, Any], interval: str
+) -> None:
+    observed = parse_maintenance_configuration(arm(schedule), source="arm", observed=True)
+    assert isinstance(observed, MaintenanceWindow)
+    assert observed.unusable == (
+        f"{NODE_OS}: {interval} without startDate has no anchor, so when AKS opens it is "
+        f"unknown; set startDate (az aks maintenanceconfiguration update --name {NODE_OS} ... "
+        "--start-date YYYY-MM-DD)"
+    )
+    for after in (utc(2026, 1, 1), utc(2026, 1, 8, 1, 30), utc(2026, 4, 1)):
+        assert observed.windows(after, 3) == []
+        assert observed.window_at(after) is None
+        assert not observed.contains(after)
+
+
+@pytest.mark.parametrize(
+    ("config", "label"),
+    [
+        pytest.param(arm(FORTNIGHTLY), NODE_OS, id="arm"),
+        pytest.param(
+            {"name": "aksManagedAutoUpgradeSchedule", "id": "x", **arm(FORTNIGHTLY)["properties"]},
+            "aksManagedAutoUpgradeSchedule",
+            id="az-show",
+        ),
+        pytest.param(arm(FORTNIGHTLY)["properties"]["maintenanceWindow"], "maintenanceWindow",
+                     id="bare-window"),
+    ],
+)  # fmt: skip
+def test_the_observed_reason_names_the_configuration_when_the_json_does(
+    config: dict[str, Any], label: str
+) -> None:
+    observed = parse_maintenance_configuration(config, observed=True)
+    assert observed.unusable is not None
+    assert observed.unusable.startswith(f"{label}: intervalWeeks 2 without startDate")
+
+
+@pytest.mark.parametrize(("schedule", "interval"), UNANCHORED)
+def test_with_a_start_date_an_observed_interval_above_one_is_an_ordinary_window(
+    schedule: dict[str, Any], interval: str
+) -> None:
+    observed = parse_maintenance_configuration(arm(schedule, startDate="2026-01-04"), observed=True)
+    assert observed.unusable is None
+    assert observed == parse_maintenance_configuration(arm(schedule, startDate="2026-01-04"))
+    assert observed.windows(utc(2026, 1, 1), 1)
+
+
+@pytest.mark.parametrize("schedule", ANCHOR_FREE)
+def test_an_interval_of_one_needs_no_start_date_and_never_depends_on_after(
+    schedule: dict[str, Any],
+) -> None:
+    window = parse_maintenance_configuration(arm(schedule))
+    assert window.unusable is None
+    later = utc(2026, 1, 20, 12)
+    early = window.windows(utc(2026, 1, 1), 40)
+    assert window.windows(later, 10) == [w for w in early if w.end > later][:10]
+
+
+def test_two_calls_a_week_apart_agree_on_a_fortnightly_window_with_a_start_date() -> None:
+    # The defect: anchored on `after`, asking each Saturday made every Sunday the one.
+    window = parse_maintenance_configuration(arm(FORTNIGHTLY, startDate="2026-01-04"))
+    asked_each_saturday = [window.windows(utc(2026, 1, day), 1)[0].start for day in (3, 10, 17)]
+    assert asked_each_saturday == [utc(2026, 1, 4, 1), utc(2026, 1, 18, 1), utc(2026, 1, 18, 1)]
+
+
+def test_the_constructor_refuses_an_unanchored_interval_unless_it_is_marked_unusable() -> None:
+    error = error_of(lambda: MaintenanceWindow(Weekly(2, "Sunday"), time(1)))
+    assert error.path == "startDate"
+    assert "intervalWeeks 2 without startDate" in error.detail
+    blocked = MaintenanceWindow(Weekly(2, "Sunday"), time(1), unusable="set startDate")
+    assert blocked.windows(utc(2026, 1, 1), 1) == []
+    assert blocked.unusable == "set startDate"
+    assert MaintenanceWindow(Weekly(1, "Sunday"), time(1)).unusable is None
+
+
+def test_the_older_time_in_week_form_is_never_unusable() -> None:
+    assert parse_maintenance_configuration(ARM_TIME_IN_WEEK, observed=True).unusable is None
+
+
+def test_an_unusable_window_keeps_its_reason_through_to_arm_and_a_strict_read() -> None:
+    observed = parse_maintenance_configuration(arm(FORTNIGHTLY), observed=True)
+    stored = json.loads(json.dumps(to_arm(observed)))
+    assert stored[UNUSABLE_KEY] == observed.unusable
+    assert "startDate" not in stored["maintenanceWindow"]
+    assert parse_maintenance_configuration(stored, source="snapshot") == observed
+
+
+@pytest.mark.parametrize("reason", [pytest.param(5, id="number"), pytest.param(" ", id="blank")])
+def test_a_stored_unusable_reason_must_be_text(reason: object) -> None:
+    stored = {"maintenanceWindow": arm(FORTNIGHTLY)["properties"]["maintenanceWindow"]}
+    stored[UNUSABLE_KEY] = reason
+    error = error_of(lambda: parse_maintenance_configuration(stored, source="s"))
+    assert (error.path, error.source) == (UNUSABLE_KEY, "s")
+    assert "must be a reason" in error.detail
+
+
+@pytest.mark.skipif(not RECORDINGS.exists(), reason="the shared fixtures are not here")
+def test_aks_fills_in_the_start_date_of_a_window_written_without_one() -> None:
+    # The evidence in the module notes: real ARM, `az aks maintenanceconfiguration update`.
+    recording = yaml.safe_load(
+        (RECORDINGS / "azure-cli__test_aks_maintenancewindow.yaml").read_text()
+    )
+    (put,) = [i for i in recording["interactions"] if i["request"]["method"] == "PUT"]
+    sent = json.loads(put["request"]["body"])["properties"]["maintenanceWindow"]
+    answered = json.loads(put["response"]["body"]["string"])
+    assert "startDate" not in sent
+    read = parse_maintenance_configuration(answered, observed=True)
+    assert isinstance(read, MaintenanceWindow)
+    assert (read.start_date, read.unusable) == (date(2023, 7, 25), None)
+
+
 # --------------------------------------------------------------------------- validation errors
 
 
@@ -1309,6 +1471,10 @@ CONSTRUCTOR_ERRORS = [
     pytest.param(lambda: DateSpan(date(2026, 1, 2), date(2026, 1, 1)), "end",
                  "must not be before start", id="date-span"),
     pytest.param(lambda: TimeInWeek("Monday", (25,)), "hourSlots[0]", "got 25", id="slots"),
+    pytest.param(lambda: MaintenanceWindow(Daily(3), time(1)), "startDate",
+                 "intervalDays 3 without startDate has no anchor", id="no-anchor"),
+    pytest.param(lambda: MaintenanceWindow(Daily(1), time(1), unusable=""), UNUSABLE_KEY,
+                 "must be a reason", id="empty-reason"),
 ]
 # fmt: on
 
@@ -1407,15 +1573,31 @@ def date_spans(draw: st.DrawFn) -> DateSpan:
     return DateSpan(start, start + timedelta(days=draw(st.integers(0, 45))))
 
 
-MAINTENANCE_WINDOWS = st.builds(
-    MaintenanceWindow,
-    schedule=RECURRENCES,
-    start_time=st.builds(time, st.integers(0, 23), st.integers(0, 59)),
-    duration_hours=st.integers(4, 24),
-    utc_offset=st.integers(-14 * 60, 14 * 60).map(lambda minutes: timedelta(minutes=minutes)),
-    start_date=st.none() | DAYS_2026,
-    not_allowed_dates=st.lists(date_spans(), max_size=3).map(tuple),
-)
+def _interval(recurrence: Recurrence) -> int:
+    match recurrence:
+        case Daily(interval_days=n) | Weekly(interval_weeks=n):
+            return n
+        case AbsoluteMonthly(interval_months=n) | RelativeMonthly(interval_months=n):
+            return n
+    raise AssertionError(recurrence)
+
+
+@st.composite
+def maintenance_windows(draw: st.DrawFn, *, anchored: bool = False) -> MaintenanceWindow:
+    """Every window AKS can hold: an interval > 1 always comes with its startDate."""
+    recurrence = draw(RECURRENCES)
+    needs_date = anchored or _interval(recurrence) > 1
+    return MaintenanceWindow(
+        schedule=recurrence,
+        start_time=draw(st.builds(time, st.integers(0, 23), st.integers(0, 59))),
+        duration_hours=draw(st.integers(4, 24)),
+        utc_offset=timedelta(minutes=draw(st.integers(-14 * 60, 14 * 60))),
+        start_date=draw(DAYS_2026 if needs_date else st.none() | DAYS_2026),
+        not_allowed_dates=tuple(draw(st.lists(date_spans(), max_size=3))),
+    )
+
+
+MAINTENANCE_WINDOWS = maintenance_windows()
 INSTANTS = st.datetimes(datetime(2025, 1, 1), datetime(2027, 12, 31), timezones=st.just(UTC))
 
 
@@ -1468,10 +1650,25 @@ def test_contains_agrees_with_window_at_and_with_windows(
     assert found is None or found.contains(t)
     first = schedule.windows(t, 1)
     assert (found is not None) == bool(first and first[0].contains(t))
-    if schedule.start_date is not None:
-        # With the phase pinned, windows listed from an earlier instant agree too.
-        listed = [window for window in schedule.iter_windows(after) if window.start <= t]
-        assert schedule.contains(t) == any(window.contains(t) for window in listed)
+    # The phase never depends on the instant asked about: an earlier listing agrees.
+    listed = [window for window in schedule.iter_windows(after) if window.start <= t]
+    assert schedule.contains(t) == any(window.contains(t) for window in listed)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    schedule=maintenance_windows(anchored=True),
+    after=INSTANTS,
+    later_by=st.integers(0, 60 * 24 * 400),
+)
+def test_windows_found_from_two_instants_agree_where_they_overlap(
+    schedule: MaintenanceWindow, after: datetime, later_by: int
+) -> None:
+    later = after + timedelta(minutes=later_by)
+    limit = later + timedelta(days=120)
+    early = list(takewhile(lambda window: window.start < limit, schedule.iter_windows(after)))
+    late = list(takewhile(lambda window: window.start < limit, schedule.iter_windows(later)))
+    assert late == [window for window in early if window.end > later]
 
 
 HOUR_SETS = st.sets(st.integers(0, 7 * 24 - 1), max_size=40)
