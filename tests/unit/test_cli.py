@@ -92,6 +92,54 @@ def test_patch_tuesday_lists_twelve_second_tuesdays(capsys: pytest.CaptureFixtur
     assert "2026-12-08" in out
 
 
+FORTNIGHTLY_WITHOUT_START_DATE = {
+    "name": "aksManagedNodeOSUpgradeSchedule",
+    "properties": {
+        "maintenanceWindow": {
+            "schedule": {"weekly": {"intervalWeeks": 2, "dayOfWeek": "Sunday"}},
+            "durationHours": 4,
+            "startTime": "01:00",
+        }
+    },
+}
+
+
+def test_windows_refuses_an_interval_without_start_date_whatever_the_after(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(FORTNIGHTLY_WITHOUT_START_DATE))
+    answers = [
+        run(capsys, "windows", "--config", str(config), "--after", after, "--json")
+        for after in ("2026-01-03T00:00Z", "2026-01-10T00:00Z")
+    ]
+    assert answers[0] == answers[1]
+    code, out, err = answers[0]
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1
+    assert err.startswith(f"patchpilot: error: {config}: ")
+    assert "properties.maintenanceWindow.startDate" in err
+    assert "intervalWeeks 2 without startDate" in err
+    assert "set startDate" in err
+    assert "Traceback" not in err
+
+
+def test_windows_with_a_start_date_agree_from_two_afters(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    anchored = json.loads(json.dumps(FORTNIGHTLY_WITHOUT_START_DATE))
+    anchored["properties"]["maintenanceWindow"]["startDate"] = "2026-01-04"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(anchored))
+    found = []
+    for after in ("2026-01-03T00:00Z", "2026-01-10T00:00Z"):
+        code, out, _ = run(capsys, "windows", "--config", str(config), "--after", after, "--json")
+        assert code == 0
+        found.append([w["start"] for w in json.loads(out)["windows"]])
+    assert found[0][:3] == ["2026-01-04T01:00:00Z", "2026-01-18T01:00:00Z", "2026-02-01T01:00:00Z"]
+    assert found[1][:2] == found[0][1:3]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -125,6 +125,50 @@ def test_invalid_policy_names_the_file_field_and_expectation(
     assert what in message
 
 
+@pytest.mark.parametrize(
+    ("schedule", "interval"),
+    [
+        pytest.param({"daily": {"intervalDays": 2}}, "intervalDays 2", id="every-two-days"),
+        pytest.param(
+            {"weekly": {"intervalWeeks": 2, "dayOfWeek": "Saturday"}},
+            "intervalWeeks 2",
+            id="every-two-weeks",
+        ),
+        pytest.param(
+            {"absoluteMonthly": {"intervalMonths": 3, "dayOfMonth": 1}},
+            "intervalMonths 3",
+            id="quarterly",
+        ),
+        pytest.param(
+            {"relativeMonthly": {"intervalMonths": 2, "dayOfWeek": "Sunday", "weekIndex": "First"}},
+            "intervalMonths 2",
+            id="every-two-months",
+        ),
+    ],
+)
+def test_a_default_window_with_an_interval_above_one_needs_a_start_date(
+    schedule: dict[str, Any], interval: str
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_policy(_broken(["default_window", "schedule"], schedule), source="policy.yaml")
+    error = caught.value
+    assert (error.source, error.path) == ("policy.yaml", "default_window.startDate")
+    assert f"{interval} without startDate has no anchor" in error.detail
+    assert "set startDate" in error.detail
+    anchored = _broken(["default_window", "schedule"], schedule)
+    anchored["default_window"]["startDate"] = "2026-01-03"
+    window = parse_policy(anchored).default_window
+    assert window is not None
+    assert window.unusable is None
+
+
+def test_a_default_window_every_week_needs_no_start_date() -> None:
+    window = parse_policy(policy_doc()).default_window
+    assert window is not None
+    assert window.start_date is None
+    assert window.unusable is None
+
+
 def test_duplicate_ring_names_are_refused() -> None:
     doc = policy_doc(rings=[{"name": "a"}, {"name": "a"}])
     with pytest.raises(InvalidInputError, match="defined twice"):
