@@ -7,6 +7,12 @@ instant, lets the handler read or change state under one lock, then delivers
 the events that happened, outside the lock (a sink may call the simulator
 back). Tests can drive it directly: :meth:`tick`, :meth:`cluster`,
 :meth:`operation`, :meth:`emitted`.
+
+A fault plan's :class:`~patchpilot.sim.faults.ExternalStart` (a pool upgrade
+started by another tool or a person) is applied the same lazy way: the first
+transaction at or after its instant starts it, at that instant, through the
+call an ARM request would make, so AKS's own operation list holds it (marked
+``external``) and a busy cluster refuses it as it refuses anyone.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ from typing import Any
 
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.sim import arm_errors
+from patchpilot.sim.arm_errors import ArmError
 from patchpilot.sim.catalog import Catalog, region_key
 from patchpilot.sim.clock import Clock
 from patchpilot.sim.events import EventSchema, EventSink, envelope
-from patchpilot.sim.faults import FaultPlan
+from patchpilot.sim.faults import ExternalStart, FaultPlan
 from patchpilot.sim.fleet_input import FleetInput
 from patchpilot.sim.operations import RUNNING_STATE, Happening, Operation, Phase
 from patchpilot.sim.pace import Pace
@@ -52,6 +59,8 @@ class SimulatedAks:
         self._lock = threading.RLock()
         self._faults = faults or FaultPlan()
         self._drained: set[tuple[str, str]] = set()
+        # What became of each external start: "started", "nothing to do" or AKS's refusal.
+        self._external: dict[ExternalStart, str] = {}
         self._clusters = [
             SimCluster.from_fleet(c, e)
             for c, e in zip(fleet.state.clusters, fleet.extras, strict=False)
@@ -110,6 +119,17 @@ class SimulatedAks:
         """The operation holding a cluster, if any (after advancing to now)."""
         with self.transaction():
             return self._active.get(cluster.key)
+
+    def external_starts(self) -> dict[ExternalStart, str]:
+        """Each external start applied so far, and what became of it."""
+        with self._lock:
+            return dict(self._external)
+
+    def next_external_start(self, after: dt.datetime) -> dt.datetime | None:
+        """When the next external start not yet applied is due, after ``after`` (None: never)."""
+        with self._lock:
+            pending = [e.at for e in self._faults.external_starts if e not in self._external]
+        return min((at for at in pending if at > after), default=None)
 
     def emitted(self) -> list[dict[str, Any]]:
         """Every event delivered so far, in delivery order."""
@@ -184,7 +204,7 @@ class SimulatedAks:
     # -- mutations (inside a transaction) ----------------------------------------------------
 
     def upgrade_node_image(
-        self, cluster: SimCluster, pool: SimPool, now: dt.datetime
+        self, cluster: SimCluster, pool: SimPool, now: dt.datetime, *, external: bool = False
     ) -> Operation | None:
         """Start ``upgradeNodeImageVersion``; None when the pool already runs the latest image."""
         self._refuse_if_busy(cluster)
@@ -194,12 +214,13 @@ class SimulatedAks:
             "upgrade node image version",
             self._planner.node_image(cluster, pool, now),
             now,
+            external=external,
         )
 
     def put_pool(
         self, cluster: SimCluster, pool: SimPool, body: dict[str, Any], now: dt.datetime
     ) -> Operation | None:
-        """An agent pool PUT (one changing nothing still runs a short ``Updating`` operation)."""
+        """An agent pool PUT; None when nothing changes."""
         self._refuse_if_busy(cluster)
         return self._start(
             cluster,
@@ -261,10 +282,14 @@ class SimulatedAks:
         name: str,
         phases: list[Phase],
         now: dt.datetime,
+        *,
+        external: bool = False,
     ) -> Operation | None:
         if not phases:
             return None
-        operation = Operation(str(uuid.uuid4()), name, cluster, pool, now, phases)
+        operation = Operation(
+            str(uuid.uuid4()), name, cluster, pool, now, phases, external=external
+        )
         for phase in phases:
             touched = cluster.pool(phase.pool) if phase.pool else None
             if touched is not None:
@@ -280,13 +305,40 @@ class SimulatedAks:
         return operation
 
     def _advance(self, now: dt.datetime) -> None:
+        for external in self._due_external(now):
+            # The model as it stood at the external start's instant decides its fate.
+            at = max(external.at, self._checked)
+            self._advance_operations(at)
+            self._external[external] = self._start_external(external, at)
+        self._advance_operations(now)
+        if now > self._checked:
+            self._release_versions(self._checked, now)
+            self._checked = now
+
+    def _advance_operations(self, now: dt.datetime) -> None:
         for key, operation in list(self._active.items()):
             self._pending.extend(operation.advance(now, self.catalog))
             if not operation.running:
                 del self._active[key]
-        if now > self._checked:
-            self._release_versions(self._checked, now)
-            self._checked = now
+
+    def _due_external(self, now: dt.datetime) -> list[ExternalStart]:
+        due = [e for e in self._faults.external_starts if e not in self._external and e.at <= now]
+        return sorted(due, key=lambda e: e.at)
+
+    def _start_external(self, external: ExternalStart, at: dt.datetime) -> str:
+        """Start someone else's node image upgrade as AKS would; what became of it."""
+        try:
+            cluster = self.cluster(external.cluster)
+        except KeyError:
+            return f"no cluster {external.cluster!r}"
+        pool = cluster.pool(external.pool)
+        if pool is None:
+            return f"no pool {external.pool!r} in {cluster.id.name}"
+        try:
+            started = self.upgrade_node_image(cluster, pool, at, external=True)
+        except ArmError as exc:
+            return f"refused: {exc.code}: {exc.message}"
+        return "started" if started is not None else "nothing to do"
 
     def _release_versions(self, after: dt.datetime, until: dt.datetime) -> None:
         """NewKubernetesVersionAvailable for each cluster of a region that gained a version."""

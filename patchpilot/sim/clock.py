@@ -53,6 +53,17 @@ class VirtualClock:
         with self._lock:
             self._now += delta
 
+    def advance_to(self, moment: dt.datetime) -> dt.datetime:
+        """Move to ``moment`` unless the clock is already past it; returns the instant now.
+
+        For a caller that planned its next stop while others (a retry's sleep,
+        a slow answer on another thread) may have moved the clock on.
+        """
+        moment = _aware(moment, "moment")
+        with self._lock:
+            self._now = max(self._now, moment)
+            return self._now
+
     def set(self, moment: dt.datetime) -> None:
         """Jump to ``moment``, which must not be before the current instant."""
         moment = _aware(moment, "moment")

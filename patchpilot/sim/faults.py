@@ -6,26 +6,88 @@ deterministic for a given seed and request order, so a benchmark or a
 reliability test can be replayed. Drain failures on a Pod Disruption Budget
 and deprecated-API blocks are not per-request dice: the simulated AKS consults
 the plan when an upgrade runs or is requested.
+
+Faults tied to the clock are built in code, not parsed: throttle storms
+(:class:`Storm`, every request in a span of time answered 429 with a long
+``Retry-After``, as at a shared window's end) and pool operations started
+outside Patch Pilot (:class:`ExternalStart`, another tool or a person), which
+the simulated AKS starts at their instant through the same calls a request
+takes. The dice also count what they injected, by kind.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from patchpilot.errors import InvalidInputError
 
 FaultKind = Literal["throttle", "server_error", "drop", "lost"]
+# The ARM operations that start something on a cluster: a lost answer to one of
+# these is the case a retried start must survive (`lost_start_rate`).
+START_OPERATIONS: Final = frozenset(
+    {
+        "AgentPools_UpgradeNodeImageVersion",
+        "AgentPools_CreateOrUpdate",
+        "ManagedClusters_CreateOrUpdate",
+    }
+)
 
 _SPEC_HELP: Final = (
     "expected comma-separated KEY=VALUE items such as "
     '"429=0.2,500=0.05,drop=0.05,slow=0.1:2.5,pdb=prod-1/win22,seed=7"; keys: '
-    "429=RATE[:RETRY_AFTER_SECONDS], 500=RATE, drop=RATE, lost=RATE, slow=RATE:SECONDS, "
+    "429=RATE[:RETRY_AFTER_SECONDS], 500=RATE, drop=RATE, lost=RATE, lost_start=RATE, "
+    "slow=RATE:SECONDS, "
     "pdb=CLUSTER/POOL (repeatable), deprecated=CLUSTER (repeatable), retry_after=SECONDS, seed=N"
 )
+
+
+@dataclass(frozen=True)
+class Storm:
+    """A throttle storm: in ``[start, end)`` a ``rate`` share of requests get 429.
+
+    Each carries ``Retry-After: retry_after_seconds``. ARM throttles per
+    subscription, and a shared window's end is when every tool calls at once.
+    """
+
+    start: dt.datetime
+    end: dt.datetime
+    rate: float = 1.0
+    retry_after_seconds: int = 25
+
+    def __post_init__(self) -> None:
+        if not self.start < self.end:
+            raise InvalidInputError(f"a storm ends after it starts, got {self.start}..{self.end}")
+        if not 0.0 <= self.rate <= 1.0:
+            raise InvalidInputError(f"a storm's rate must be between 0 and 1, got {self.rate}")
+        if self.retry_after_seconds < 0:
+            raise InvalidInputError(
+                "a storm's retry_after_seconds must not be negative, "
+                f"got {self.retry_after_seconds}"
+            )
+
+    def covers(self, moment: dt.datetime) -> bool:
+        """Whether ``moment`` falls inside the storm."""
+        return self.start <= moment < self.end
+
+
+@dataclass(frozen=True)
+class ExternalStart:
+    """A node image upgrade of (cluster name, pool) that someone else starts at ``at``.
+
+    AKS counts it like any operation; when the cluster is busy at that
+    instant, AKS refuses it as it refuses anyone (the simulated AKS records
+    the refusal).
+    """
+
+    cluster: str
+    pool: str
+    at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -36,7 +98,11 @@ class FaultPlan:
     exclusive outcomes of one roll, so their sum is at most 1; slowness is
     rolled apart and delays whatever answer follows. A dropped request never
     reaches AKS; a lost one does (an upgrade starts) but its answer never
-    reaches the client, the case idempotent retries exist for. ``pdb_failures`` holds (cluster name,
+    reaches the client, the case idempotent retries exist for; ``lost_start_rate``
+    is rolled apart, for start calls only (:data:`START_OPERATIONS`), so a seed
+    reliably loses the answers to starts. ``storms`` throttle every request in
+    their spans; ``external_starts`` are pool operations started outside Patch
+    Pilot. ``pdb_failures`` holds (cluster name,
     pool name) pairs whose next upgrade fails draining a node on a Pod
     Disruption Budget; ``deprecated_api`` holds cluster names whose control
     plane minor upgrades AKS refuses with ``UpgradeBlockedOnDeprecatedAPIUsage``
@@ -53,6 +119,9 @@ class FaultPlan:
     deprecated_api: frozenset[str] = frozenset()
     seed: int = 0
     lost_response_rate: float = 0.0
+    lost_start_rate: float = 0.0
+    storms: tuple[Storm, ...] = ()
+    external_starts: tuple[ExternalStart, ...] = ()
 
     def __post_init__(self) -> None:
         for name in (
@@ -60,6 +129,7 @@ class FaultPlan:
             "server_error_rate",
             "drop_rate",
             "lost_response_rate",
+            "lost_start_rate",
             "slow_rate",
         ):
             value = getattr(self, name)
@@ -112,6 +182,10 @@ class FaultPlan:
         """Whether this plan reports recent deprecated API usage on the cluster."""
         return any(_same(c, cluster) for c in self.deprecated_api)
 
+    def storm_at(self, moment: dt.datetime) -> Storm | None:
+        """The storm raging at ``moment``, if any (the first listed, when they overlap)."""
+        return next((storm for storm in self.storms if storm.covers(moment)), None)
+
 
 def _same(wanted: str, cluster: str) -> bool:
     """A fault names a cluster by name, or by its full resource ID; ARM compares without case."""
@@ -128,7 +202,12 @@ def _pdb_target(item: str, value: str) -> tuple[str, str]:
     return cluster, pool
 
 
-_RATE_KEYS: Final = {"500": "server_error_rate", "drop": "drop_rate", "lost": "lost_response_rate"}
+_RATE_KEYS: Final = {
+    "500": "server_error_rate",
+    "drop": "drop_rate",
+    "lost": "lost_response_rate",
+    "lost_start": "lost_start_rate",
+}
 _WHOLE_KEYS: Final = {
     "retry_after": "retry_after_seconds",
     "retry-after": "retry_after_seconds",
@@ -189,23 +268,34 @@ def _whole(item: str, text: str) -> int:
 
 @dataclass(frozen=True)
 class FaultRoll:
-    """What happens to one request: an injected failure (or None) and a delay before it."""
+    """What happens to one request: an injected failure (or None) and a delay before it.
+
+    ``retry_after_seconds`` is the throttle's ``Retry-After`` (a storm's own,
+    else the plan's); ``cause`` names the fault for the counts (``storm``,
+    ``lost_start`` or the kind).
+    """
 
     kind: FaultKind | None
     delay_seconds: float
+    retry_after_seconds: int = 1
+    cause: str | None = None
 
 
 class FaultDice:
-    """Rolls one :class:`FaultRoll` per request from a seeded generator.
+    """Rolls one :class:`FaultRoll` per request from seeded generators.
 
-    Two draws per request, always, so the sequence for a seed does not depend
-    on which rates are zero. Replacing the plan reseeds the generator.
+    The plan's rates share one generator, two draws per request, always, so
+    the sequence for a seed does not depend on which rates are zero. Storms
+    and lost starts draw from generators of their own (one draw per request
+    in a storm, one per start call), so adding them leaves the other faults
+    of a seed where they were. Replacing the plan reseeds every generator.
     """
 
     def __init__(self, plan: FaultPlan) -> None:
         self._lock = threading.Lock()
         self._plan = plan
-        self._random = random.Random(plan.seed)  # noqa: S311  # test dice, not cryptography
+        self._random, self._storms, self._starts = _generators(plan.seed)
+        self._injected: Counter[str] = Counter()
 
     @property
     def plan(self) -> FaultPlan:
@@ -213,27 +303,60 @@ class FaultDice:
         with self._lock:
             return self._plan
 
+    def injected(self) -> Counter[str]:
+        """Faults injected so far, by cause (``throttle``, ``storm``, ``lost_start``, ``slow``)."""
+        with self._lock:
+            return Counter(self._injected)
+
     def replace(self, plan: FaultPlan) -> None:
-        """Put a new plan in force, starting its own seeded sequence."""
+        """Put a new plan in force, starting its own seeded sequences."""
         with self._lock:
             self._plan = plan
-            self._random = random.Random(plan.seed)  # noqa: S311
+            self._random, self._storms, self._starts = _generators(plan.seed)
 
-    def roll(self) -> FaultRoll:
-        """Decide the fate of the next request."""
+    def roll(self, operation: str | None = None, now: dt.datetime | None = None) -> FaultRoll:
+        """Decide the fate of the next request (of ARM ``operation``, arriving at ``now``)."""
         with self._lock:
             plan = self._plan
             outcome, slow = self._random.random(), self._random.random()
-        delay = plan.slow_seconds if slow < plan.slow_rate else 0.0
-        bands: tuple[tuple[FaultKind, float], ...] = (
-            ("throttle", plan.throttle_rate),
-            ("server_error", plan.server_error_rate),
-            ("drop", plan.drop_rate),
-            ("lost", plan.lost_response_rate),
-        )
-        edge = 0.0
-        for kind, rate in bands:
-            edge += rate
-            if outcome < edge:
-                return FaultRoll(kind, delay)
-        return FaultRoll(None, delay)
+            storm = plan.storm_at(now) if now is not None else None
+            stormy = storm is not None and self._storms.random() < storm.rate
+            lost = operation in START_OPERATIONS and self._starts.random() < plan.lost_start_rate
+            roll = _decide(plan, outcome, slow, storm if stormy else None, lost)
+            if roll.cause is not None:
+                self._injected[roll.cause] += 1
+            if roll.delay_seconds:
+                self._injected["slow"] += 1
+            return roll
+
+
+def _generators(seed: int) -> tuple[random.Random, random.Random, random.Random]:
+    # Test dice, not cryptography.
+    return (
+        random.Random(seed),  # noqa: S311
+        random.Random(f"{seed}/storms"),  # noqa: S311
+        random.Random(f"{seed}/lost-starts"),  # noqa: S311
+    )
+
+
+def _decide(
+    plan: FaultPlan, outcome: float, slow: float, storm: Storm | None, lost_start: bool
+) -> FaultRoll:
+    """The plan's rates first, then a storm's 429, then a lost answer to a start."""
+    delay = plan.slow_seconds if slow < plan.slow_rate else 0.0
+    bands: tuple[tuple[FaultKind, float], ...] = (
+        ("throttle", plan.throttle_rate),
+        ("server_error", plan.server_error_rate),
+        ("drop", plan.drop_rate),
+        ("lost", plan.lost_response_rate),
+    )
+    edge = 0.0
+    for kind, rate in bands:
+        edge += rate
+        if outcome < edge:
+            return FaultRoll(kind, delay, plan.retry_after_seconds, kind)
+    if storm is not None:
+        return FaultRoll("throttle", delay, storm.retry_after_seconds, "storm")
+    if lost_start:
+        return FaultRoll("lost", delay, plan.retry_after_seconds, "lost_start")
+    return FaultRoll(None, delay, plan.retry_after_seconds)

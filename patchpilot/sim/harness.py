@@ -7,8 +7,16 @@ caller passes a Table store and Storage queues). Events the simulator emits
 (NodePoolRolling*, NewKubernetesVersionAvailable) reach the Event Grid
 trigger at the instant they happen, as Event Grid would deliver them: the
 harness tells the host when the simulator next changes on its own (an upgrade
-step starting, failing or ending; a region's catalog gaining a version), so
-the host's clock stops there and nowhere in between.
+step starting, failing or ending; a region's catalog gaining a version; a
+pool operation someone else starts), so the host's clock stops there and
+nowhere in between.
+
+Time passes where it would on Azure: a retry's wait (the RetryPolicy's sleep)
+and a slow ARM answer move the one virtual clock on, so a use case that
+re-reads its clock (`Services.clock`) sees the seconds a throttle storm cost.
+Reliability tests add instances (:meth:`Harness.add_instance`: another
+`Services` on the same store and simulator, its own holder name and a clock
+off by a skew) and make reconciles collide (:meth:`Harness.collide`).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import bisect
 import datetime as dt
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +52,7 @@ from patchpilot.sim.faults import FaultPlan
 from patchpilot.sim.host import HostConfig, LocalHost
 from patchpilot.sim.pace import Pace
 from patchpilot.sim.server import SimulatorHandle, run_simulator
+from patchpilot.sim.workers import RacePlan, Workers
 from patchpilot.telemetry import Telemetry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +79,17 @@ class EventInbox:
         return taken
 
 
+@dataclass(frozen=True)
+class _Kit:
+    """What another instance is built from: the settings, a store opener, the shared parts."""
+
+    settings: Settings
+    open_store: Callable[[], Store]
+    discovery: Discovery
+    telemetry: Telemetry
+    stack: ExitStack
+
+
 @dataclass
 class Harness:
     """A running app: the host, its services, the simulator and the clock they share."""
@@ -81,6 +101,56 @@ class Harness:
     publisher: RecordingPublisher
     inbox: EventInbox
     release_instants: tuple[dt.datetime, ...] = ()
+    instances: list[Runtime] = field(default_factory=list)
+    _kit: _Kit | None = field(default=None, repr=False)
+
+    def add_instance(self, holder: str, skew: dt.timedelta = dt.timedelta(0)) -> Runtime:
+        """Another instance of the app: its own Services on the same store, queue and simulator.
+
+        Its store object is opened anew on the same storage (its own SQLite
+        connection or Table client), its gateway has its own ARM clients, its
+        lease holder is `holder`, and its clock (`now` and `Services.clock`)
+        reads the virtual clock plus `skew`, as a machine whose clock is off.
+        """
+        assert self._kit is not None  # running_app builds every Harness with one
+        kit, main = self._kit, self.services
+        store = kit.open_store()
+        kit.stack.callback(store.close)
+        services = _services(
+            kit.settings,
+            policy=main.policy,
+            store=store,
+            queue=main.queue,
+            tuning=main.tuning,
+            telemetry=kit.telemetry,
+            discovery=kit.discovery,
+            clock=self.clock,
+            holder=holder,
+            skew=skew,
+            publisher=self.publisher,
+        )
+        closer = getattr(services.gateway, "close", None)
+        if closer is not None:
+            kit.stack.callback(closer)
+        assert services.clock is not None  # _services always gives one
+        runtime = Runtime(services, services.clock)
+        self.instances.append(runtime)
+        return runtime
+
+    def collide(self, plan: RacePlan) -> Workers:
+        """Make reconciles collide as `plan` says, over every instance added so far."""
+        return Workers(self.host, tuple(self.instances), plan, self.behind_pool_request).install()
+
+    def behind_pool_request(self, cluster: str) -> dict[str, Any] | None:
+        """An operator's request body: the node image upgrade of the cluster's first pool behind."""
+        aks = self.sim.aks
+        with aks.transaction() as now:
+            found = aks.cluster(cluster)
+            for pool in found.pools:
+                latest = aks.catalog.latest_image(found.location, pool.node_image.family, now)
+                if latest is not None and latest.newer_than(pool.node_image):
+                    return {"cluster": str(found.id), "pool": pool.name, "kind": "node_image"}
+        return None
 
     def deliver_pending_events(self) -> int:
         """Hand the simulator's events to the Event Grid trigger; returns how many."""
@@ -98,7 +168,7 @@ class Harness:
         Kubernetes version (NewKubernetesVersionAvailable).
         """
         aks = self.sim.aks
-        moments = [_first_after(self.release_instants, after)]
+        moments = [_first_after(self.release_instants, after), aks.next_external_start(after)]
         for cluster in aks.clusters():
             operation = aks.active_operation(cluster)
             for phase in operation.phases if operation is not None else ():
@@ -124,6 +194,9 @@ def running_app(
     event_schema: Literal["EventGridSchema", "CloudEventSchemaV1_0"] = "EventGridSchema",
     app_settings: Mapping[str, str] | None = None,
     discovery: Literal["static", "resource_graph"] = "static",
+    threads: int = 1,
+    skew: dt.timedelta = dt.timedelta(0),
+    open_store: Callable[[], Store] | None = None,
 ) -> Iterator[Harness]:
     """Start the simulator and the local host on one virtual clock; stop both at the end.
 
@@ -132,7 +205,11 @@ def running_app(
     `discovery`: the fleet's fixed cluster list (every sweep then observes
     each cluster in full, two requests apiece), or the simulator's Resource
     Graph, as the app finds clusters in Azure (a sweep then costs requests
-    per region and image family, not per cluster).
+    per region and image family, not per cluster). `threads`: how many queue
+    messages of a batch run at once. `skew`: how far this instance's clock is
+    off the virtual clock. `open_store` opens another store object on the same
+    storage for each added instance (default: the SQLite file, or the given
+    `store` itself).
     """
     app = _function_app()
     clock = VirtualClock(start)
@@ -155,23 +232,34 @@ def running_app(
                 "PATCHPILOT_CREDENTIAL": "static",
             }
         )
-        store = store or open_sqlite_store(workdir / "state.db")
+        if open_store is None:
+            given = store
+            open_store = (
+                (lambda: open_sqlite_store(workdir / "state.db"))
+                if given is None
+                else (lambda: given)
+            )
+        store = store or open_store()
         stack.callback(store.close)
         reconcile_queue, poison_queue = queues or (
             SqliteQueue(workdir / "queues.db", RECONCILE_QUEUE),
             SqliteQueue(workdir / "queues.db", POISON_QUEUE),
         )
+        recorder = telemetry or Telemetry.default()
+        found = _discovery(discovery, settings, fleet, stack, clock)
         services = _services(
             settings,
             policy=policy,
             store=store,
             queue=reconcile_queue,
             tuning=tuning,
-            telemetry=telemetry,
-            discovery=_discovery(discovery, settings, fleet, stack),
+            telemetry=recorder,
+            discovery=found,
             clock=clock,
+            skew=skew,
         )
-        runtime = Runtime(services, clock.now)
+        assert services.clock is not None  # _services always gives one
+        runtime = Runtime(services, services.clock)
         config = HostConfig.load(ROOT / "host.json", {**APP_SETTINGS, **(app_settings or {})})
         host = LocalHost(
             app,
@@ -179,6 +267,7 @@ def running_app(
             clock,
             config,
             {RECONCILE_QUEUE: reconcile_queue, POISON_QUEUE: poison_queue},
+            threads=threads,
         )
         assert isinstance(services.publisher, RecordingPublisher)
         releases = sorted(
@@ -188,7 +277,10 @@ def running_app(
                 for i in sim.aks.catalog.release_instants(region)
             }
         )
-        harness = Harness(host, services, sim, clock, services.publisher, inbox, tuple(releases))
+        kit = _Kit(settings, open_store, found, recorder, stack)
+        harness = Harness(
+            host, services, sim, clock, services.publisher, inbox, tuple(releases), [runtime], kit
+        )
         host.tick_hooks.append(harness.deliver_pending_events)
         host.wakeups.append(harness.next_simulated_change)
         yield harness
@@ -226,26 +318,35 @@ def _services(
     store: Store,
     queue: MessageQueue,
     tuning: Tuning | None,
-    telemetry: Telemetry | None,
+    telemetry: Telemetry,
     discovery: Discovery,
     clock: VirtualClock,
+    holder: str = "local-host",
+    skew: dt.timedelta = dt.timedelta(0),
+    publisher: RecordingPublisher | None = None,
 ) -> Services:
-    retry = _virtual_retry()
-    recorder = telemetry or Telemetry.default()
+    retry = _virtual_retry(clock)
     # ARM calls report to the same telemetry as the functions: one trace per reconcile.
-    gateway = ArmGateway.from_settings(settings, policy.scopes, retry=retry, observer=recorder)
+    gateway = ArmGateway.from_settings(settings, policy.scopes, retry=retry, observer=telemetry)
     return Services(
         policy=policy,
         store=store,
         queue=queue,
         gateway=gateway,
         discovery=discovery,
-        telemetry=recorder,
-        publisher=RecordingPublisher(),
+        telemetry=telemetry,
+        publisher=publisher or RecordingPublisher(),
         tuning=tuning or Tuning(),
-        holder="local-host",
-        clock=clock.now,
+        holder=holder,
+        clock=_skewed(clock, skew),
     )
+
+
+def _skewed(clock: VirtualClock, skew: dt.timedelta) -> Callable[[], dt.datetime]:
+    """An instance's clock: the virtual clock, off by `skew` (a machine's clock drifts)."""
+    if not skew:
+        return clock.now
+    return lambda: clock.now() + skew
 
 
 def _discovery(
@@ -253,18 +354,29 @@ def _discovery(
     settings: Settings,
     fleet: Mapping[str, Any] | Path,
     stack: ExitStack,
+    clock: VirtualClock,
 ) -> Discovery:
     """The fleet's own cluster list, or Resource Graph queries to the simulator."""
     if kind == "static":
         return StaticDiscovery(_cluster_ids(fleet))
     clients = ArmClients(settings)
     stack.callback(clients.close)
-    return ResourceGraphDiscovery(clients, retry=_virtual_retry())
+    return ResourceGraphDiscovery(clients, retry=_virtual_retry(clock))
 
 
-def _virtual_retry() -> RetryPolicy:
-    """Retries wait on the virtual clock's terms: no real sleeping in a simulated run."""
-    return RetryPolicy(sleep=lambda seconds: None)
+def _virtual_retry(clock: VirtualClock) -> RetryPolicy:
+    """Retries wait on the virtual clock: the seconds tenacity sleeps pass for everyone, at once.
+
+    tenacity measures its own deadline on the real monotonic clock, which
+    does not move here: in the harness a call stops on `max_attempts` only, so
+    its retries can span more virtual time than the deadline allows on Azure
+    (harsher than Azure, never kinder).
+    """
+
+    def sleep(seconds: float) -> None:
+        clock.advance(dt.timedelta(seconds=seconds))
+
+    return RetryPolicy(sleep=sleep)
 
 
 def _cluster_ids(fleet: Mapping[str, Any] | Path) -> tuple[ClusterId, ...]:

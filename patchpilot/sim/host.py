@@ -20,7 +20,13 @@ straight to the next instant at which anything can happen (a timer firing, a
 queued message becoming visible, a change a wake-up source announces, such as
 the simulator's next upgrade step) and settles everything due there before
 moving on. Forty-five simulated days cost a few thousand stops, not 65,000
-one-minute ticks.
+one-minute ticks. The clock may also move during an invocation (a retry's
+wait, a slow answer): the host then carries on from wherever it stands.
+
+As on Azure, a batch of queue messages can run at once (``threads``: the
+Python worker runs sync functions on a thread pool, the queue trigger fetches
+a batch), and invocations can be spread over several instances of the app
+(``placement``: which :class:`Runtime` runs an invocation).
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -60,6 +66,8 @@ MAX_ROUNDS_PER_INSTANT: Final = 1000
 TickHook = Callable[[], int | None]
 # Says when a source outside the host next changes on its own, after the instant given.
 Wakeup = Callable[[dt.datetime], dt.datetime | None]
+# Picks the instance (its runtime) that runs one invocation of a function.
+Placement = Callable[["Registered"], Runtime]
 
 
 @runtime_checkable
@@ -128,9 +136,16 @@ class LocalHost:
         clock: VirtualClock,
         config: HostConfig,
         queues: Mapping[str, MessageQueue],
+        *,
+        threads: int = 1,
     ) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self.functions = registered_functions(app)
         self.runtime = runtime
+        self.threads = threads
+        # None: every invocation runs on `runtime`, one instance.
+        self.placement: Placement | None = None
         self.clock = clock
         self.config = config
         self.queues = dict(queues)
@@ -178,13 +193,25 @@ class LocalHost:
                 target = self._queue_trigger(name)
                 if target is None:
                     continue
-                for delivery in queue.receive(
+                batch = queue.receive(
                     now=self.clock.now(), limit=16, lock=self.config.visibility_timeout
-                ):
-                    self._deliver(target, queue, delivery)
-                    handled += 1
-                    progress = True
+                )
+                self._deliver_batch(target, queue, batch)
+                handled += len(batch)
+                progress = progress or bool(batch)
         return handled
+
+    def _deliver_batch(
+        self, target: Registered, queue: MessageQueue, batch: list[Delivery]
+    ) -> None:
+        """One after another, or at once on `threads` threads, as the worker's pool runs them."""
+        if self.threads == 1 or len(batch) < 2:
+            for delivery in batch:
+                self._deliver(target, queue, delivery)
+            return
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="functions-worker") as pool:
+            for done in [pool.submit(self._deliver, target, queue, d) for d in batch]:
+                done.result()
 
     def _deliver(self, target: Registered, queue: MessageQueue, delivery: Delivery) -> None:
         if delivery.dequeue_count > self.config.max_dequeue_count:
@@ -215,7 +242,8 @@ class LocalHost:
         """
         self._settle()
         while self.clock.now() < end:
-            self.clock.set(self._next_stop(end, step))
+            # An invocation may have moved the clock past the planned stop: never back.
+            self.clock.advance_to(self._next_stop(end, step))
             self._run_hooks()
             self._fire_due_timers()
             self._settle()
@@ -277,6 +305,7 @@ class LocalHost:
                 mimetype="application/json",
             )
         function, route_params = found
+        runtime = self._runtime_for(function)
         request = func.HttpRequest(
             method.upper(),
             f"http://127.0.0.1/api/{path.removeprefix('/api/').strip('/')}",
@@ -285,7 +314,7 @@ class LocalHost:
             route_params=route_params,
             body=body,
         )
-        with self._context():
+        with use_runtime(runtime):
             response: func.HttpResponse = function.call(request)
         return response
 
@@ -307,7 +336,7 @@ class LocalHost:
         """Call the function as the worker would; an exception is a failed invocation."""
         self.invocations.append((self.clock.now(), target.name, target.trigger_type))
         try:
-            with self._context():
+            with use_runtime(self._runtime_for(target)):
                 target.call(value)
         except Exception as exc:  # the host records any failure, as Azure's does
             _log.exception("function %s failed", target.name)
@@ -315,10 +344,9 @@ class LocalHost:
             return False
         return True
 
-    @contextmanager
-    def _context(self) -> Iterator[None]:
-        with use_runtime(self.runtime):
-            yield
+    def _runtime_for(self, target: Registered) -> Runtime:
+        """The instance that runs this invocation."""
+        return self.placement(target) if self.placement is not None else self.runtime
 
     def _only(self, trigger_type: str) -> Registered:
         matches = [f for f in self.functions.values() if f.trigger_type == trigger_type]

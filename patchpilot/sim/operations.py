@@ -11,8 +11,8 @@ Where AKS shows an operation (recorded azure-cli traffic, the cassettes in
 ``shared/fixtures/arm-recordings``): a managed cluster PUT shows the cluster
 ``Upgrading`` and every pool it rolls ``Upgrading`` at once; a pool's own
 operation (``upgradeNodeImageVersion``, an agent pool PUT) shows on that pool
-only (``UpgradingNodeImageVersion``, ``Upgrading``, or ``Updating`` for a PUT
-that changes nothing) while the cluster stays ``Succeeded``.
+only (``UpgradingNodeImageVersion``, ``Upgrading``; ``Updating`` for a PUT
+that puts a broken pool right) while the cluster stays ``Succeeded``.
 """
 
 from __future__ import annotations
@@ -117,9 +117,7 @@ class Operation:
 
         Kinds and targets are named as Patch Pilot's ledger names them
         (``kubernetes`` with a version, ``node_image`` with the full image
-        name), so a test can compare AKS's own record with the ledger. A PUT
-        that changed nothing names the version it asked for: AKS ran an
-        operation for it all the same.
+        name), so a test can compare AKS's own record with the ledger.
         """
         found: list[tuple[str | None, str, str]] = []
         for phase in self.phases:

@@ -2,11 +2,16 @@
 
 Each request goes through what ARM does before a resource provider sees it,
 in this order: the injected faults of the :class:`FaultPlan` (slowness, then a
-429, a 500, a dropped connection, or a lost answer), the bearer token (any token is accepted,
-none is ARM's 401), routing (case-insensitive), the ``api-version``, then the
-handler inside one :meth:`SimulatedAks.transaction`. Every answer, faulted or
-not, is counted by (operation, status); a dropped connection or a lost
-answer counts with status 0 (the client got nothing).
+429, a 500, a dropped connection, a storm's 429, or a lost answer), the bearer
+token (any token is accepted, none is ARM's 401), routing (case-insensitive),
+the ``api-version``, then the handler inside one
+:meth:`SimulatedAks.transaction`. Every answer, faulted or not, is counted by
+(operation, status); a dropped connection or a lost answer counts with status
+0 (the client got nothing).
+
+Slowness is time: on a :class:`VirtualClock` a slow answer moves the clock on
+by its delay before AKS acts (everyone sharing the clock sees that time pass,
+as a client waiting on a slow ARM does); on any other clock it sleeps.
 
 :func:`run_simulator` is the entry point for tests and the demo;
 :func:`start_simulator` returns a running handle for the CLI.
@@ -36,9 +41,9 @@ from patchpilot.sim import arm_errors, routes
 from patchpilot.sim.aks import SimulatedAks
 from patchpilot.sim.arm_errors import ArmError
 from patchpilot.sim.certificate import write_certificates
-from patchpilot.sim.clock import Clock, RealClock
+from patchpilot.sim.clock import Clock, RealClock, VirtualClock
 from patchpilot.sim.events import EventSchema, EventSink, HttpEventSink
-from patchpilot.sim.faults import FaultDice, FaultPlan
+from patchpilot.sim.faults import FaultDice, FaultPlan, FaultRoll
 from patchpilot.sim.fleet_input import load_fleet_input
 from patchpilot.sim.handlers import Request, Response, Settings
 from patchpilot.sim.pace import Pace
@@ -64,6 +69,14 @@ class _ArmServer(ThreadingHTTPServer):
         self.settings = settings
         self.counts: Counter[tuple[str, int]] = Counter()
         self.counts_lock = threading.Lock()
+
+    def wait(self, seconds: float) -> None:
+        """A slow answer: the virtual clock moves on by the delay; a real one is slept out."""
+        clock = self.aks.clock
+        if isinstance(clock, VirtualClock):
+            clock.advance(dt.timedelta(seconds=seconds))
+        else:
+            time.sleep(seconds)
 
     def count(self, operation: str, status: int) -> None:
         with self.counts_lock:
@@ -120,9 +133,9 @@ class _ArmRequestHandler(BaseHTTPRequestHandler):
         found = routes.match(self.command, path)
         operation = found.route.operation if found.route else UNKNOWN_OPERATION
         body = self._body()
-        roll = self.server.dice.roll()
+        roll = self.server.dice.roll(operation, self.server.aks.clock.now())
         if roll.delay_seconds:
-            time.sleep(roll.delay_seconds)
+            self.server.wait(roll.delay_seconds)
         if roll.kind == "drop":
             self.server.count(operation, DROPPED)
             self.close_connection = True
@@ -135,7 +148,7 @@ class _ArmRequestHandler(BaseHTTPRequestHandler):
                     "RequestEntityTooLarge",
                     f"The request body is larger than {MAX_BODY_BYTES} bytes.",
                 )
-            self._fault(roll.kind, path, operation)
+            self._fault(roll, path, operation)
             response = self._dispatch(found, request)
         except ArmError as exc:
             response = Response(exc.status, exc.body(), exc.headers)
@@ -151,16 +164,14 @@ class _ArmRequestHandler(BaseHTTPRequestHandler):
         self.server.count(operation, response.status)
         self._send(response)
 
-    def _fault(self, kind: str | None, path: str, operation: str) -> None:
-        if kind == "throttle":
+    def _fault(self, roll: FaultRoll, path: str, operation: str) -> None:
+        if roll.kind == "throttle":
             subscription = (
                 path.split("/")[2] if path.lower().startswith("/subscriptions/") else "none"
             )
             verb = f"{self.command}{operation.upper()}"
-            raise arm_errors.throttled(
-                subscription, verb, self.server.dice.plan.retry_after_seconds
-            )
-        if kind == "server_error":
+            raise arm_errors.throttled(subscription, verb, roll.retry_after_seconds)
+        if roll.kind == "server_error":
             raise arm_errors.internal_error(str(uuid.uuid4()), dt.datetime.now(dt.UTC))
 
     def _dispatch(self, found: routes.Match, request: Request) -> Response:
@@ -258,6 +269,10 @@ class SimulatorHandle:
         """Requests served, by (operation name, HTTP status); dropped connections have status 0."""
         with self._server.counts_lock:
             return Counter(self._server.counts)
+
+    def faults_injected(self) -> Counter[str]:
+        """Faults the dice injected so far, by cause (``throttle``, ``storm``, ``lost_start``)."""
+        return self._server.dice.injected()
 
     def set_faults(self, plan: FaultPlan) -> None:
         """Put another fault plan in force (its seed restarts the dice)."""

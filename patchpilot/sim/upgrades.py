@@ -30,8 +30,6 @@ from patchpilot.sim.state import SimCluster, SimPool
 # AKS's API refuses a pool more than this many minors behind its control plane
 # ("Troubleshoot AKS upgrade errors because of version skew", 2025-08-21).
 MAX_POOL_SKEW_MINORS = 3
-# How long AKS's operation for a pool PUT that changes nothing took (recorded: 6 s).
-UNCHANGED_POOL_SECONDS = 6.0
 
 DrainFails = Callable[[SimCluster, SimPool], bool]
 BlocksOnDeprecatedApi = Callable[[SimCluster], bool]
@@ -79,7 +77,9 @@ class Planner:
             self._check_rollback(pool, image)
             return [self._pool_phase(cluster, pool, "node_image", now, image=image)]
         if goal == pool.current_orchestrator_version:
-            return self._unchanged_pool(pool, goal, now)
+            # Recorded (aks-preview test_aks_upgrade_nodepool): AKS runs a 6 s Updating
+            # operation even for this; the simulator runs one only to put a broken pool right.
+            return self._reconcile(pool.provisioning_state, now, pool.name)
         self._check_pool_version(cluster, pool, goal, cluster.current_kubernetes_version, now)
         pool.orchestrator_version = goal
         return [self._pool_phase(cluster, pool, "kubernetes", now, version=goal)]
@@ -232,22 +232,6 @@ class Planner:
             return []
         step = ("reconcile the agent pool" if pool else "reconcile the managed cluster",)
         return [Phase("reconcile", pool, now, self._pace.control_plane, step)]
-
-    def _unchanged_pool(
-        self, pool: SimPool, version: KubernetesVersion, now: dt.datetime
-    ) -> list[Phase]:
-        """A pool PUT that changes nothing still runs a short ``Updating`` operation.
-
-        Recorded (aks-preview test_aks_upgrade_nodepool, 2023-06-25): ``az aks
-        nodepool upgrade -k`` to the version the pool already ran answered 200
-        ``Updating`` and its operation ended Succeeded 6 s later. A failed or
-        canceled pool is put right by it (the reconcile phase).
-        """
-        if pool.provisioning_state in BROKEN_STATES:
-            return self._reconcile(pool.provisioning_state, now, pool.name)
-        seconds = min(UNCHANGED_POOL_SECONDS, self._pace.seconds_per_node)
-        steps = ("update the agent pool (nothing to change)",)
-        return [Phase("reconcile", pool.name, now, seconds, steps, target_version=version)]
 
     def _control_plane_phase(self, target: KubernetesVersion, now: dt.datetime) -> Phase:
         return Phase(

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ServiceResponseError
 from azure.mgmt.containerservice import ContainerServiceClient
 
 from patchpilot.errors import InvalidInputError
-from patchpilot.sim.faults import FaultDice, FaultPlan
-from patchpilot.sim.server import SimulatorHandle
-from tests.integration.conftest import header
+from patchpilot.sim.faults import ExternalStart, FaultDice, FaultPlan, Storm
+from patchpilot.sim.server import SimulatorHandle, run_simulator
+from tests.integration.conftest import (
+    NEW_WINDOWS,
+    START,
+    advance,
+    aks_client,
+    fleet_doc,
+    header,
+)
 
 
 def test_a_throttled_request_gets_429_with_retry_after_and_arms_body(
@@ -68,16 +79,141 @@ def test_a_lost_answer_still_starts_the_upgrade_so_a_blind_retry_meets_409(
     assert sim.requests()[("AgentPools_UpgradeNodeImageVersion", 0)] == 1
 
 
-def test_a_slow_answer_arrives_after_the_delay(
-    sim: SimulatorHandle, client: ContainerServiceClient
-) -> None:
-    sim.set_faults(FaultPlan(slow_rate=1.0, slow_seconds=0.3))
-
-    began = time.monotonic()
-    cluster = client.managed_clusters.get("rg-dev", "dev-1")
+def test_a_slow_answer_on_the_real_clock_arrives_after_the_delay() -> None:
+    faults = FaultPlan(slow_rate=1.0, slow_seconds=0.3)
+    with run_simulator(fleet_doc(), faults=faults) as sim, aks_client(sim) as client:
+        began = time.monotonic()
+        cluster = client.managed_clusters.get("rg-dev", "dev-1")
 
     assert time.monotonic() - began >= 0.3
     assert cluster.name == "dev-1"
+
+
+def test_a_slow_answer_on_a_virtual_clock_moves_the_clock_on_before_aks_acts(
+    sim: SimulatorHandle, client: ContainerServiceClient
+) -> None:
+    sim.set_faults(FaultPlan(slow_rate=1.0, slow_seconds=25))
+
+    began = time.monotonic()
+    client.agent_pools.begin_upgrade_node_image_version("rg-dev", "dev-1", "system", polling=False)
+
+    (operation,) = sim.aks.operations()
+    assert sim.clock.now() == START + dt.timedelta(seconds=25)
+    assert operation.started == START + dt.timedelta(seconds=25)
+    assert time.monotonic() - began < 5
+    assert sim.faults_injected()["slow"] == 1
+
+
+def test_a_lost_start_loses_only_the_answers_to_start_calls_after_aks_acted(
+    sim: SimulatorHandle, client: ContainerServiceClient
+) -> None:
+    sim.set_faults(FaultPlan(lost_start_rate=1.0))
+
+    read = client.managed_clusters.get("rg-dev", "dev-1")
+    with pytest.raises(ServiceResponseError):
+        client.agent_pools.begin_upgrade_node_image_version("rg-dev", "dev-1", "system")
+    status = client.agent_pools.get("rg-dev", "dev-1", "system").provisioning_state
+
+    assert read.name == "dev-1"
+    assert [op.pool for op in sim.aks.operations()] == ["system"]
+    assert status == "UpgradingNodeImageVersion"
+    assert sim.requests()[("AgentPools_UpgradeNodeImageVersion", 0)] == 1
+    assert sim.faults_injected() == Counter({"lost_start": 1})
+
+
+@pytest.mark.parametrize(
+    ("operation", "lost"),
+    [
+        pytest.param("AgentPools_UpgradeNodeImageVersion", True, id="node image POST"),
+        pytest.param("AgentPools_CreateOrUpdate", True, id="agent pool PUT"),
+        pytest.param("ManagedClusters_CreateOrUpdate", True, id="managed cluster PUT"),
+        pytest.param("ManagedClusters_Get", False, id="a read"),
+        pytest.param("AsyncOperation_Get", False, id="a status poll"),
+    ],
+)
+def test_lost_starts_hit_the_calls_that_start_operations_and_nothing_else(
+    operation: str, lost: bool
+) -> None:
+    dice = FaultDice(FaultPlan(lost_start_rate=1.0))
+
+    roll = dice.roll(operation, START)
+
+    assert (roll.kind == "lost") is lost
+
+
+def test_a_throttle_storm_answers_429_with_its_retry_after_inside_its_span_only(
+    sim: SimulatorHandle, client: ContainerServiceClient
+) -> None:
+    storm = Storm(START, START + dt.timedelta(minutes=10), rate=1.0, retry_after_seconds=25)
+    sim.set_faults(FaultPlan(storms=(storm,)))
+
+    with pytest.raises(HttpResponseError) as caught:
+        client.managed_clusters.get("rg-dev", "dev-1")
+    advance(sim, dt.timedelta(minutes=10))
+    after = client.managed_clusters.get("rg-dev", "dev-1")
+
+    assert caught.value.status_code == 429
+    assert header(caught.value, "Retry-After") == "25"
+    assert after.name == "dev-1"
+    assert sim.faults_injected() == Counter({"storm": 1})
+
+
+def test_storms_and_lost_starts_leave_a_seeds_other_faults_where_they_were() -> None:
+    plan = FaultPlan(
+        throttle_rate=0.2, server_error_rate=0.1, slow_rate=0.3, slow_seconds=1, seed=3
+    )
+    storm = Storm(START, START + dt.timedelta(hours=1), rate=0.5)
+    stormy = dataclasses.replace(plan, storms=(storm,), lost_start_rate=0.5)
+    calm, wild = FaultDice(plan), FaultDice(stormy)
+    operations = ["ManagedClusters_Get", "AgentPools_UpgradeNodeImageVersion"] * 500
+
+    rolls = [(calm.roll(op, START), wild.roll(op, START)) for op in operations]
+
+    for before, after in rolls:
+        assert after.delay_seconds == before.delay_seconds
+        if before.kind is not None:
+            assert (after.kind, after.cause) == (before.kind, before.cause)
+    causes = Counter(after.cause for before, after in rolls if before.kind is None)
+    assert causes["storm"] > 200
+    assert causes["lost_start"] > 50
+
+
+def test_an_external_start_begins_at_its_instant_and_aks_counts_it_as_external(
+    sim: SimulatorHandle, client: ContainerServiceClient, events: list[dict[str, Any]]
+) -> None:
+    at = START + dt.timedelta(minutes=7)
+    external = ExternalStart("dev-1", "win22", at)
+    sim.set_faults(FaultPlan(external_starts=(external,)))
+
+    upcoming = sim.aks.next_external_start(START)
+    advance(sim, dt.timedelta(minutes=30))
+    pool = client.agent_pools.get("rg-dev", "dev-1", "win22")
+    cluster = client.managed_clusters.get("rg-dev", "dev-1")
+
+    (operation,) = sim.aks.operations()
+    assert upcoming == at
+    assert (operation.pool, operation.started, operation.external) == ("win22", at, True)
+    assert operation.upgrades() == [("win22", "node_image", NEW_WINDOWS)]
+    assert (pool.provisioning_state, cluster.provisioning_state) == (
+        "UpgradingNodeImageVersion",
+        "Succeeded",
+    )
+    assert sim.aks.external_starts() == {external: "started"}
+    assert sim.aks.next_external_start(START) is None
+    assert events[0]["eventTime"] == "2025-11-20T01:07:00.0000000Z"
+
+
+def test_an_external_start_on_a_busy_cluster_is_refused_as_anyone_is(
+    sim: SimulatorHandle, client: ContainerServiceClient
+) -> None:
+    external = ExternalStart("dev-1", "win22", START + dt.timedelta(minutes=5))
+    sim.set_faults(FaultPlan(external_starts=(external,)))
+    client.agent_pools.begin_upgrade_node_image_version("rg-dev", "dev-1", "system", polling=False)
+
+    advance(sim, dt.timedelta(minutes=10))
+
+    assert [op.external for op in sim.aks.operations()] == [False]
+    assert sim.aks.external_starts()[external].startswith("refused: OperationNotAllowed")
 
 
 def test_a_fault_on_the_operation_status_url_surfaces_through_the_poller(
@@ -139,7 +275,7 @@ def test_the_dice_replay_the_same_faults_for_the_same_seed() -> None:
 
 def test_the_cli_syntax_reads_every_kind_of_fault() -> None:
     plan = FaultPlan.parse(
-        "429=0.2:3, 500=0.05,drop=0.05,lost=0.01,slow=0.1:2.5,"
+        "429=0.2:3, 500=0.05,drop=0.05,lost=0.01,lost_start=0.3,slow=0.1:2.5,"
         "pdb=prod-1/win22,pdb=dev-1/system,deprecated=prod-2,seed=7"
     )
 
@@ -149,6 +285,7 @@ def test_the_cli_syntax_reads_every_kind_of_fault() -> None:
         server_error_rate=0.05,
         drop_rate=0.05,
         lost_response_rate=0.01,
+        lost_start_rate=0.3,
         slow_rate=0.1,
         slow_seconds=2.5,
         pdb_failures=frozenset({("prod-1", "win22"), ("dev-1", "system")}),
@@ -173,10 +310,36 @@ def test_the_cli_syntax_reads_every_kind_of_fault() -> None:
         pytest.param("drop", "has no value", id="no value"),
         pytest.param("429=0.6,500=0.6", "must add up to at most 1", id="rates over one roll"),
         pytest.param("seed=-1", "must not be negative", id="negative seed"),
+        pytest.param("lost_start=1.5", "a rate is a share between 0 and 1", id="lost start"),
     ],
 )
 def test_a_bad_fault_spec_is_refused_with_a_clear_message(spec: str, words: str) -> None:
     with pytest.raises(InvalidInputError) as caught:
         FaultPlan.parse(spec)
+
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        pytest.param(lambda: Storm(START, START), "a storm ends after it starts", id="empty storm"),
+        pytest.param(
+            lambda: Storm(START, START + dt.timedelta(minutes=1), rate=2),
+            "a storm's rate must be between 0 and 1",
+            id="storm rate",
+        ),
+        pytest.param(
+            lambda: FaultPlan(lost_start_rate=-0.1),
+            "lost_start_rate must be between 0 and 1",
+            id="lost start rate",
+        ),
+    ],
+)
+def test_a_bad_timed_fault_is_refused_with_a_clear_message(
+    make: Callable[[], object], words: str
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        make()
 
     assert words in str(caught.value)
