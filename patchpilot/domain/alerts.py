@@ -10,16 +10,21 @@ must be quiet before a ring starts (the health gate).
 
 A firing alert becomes a pause whose `by` is ``alert:<rule>`` (see
 :func:`alert_actor`); the planner names such a pause "alert <rule> firing".
+Alert rules and alert IDs are Azure resource names and IDs, so they compare as
+ARM compares them, ignoring ASCII case only (:func:`rule_key`,
+:attr:`AlertNotice.key`): one rule for the policy's sections and the service.
 Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from patchpilot.domain.instants import parse_instant
 from patchpilot.errors import InvalidInputError
 
 SCHEMA_ID: Final = "azureMonitorCommonAlertSchema"
@@ -30,6 +35,8 @@ Condition = Literal["Fired", "Resolved"]
 _MAX_TEXT: Final = 2048
 _MAX_TARGETS: Final = 100
 _CONDITIONS: Final[dict[str, Condition]] = {"fired": "Fired", "resolved": "Resolved"}
+# ARM ignores ASCII case only: Unicode folding would make the Kelvin sign match `k`.
+_ASCII_LOWER: Final = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,11 @@ class AlertNotice:
     def fired(self) -> bool:
         """True for a Fired notification, False for a Resolved one."""
         return self.condition == "Fired"
+
+    @property
+    def key(self) -> str:
+        """The instance's identity: its `alertId` (a resource ID), ignoring ASCII case."""
+        return self.alert_id.translate(_ASCII_LOWER)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -104,9 +116,14 @@ def alert_rule_of(by: str) -> str | None:
     return by[len(ALERT_PREFIX) :] if by.startswith(ALERT_PREFIX) else None
 
 
+def rule_key(name: str) -> str:
+    """What two spellings of one alert rule (name or resource ID) share: ASCII lower case."""
+    return name.translate(_ASCII_LOWER)
+
+
 @dataclass(frozen=True)
 class AlertRules:
-    """The policy's `alerts:` section; rule names compare ignoring case.
+    """The policy's `alerts:` section; rule names compare by :func:`rule_key`.
 
     `rules` maps an alert rule (name or resource ID) to the ring its firing
     pauses; `gates` maps a ring to the rules that must be quiet before it
@@ -119,12 +136,12 @@ class AlertRules:
 
     def rings_for(self, names: Iterable[str]) -> tuple[str, ...]:
         """The rings an alert with any of these rule names pauses, sorted."""
-        wanted = {name.casefold() for name in names}
-        rings = {ring for rule, ring in self.rules.items() if rule.casefold() in wanted}
+        wanted = {rule_key(name) for name in names}
+        rings = {ring for rule, ring in self.rules.items() if rule_key(rule) in wanted}
         rings.update(
             ring
             for ring, rules in self.gates.items()
-            if any(rule.casefold() in wanted for rule in rules)
+            if any(rule_key(rule) in wanted for rule in rules)
         )
         return tuple(sorted(rings))
 
@@ -148,14 +165,15 @@ class _Essentials:
         return value.strip()
 
     def instant(self, key: str) -> dt.datetime:
+        path = f"data.essentials.{key}"
         text = self.text(key)
         try:
-            moment = dt.datetime.fromisoformat(text.replace("z", "Z"))
-        except ValueError:
-            raise _error(f"data.essentials.{key}", f"{_short(text)!r} is not a time") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        return moment.astimezone(dt.UTC)
+            return parse_instant(text, path=path)
+        except InvalidInputError as exc:
+            raise _error(path, exc.detail) from None
+        except OverflowError:
+            # 0001-01-01T00:00:00+05:00 is a valid ISO 8601 text but no UTC instant.
+            raise _error(path, f"{_short(text)!r} is outside the years 1 to 9999 in UTC") from None
 
     def targets(self) -> tuple[str, ...]:
         value = self.data.get("alertTargetIDs")

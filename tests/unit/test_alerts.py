@@ -13,6 +13,7 @@ from patchpilot.domain.alerts import (
     alert_actor,
     alert_rule_of,
     parse_alert,
+    rule_key,
 )
 from patchpilot.domain.history import History, Pause
 from patchpilot.domain.planner import plan
@@ -86,6 +87,16 @@ def broken(path: str, value: Any) -> dict[str, Any]:
         pytest.param(broken("alertRule", ""), "alertRule", id="empty-rule"),
         pytest.param(broken("monitorCondition", "Acked"), "monitorCondition", id="condition"),
         pytest.param(broken("firedDateTime", "2021-13-45"), "firedDateTime", id="time"),
+        pytest.param(
+            broken("firedDateTime", "0001-01-01T00:00:00+05:00"),
+            "data.essentials.firedDateTime",
+            id="before-year-1-in-utc",
+        ),
+        pytest.param(
+            broken("firedDateTime", "9999-12-31T23:00:00-02:00"),
+            "data.essentials.firedDateTime",
+            id="after-year-9999-in-utc",
+        ),
         pytest.param(broken("alertTargetIDs", "one"), "alertTargetIDs", id="targets"),
         pytest.param(broken("alertTargetIDs", [3]), "alertTargetIDs[0]", id="target-type"),
         pytest.param(broken("severity", "S" * 5000), "severity", id="huge"),
@@ -97,6 +108,34 @@ def test_anything_but_a_common_schema_alert_is_refused_naming_the_field(
     with pytest.raises(InvalidInputError) as caught:
         parse_alert(payload)
     assert where in str(caught.value)
+
+
+def test_a_resolution_time_that_is_no_utc_instant_is_refused_naming_the_field() -> None:
+    payload: dict[str, Any] = copy.deepcopy(load(RESOLVED))
+    payload["data"]["essentials"]["resolvedDateTime"] = "0001-01-01T00:00:00+05:00"
+    with pytest.raises(InvalidInputError) as caught:
+        parse_alert(payload)
+    assert caught.value.path == "data.essentials.resolvedDateTime"
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        pytest.param("Prod-5XX", "prod-5xx", True, id="ascii-case"),
+        pytest.param("\u212a8s-errors", "k8s-errors", False, id="kelvin-sign-is-not-k"),
+        pytest.param("\u0130stanbul-slo", "istanbul-slo", False, id="dotted-capital-i-is-not-i"),
+    ],
+)
+def test_rule_names_compare_as_arm_compares_them(one: str, other: str, same: bool) -> None:
+    assert (rule_key(one) == rule_key(other)) is same
+    assert (AlertRules(rules={other: "prod"}).rings_for([one]) == ("prod",)) is same
+
+
+def test_an_alert_instance_is_known_by_its_id_ignoring_ascii_case() -> None:
+    fired = parse_alert(load(FIRED))
+    shouted = copy.deepcopy(load(FIRED))
+    shouted["data"]["essentials"]["alertId"] = fired.alert_id.upper()
+    assert parse_alert(shouted).key == fired.key == fired.alert_id.lower()
 
 
 def test_alert_pauses_are_recognised_by_their_author() -> None:
