@@ -11,8 +11,11 @@ alert stops is found two ways, and both apply:
 An alert that maps to nothing, or a payload that is not a common-schema
 alert, is refused and changes nothing. Each pause's `by` is
 ``alert:<rule>``, and a record per alert instance (snapshot kind
-:data:`KIND`) lists its pauses, so the Resolved notification lifts exactly
-those. Notifications may repeat or arrive out of order: a repeated Fired adds
+:data:`KIND`, keyed by :attr:`AlertNotice.key`) lists its pauses, so the
+Resolved notification lifts exactly those, and only those: a Resolved with no
+record of its instance lifts nothing, since other instances of the same rule
+(another dimension, another resource) may still be firing on the same scopes.
+Notifications may repeat or arrive out of order: a repeated Fired adds
 nothing, a Resolved before its Fired makes the late Fired a no-op.
 """
 
@@ -70,7 +73,7 @@ def handle_alert(services: Services, payload: object, now: dt.datetime) -> Alert
     try:
         notice = parse_alert(payload)
     except InvalidInputError as exc:
-        raise MalformedError(str(exc)) from exc
+        raise MalformedError(exc.detail, source=exc.source, path=exc.path) from exc
     scopes = _scopes(services, notice)
     if not scopes:
         raise UnknownAlertError(
@@ -116,16 +119,14 @@ def _fire(
     scopes: tuple[tuple[PauseScope, str | None], ...],
     now: dt.datetime,
 ) -> AlertOutcome:
-    record = _record(services, notice.alert_id)
+    record = _record(services, notice)
     if record is not None and record["state"] == "resolved":
         resolved = dt.datetime.fromisoformat(record["resolved_at"])
         if resolved >= notice.fired_at:
             return AlertOutcome("stale", notice, scopes=scopes)
     if record is not None and record["state"] == "fired":
         return AlertOutcome("already_paused", notice, _pauses(services, record, now), scopes)
-    first = services.store.seen_event(
-        f"alert-fired:{notice.alert_id}", now, services.tuning.event_ttl
-    )
+    first = services.store.seen_event(f"alert-fired:{notice.key}", now, services.tuning.event_ttl)
     if not first:
         return AlertOutcome("already_paused", notice, scopes=scopes)
     reason = _reason(notice)
@@ -144,16 +145,7 @@ def _resolve(
     scopes: tuple[tuple[PauseScope, str | None], ...],
     now: dt.datetime,
 ) -> AlertOutcome:
-    record = _record(services, notice.alert_id)
-    active = services.store.list_pauses(now, include_expired=True)
-    if record is not None:
-        ids = set(record["pauses"])
-        lifted = tuple(p for p in active if p.id in ids)
-    else:
-        # No record of the Fired notification (it came late, or to another store):
-        # lift what this rule paused on these scopes.
-        by = alert_actor(notice.rule)
-        lifted = tuple(p for p in active if p.by == by and (p.scope, p.target) in scopes)
+    lifted = _made_by(services, notice, _record(services, notice), now)
     for pause in lifted:
         services.store.delete_pause(pause.id)
     _save(services, notice, "resolved", [], now)
@@ -163,8 +155,29 @@ def _resolve(
     return AlertOutcome("resumed", notice, lifted, scopes)
 
 
-def _record(services: Services, alert_id: str) -> dict[str, Any] | None:
-    body = services.store.get_snapshot(KIND, alert_id)
+def _made_by(
+    services: Services, notice: AlertNotice, record: dict[str, Any] | None, now: dt.datetime
+) -> tuple[PauseRecord, ...]:
+    """The pauses this instance's Fired made; none without a record of it.
+
+    Without a record (the Fired is late, or never came) nothing tells this
+    instance's pauses from those of another instance of the same rule still
+    firing on the same scopes: lifting by rule would resume under a live alert.
+    """
+    if record is None:
+        _log.warning(
+            "alert %s resolved with no record of %s: nothing lifted", notice.rule, notice.alert_id
+        )
+        return ()
+    ids = set(record["pauses"])
+    return tuple(p for p in services.store.list_pauses(now, include_expired=True) if p.id in ids)
+
+
+def _record(services: Services, notice: AlertNotice) -> dict[str, Any] | None:
+    """This instance's record; records kept before keys ignored case sit under the raw ID."""
+    body = services.store.get_snapshot(KIND, notice.key)
+    if body is None and notice.key != notice.alert_id:
+        body = services.store.get_snapshot(KIND, notice.alert_id)
     return None if body is None else dict(json.loads(body))
 
 
@@ -185,7 +198,7 @@ def _save(
         "fired_at": iso(notice.fired_at),
         "resolved_at": iso(notice.resolved_at or now) if state == "resolved" else None,
     }
-    services.store.put_snapshot(KIND, notice.alert_id, json.dumps(record), now)
+    services.store.put_snapshot(KIND, notice.key, json.dumps(record), now)
 
 
 def _reason(notice: AlertNotice) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from patchpilot.service.alerts import KIND
 from tests.events import load
 from tests.integration.http_support import (
     DEV,
@@ -144,3 +145,99 @@ def test_unknown_or_malformed_alerts_are_refused_and_change_nothing(api: Api, pa
     assert answer.code in ("BadRequest", "UnknownAlert")
     assert pauses(api) == []
     assert "Traceback" not in json.dumps(answer.body)
+
+
+FIRST = "11111111-aaaa-4aaa-8aaa-111111111111"
+SECOND = "22222222-bbbb-4bbb-8bbb-222222222222"
+
+
+def test_resolving_one_instance_of_a_rule_leaves_another_on_the_same_cluster_blocking(
+    api: Api,
+) -> None:
+    api.call("POST", "/api/alerts", alert(alert_id=FIRST))
+    api.call("POST", "/api/alerts", alert(alert_id=SECOND))
+    assert len(pauses(api)) == 2
+    resolved = api.call("POST", "/api/alerts", alert(alert_id=FIRST, condition="Resolved"))
+    assert (resolved.body["verdict"], len(resolved.body["pauses"])) == ("resumed", 1)
+    assert len(pauses(api)) == 1
+    assert all("alert aks-node-not-ready firing" in r for r in plan_reasons(api, DEV))
+
+
+@pytest.mark.parametrize(
+    ("rule", "targets", "blocked"),
+    [
+        pytest.param("aks-node-not-ready", (DEV,), DEV, id="cluster-pause"),
+        pytest.param("prod-5xx", (), PROD, id="ring-pause"),
+    ],
+)
+def test_a_resolved_for_an_unknown_instance_lifts_nothing_while_another_fires(
+    api: Api, rule: str, targets: tuple[str, ...], blocked: str
+) -> None:
+    api.call("POST", "/api/alerts", alert(rule=rule, targets=targets, alert_id=SECOND))
+    # The first instance resolved before its Fired arrived (or its Fired never came).
+    early = alert(rule=rule, targets=targets, alert_id=FIRST, condition="Resolved")
+    assert api.call("POST", "/api/alerts", early).body["verdict"] == "nothing_to_lift"
+    assert len(pauses(api)) == 1
+    assert all(f"alert {rule} firing" in r for r in plan_reasons(api, blocked))
+    late = alert(rule=rule, targets=targets, alert_id=FIRST)
+    assert api.call("POST", "/api/alerts", late).body["verdict"] == "stale"
+    resolved = alert(rule=rule, targets=targets, alert_id=SECOND, condition="Resolved")
+    assert api.call("POST", "/api/alerts", resolved).body["verdict"] == "resumed"
+    assert pauses(api) == []
+
+
+def with_id_in(case: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with its alertId in upper or lower case (ARM IDs ignore case)."""
+    essentials = payload["data"]["essentials"]
+    essentials["alertId"] = getattr(essentials["alertId"], case)()
+    return payload
+
+
+def test_a_resolved_spelling_its_rule_and_id_in_another_case_lifts_the_pause(api: Api) -> None:
+    group = f"/subscriptions/{SUB}/resourceGroups/rg-mon"
+    workspace = f"{group}/providers/Microsoft.OperationalInsights/workspaces/logs"
+    fired = with_id_in("upper", alert(rule="Dev-Error-Budget", targets=(workspace,)))
+    assert api.call("POST", "/api/alerts", fired).body["verdict"] == "paused"
+    resolved = alert(rule="DEV-ERROR-BUDGET", targets=(workspace,), condition="Resolved")
+    answer = api.call("POST", "/api/alerts", with_id_in("lower", resolved))
+    assert answer.body["verdict"] == "resumed"
+    assert pauses(api) == []
+    assert not any("firing" in r for r in plan_reasons(api, STAGING))
+
+
+def test_a_record_kept_under_the_alerts_own_spelling_of_its_id_is_still_resolved(
+    api: Api,
+) -> None:
+    # Records written before instance keys ignored case sit under the alertId as sent.
+    fired = alert()
+    store = api.app.services.store
+    now = api.app.clock.now()
+    pause = store.add_pause("cluster", "Sev3 alert", "alert:aks-node-not-ready", now, target=DEV)
+    record = {"state": "fired", "rule": "aks-node-not-ready", "pauses": [pause.id]}
+    raw_id = fired["data"]["essentials"]["alertId"]
+    store.put_snapshot(KIND, raw_id, json.dumps(record), now)
+    assert api.call("POST", "/api/alerts", fired).body["verdict"] == "already_paused"
+    resolved = api.call("POST", "/api/alerts", alert(condition="Resolved"))
+    assert [p["id"] for p in resolved.body["pauses"]] == [pause.id]
+    assert pauses(api) == []
+
+
+@pytest.mark.parametrize(
+    ("condition", "field", "value"),
+    [
+        pytest.param("Fired", "firedDateTime", "0001-01-01T00:00:00+05:00", id="fired-before-1"),
+        pytest.param("Fired", "firedDateTime", "9999-12-31T23:00:00-02:00", id="fired-after-9999"),
+        pytest.param(
+            "Resolved", "resolvedDateTime", "0001-01-01T00:00:00+05:00", id="resolved-before-1"
+        ),
+    ],
+)
+def test_an_alert_time_that_is_no_utc_instant_is_a_400_naming_the_field(
+    api: Api, condition: str, field: str, value: str
+) -> None:
+    payload = alert(condition=condition)
+    payload["data"]["essentials"][field] = value
+    answer = api.call("POST", "/api/alerts", payload)
+    assert (answer.status, answer.code) == (400, "BadRequest")
+    assert f"data.essentials.{field}" in answer.body["error"]["message"]
+    assert pauses(api) == []
