@@ -4,18 +4,33 @@ Every layer that receives a cluster ID from outside (an event, an HTTP body, a
 fleet file) goes through :func:`parse_cluster_id`, so a crafted ID with path
 tricks is refused before anything is looked up, and :func:`in_scopes` decides
 whether Patch Pilot may touch it at all.
+
+IDs and scopes are ASCII, and compare ignoring ASCII case only. ARM names are
+case-insensitive ("Naming rules and restrictions for Azure resources": always
+compare names case-insensitively) and AKS cluster names are ASCII
+(alphanumerics, `_` and `-`). Resource group names may hold Unicode letters
+and digits (.NET `Char.IsLetterOrDigit`), but the rules do not say how ARM
+folds their case, and Python's folding is not a safe guess: the Kelvin sign
+(U+212A) lower-cases to `k`, and `re.IGNORECASE` lets the long s (U+017F)
+match `s`, so a group spelled `rg-` U+212A `ube` counted as inside `rg-kube`.
+A scope check that guesses is no check, so non-ASCII IDs and scopes are
+refused, with an error naming the character: a cluster in such a group is not
+managed (discovery logs and skips it).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import string
+import unicodedata
 from dataclasses import dataclass
 
 from patchpilot.errors import InvalidInputError
 
 # ARM names: subscription GUIDs, resource group names (letters, digits, `._-()`,
 # not ending in a dot) and AKS cluster names (letters, digits, `_-`, 1 to 63).
+# re.ASCII: `\w` and IGNORECASE must not reach beyond ASCII (see the module docstring).
 _SUBSCRIPTION = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _GROUP = r"[-\w.()]{0,89}[-\w()]"
 _CLUSTER = r"[A-Za-z0-9][-_A-Za-z0-9]{0,62}"
@@ -23,9 +38,21 @@ _CLUSTER_ID = re.compile(
     rf"/subscriptions/(?P<sub>{_SUBSCRIPTION})"
     rf"/resourceGroups/(?P<rg>{_GROUP})"
     rf"/providers/Microsoft\.ContainerService/managedClusters/(?P<name>{_CLUSTER})",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
-_SCOPE = re.compile(rf"/subscriptions/{_SUBSCRIPTION}(/resourceGroups/{_GROUP})?", re.IGNORECASE)
+_SCOPE = re.compile(
+    rf"/subscriptions/{_SUBSCRIPTION}(/resourceGroups/{_GROUP})?", re.IGNORECASE | re.ASCII
+)
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_NOT_ASCII = (
+    "Patch Pilot manages only resource groups and clusters with ASCII names, so that a "
+    "look-alike letter can never pass a scope check"
+)
+
+
+def ascii_key(text: str) -> str:
+    """ARM's case-insensitive form of an ID: A-Z folded to a-z, every other character kept."""
+    return text.translate(_ASCII_LOWER)
 
 
 @dataclass(frozen=True)
@@ -48,7 +75,7 @@ class ClusterId:
 
         Cached: the planner asks for it many times per cluster.
         """
-        return str(self).lower()
+        return ascii_key(str(self))
 
 
 def parse_cluster_id(
@@ -61,6 +88,8 @@ def parse_cluster_id(
             source=source,
             path=path,
         )
+    if not text.isascii():
+        raise InvalidInputError(_not_ascii(text), source=source, path=path)
     match = _CLUSTER_ID.fullmatch(text)
     if match is None:
         raise InvalidInputError(
@@ -70,14 +99,20 @@ def parse_cluster_id(
             source=source,
             path=path,
         )
-    return ClusterId(match["sub"].lower(), match["rg"], match["name"])
+    return ClusterId(ascii_key(match["sub"]), match["rg"], match["name"])
 
 
 def parse_scope(text: object, *, source: str | None = None, path: str | None = None) -> str:
     """Validate a policy scope: a subscription, or a resource group inside one."""
-    if not isinstance(text, str) or _SCOPE.fullmatch(text.rstrip("/")) is None:
+    if not isinstance(text, str):
         raise InvalidInputError(
-            f"{_shorten(str(text))!r} is not a scope; expected /subscriptions/<guid> "
+            f"expected a scope string, got {type(text).__name__}", source=source, path=path
+        )
+    if not text.isascii():
+        raise InvalidInputError(_not_ascii(text), source=source, path=path)
+    if _SCOPE.fullmatch(text.rstrip("/")) is None:
+        raise InvalidInputError(
+            f"{_shorten(text)!r} is not a scope; expected /subscriptions/<guid> "
             "or /subscriptions/<guid>/resourceGroups/<group>",
             source=source,
             path=path,
@@ -88,7 +123,14 @@ def parse_scope(text: object, *, source: str | None = None, path: str | None = N
 def in_scopes(cluster: ClusterId, scopes: tuple[str, ...]) -> bool:
     """True when the cluster sits under one of the scopes, compared segment by segment."""
     key = cluster.key + "/"
-    return any(key.startswith(scope.lower() + "/") for scope in scopes)
+    return any(key.startswith(ascii_key(scope) + "/") for scope in scopes)
+
+
+def _not_ascii(text: str) -> str:
+    """Name the first non-ASCII character: it usually looks exactly like an ASCII one."""
+    char = next(c for c in text if not c.isascii())
+    name = unicodedata.name(char, "unnamed")
+    return f"{_shorten(text)!r} holds U+{ord(char):04X} ({name}), not ASCII; {_NOT_ASCII}"
 
 
 def _shorten(text: str, limit: int = 200) -> str:
