@@ -59,7 +59,8 @@ def decode(text: str | bytes) -> ReconcileRequest:
         raise InvalidInputError(f"message is larger than {MAX_MESSAGE_BYTES} bytes")
     try:
         data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the decoder's stack; no message of ours nests.
         raise InvalidInputError("message is not JSON") from exc
     fields = Fields.of(data, path="message").only(
         "cluster", "reason", "requested_at", "traceparent", "attempt"

@@ -79,3 +79,48 @@ def test_error_messages_name_the_field_without_echoing_huge_input(api: Api) -> N
     assert (answer.status, answer.code) == (422, "InvalidValue")
     assert "kind" in answer.body["error"]["message"]
     assert len(answer.body["error"]["message"]) < 400
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        pytest.param("9999-12-31T23:00:00-02:00", id="utc-form-past-year-9999"),
+        pytest.param("0001-01-01T00:00:00+05:00", id="utc-form-before-year-1"),
+        pytest.param("9999-12-31T23:00Z", id="too-late-to-look-ahead-from"),
+        pytest.param("9999-12-31", id="a-date-too-late"),
+    ],
+)
+def test_a_plan_at_an_instant_out_of_range_is_a_json_error_naming_at(api: Api, at: str) -> None:
+    answer = api.call("GET", "/api/plan", params={"at": at})
+    assert (answer.status, answer.code) == (422, "InvalidValue")
+    assert answer.body["error"]["message"].startswith("at: must be between")
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        pytest.param("1970-01-01T00:00Z", id="earliest"),
+        pytest.param("8999-12-31T23:59:59Z", id="latest"),
+    ],
+)
+def test_a_plan_at_either_end_of_the_range_is_computed(api: Api, at: str) -> None:
+    answer = api.call("GET", "/api/plan", params={"at": at})
+    assert answer.status == 200
+    assert answer.body["at"][:4] == at[:4]
+
+
+@pytest.mark.parametrize(
+    "until",
+    [
+        pytest.param("9999-12-31T23:00:00-02:00", id="utc-form-past-year-9999"),
+        pytest.param("9999-12-31T23:59Z", id="too-late"),
+    ],
+)
+def test_a_pause_until_an_instant_out_of_range_is_refused_and_nothing_is_paused(
+    api: Api, until: str
+) -> None:
+    body = {"scope": "fleet", "reason": "freeze", "until": until}
+    answer = api.call("POST", "/api/pauses", body)
+    assert (answer.status, answer.code) == (422, "InvalidValue")
+    assert answer.body["error"]["message"].startswith("until: must be between")
+    assert api.app.services.store.list_pauses(api.app.clock.now()) == ()

@@ -2,14 +2,15 @@
 
 Hypothesis generates Event Grid and CloudEvents envelopes (hostile strings,
 huge numbers, wrong types, resource IDs outside the scopes or with path
-tricks) for :func:`handle_event`, common-alert-schema payloads for
-:func:`handle_alert`, and HTTP bodies for the registered HTTP functions
-(through the local host, as the other HTTP tests call them). For every
-input: no unhandled exception, no 5xx, and an input that is refused says
-why and leaves the store's pauses, ledger and the reconcile queue as they were
-(DESIGN.md, invariant 8).
+tricks, instants whose UTC form overflows) for :func:`handle_event`,
+common-alert-schema payloads for :func:`handle_alert`, reconcile queue
+messages for :func:`handle_reconcile_message`, and HTTP bodies and `?at=`
+instants for the registered HTTP functions (through the local host, as the
+other HTTP tests call them). For every input: no unhandled exception, no 5xx,
+and an input that is refused says why and leaves the store's pauses, ledger
+and the reconcile queue as they were (DESIGN.md, invariant 8).
 
-About 10,200 examples in all, under a minute; ``pytest --soak N`` runs N
+About 11,500 examples in all, about a minute; ``pytest --soak N`` runs N
 times as many.
 """
 
@@ -34,6 +35,7 @@ from patchpilot.errors import PatchPilotError
 from patchpilot.service.alerts import handle_alert
 from patchpilot.service.deps import Services
 from patchpilot.service.events import handle_event
+from patchpilot.service.messages import handle_reconcile_message
 from patchpilot.telemetry import Telemetry
 from tests.events import load
 from tests.integration.http_support import (
@@ -161,6 +163,31 @@ RESOURCE_IDS = st.one_of(
     HOSTILE_TEXT,
 )
 FIELD = st.one_of(RESOURCE_IDS, JSONISH)
+# Any offset a datetime allows, so that the UTC form of an instant near year 1 or
+# year 9999 falls outside what datetime can hold.
+OFFSETS = st.builds(
+    dt.timezone,
+    st.timedeltas(
+        min_value=-dt.timedelta(hours=23, minutes=59), max_value=dt.timedelta(hours=23, minutes=59)
+    ),
+)
+OVERFLOWING_INSTANTS = st.sampled_from(
+    [
+        "9999-12-31T23:00:00-02:00",
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:59:59.999999-23:59",
+        "9999-12-31T23:00Z",
+        "9999-12-31",
+        "0001-01-01",
+    ]
+)
+INSTANTS = st.one_of(
+    st.just("2025-11-22T01:30:00Z"),
+    OVERFLOWING_INSTANTS,
+    st.datetimes(timezones=OFFSETS).map(dt.datetime.isoformat),
+    st.dates().map(dt.date.isoformat),
+    HOSTILE_TEXT,
+)
 
 
 @st.composite
@@ -171,7 +198,7 @@ def event_grid_events(draw: st.DrawFn) -> Any:
         "id": draw(st.uuids().map(str) | HOSTILE_TEXT),
         "topic": draw(RESOURCE_IDS),
         "eventType": draw(st.sampled_from(EVENT_TYPES) | HOSTILE_TEXT),
-        "eventTime": "2025-11-22T01:30:00Z",
+        "eventTime": draw(INSTANTS),
         "subject": draw(HOSTILE_TEXT),
         "data": draw(st.fixed_dictionaries({"nodePoolName": HOSTILE_TEXT}) | JSONISH),
     }
@@ -188,7 +215,7 @@ def cloud_events(draw: st.DrawFn) -> Any:
         "id": draw(st.uuids().map(str) | HOSTILE_TEXT),
         "source": draw(RESOURCE_IDS),
         "type": draw(st.sampled_from(EVENT_TYPES) | HOSTILE_TEXT),
-        "time": "2025-11-22T01:30:00Z",
+        "time": draw(INSTANTS),
         "specversion": draw(st.sampled_from(["1.0", "0.3", "2"]) | JSONISH),
     }
     for key in draw(st.lists(st.sampled_from(sorted(base)), max_size=3)):
@@ -293,6 +320,24 @@ def test_a_crafted_event_outside_the_scopes_is_refused_with_its_reason(
     assert services.queue.count() == 0
 
 
+@settings(max_examples=600 * SOAK, **FUZZ)
+@given(
+    requested_at=OVERFLOWING_INSTANTS | HOSTILE_TEXT.filter(lambda t: not t.strip()[:1].isdigit()),
+    cluster=RESOURCE_IDS,
+)
+def test_queue_messages_with_a_bad_instant_are_dropped_never_raised(
+    services: Services, requested_at: str, cluster: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A raise would make the host retry the message and then poison it; a bad
+    # message can never become good, so it is dropped here with a log line.
+    body = json.dumps({"cluster": cluster, "reason": "fuzz", "requested_at": requested_at})
+    before = state_of(services.store, services.queue.count())
+    caplog.clear()
+    assert handle_reconcile_message(services, body, NOW) is None
+    assert state_of(services.store, services.queue.count()) == before
+    assert any("dropped malformed reconcile message" in r.getMessage() for r in caplog.records)
+
+
 # HTTP bodies -------------------------------------------------------------------------------
 
 ROUTES = [("POST", "/api/upgrades"), ("POST", "/api/pauses"), ("POST", "/api/alerts")]
@@ -335,6 +380,28 @@ def test_http_bodies_never_get_a_5xx_and_refusals_change_nothing(
     assert answer.status < 500, answer.body
     if answer.status >= 400:
         assert str(answer.body["error"]["message"]).strip(), answer.body
+        assert http_state(api) == before
+
+
+@settings(max_examples=300 * SOAK, **FUZZ)
+@given(at=INSTANTS)
+def test_plan_at_any_instant_answers_a_plan_or_a_4xx_naming_at(api: Api, at: str) -> None:
+    answer = api.call("GET", "/api/plan", params={"at": at})
+    assert answer.status in (200, 400, 422), answer.body
+    if answer.status != 200:
+        message = answer.body["error"]["message"]
+        assert message.startswith(("at: ", "query parameter at ")), answer.body
+
+
+@settings(max_examples=300 * SOAK, **FUZZ)
+@given(until=INSTANTS)
+def test_a_pause_until_any_instant_is_made_or_refused_naming_until(api: Api, until: str) -> None:
+    before = http_state(api)
+    body = {"scope": "ring", "target": "prod", "reason": "fuzz", "until": until}
+    answer = api.call("POST", "/api/pauses", body)
+    assert answer.status in (201, 422), answer.body
+    if answer.status == 422:
+        assert answer.body["error"]["message"].startswith("until: "), answer.body
         assert http_state(api) == before
 
 

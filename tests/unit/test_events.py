@@ -124,6 +124,16 @@ _DELETE = object()
             id="bad-time",
         ),
         pytest.param(
+            _mutated("eg_node_pool_rolling_failed", ["eventTime"], "9999-12-31T23:00:00-02:00"),
+            "event.eventTime: must be between",
+            id="time-past-year-9999-in-utc",
+        ),
+        pytest.param(
+            _mutated("ce_node_pool_rolling_failed", ["time"], "0001-01-01T00:00:00+05:00"),
+            "event.time: must be between",
+            id="cloudevent-time-before-year-1-in-utc",
+        ),
+        pytest.param(
             _mutated("eg_node_pool_rolling_failed", ["id"], "x" * 10_000),
             "longer than",
             id="huge-id",

@@ -44,6 +44,17 @@ def _body(**changes: object) -> str:
         pytest.param(_body(extra=1), "unknown field", id="unknown"),
         pytest.param(_body(attempt=-1), "between 0 and 10000", id="attempt"),
         pytest.param(_body(reason="x" * 9000), "larger than", id="huge"),
+        pytest.param(
+            _body(requested_at="9999-12-31T23:00:00-02:00"),
+            "message.requested_at: must be between",
+            id="instant-past-year-9999-in-utc",
+        ),
+        pytest.param(
+            _body(requested_at="0001-01-01T00:00:00+05:00"),
+            "message.requested_at: must be between",
+            id="instant-before-year-1-in-utc",
+        ),
+        pytest.param("[" * 4000 + "]" * 4000, "not JSON", id="deeply-nested"),
     ],
 )
 def test_bad_messages_are_refused(text: str, message: str) -> None:
