@@ -16,6 +16,8 @@ from typing import Any
 from patchpilot.errors import InvalidInputError
 
 _MISSING = object()
+# How much of a bad value an error message quotes.
+_EXCERPT = 40
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class Fields:
         for choice in choices:
             if choice.lower() == value.lower():
                 return choice
-        raise self.error(key, f"expected one of {', '.join(choices)}, got {value!r}")
+        raise self.error(key, f"expected one of {', '.join(choices)}, got {describe(value)}")
 
     def integer(self, key: str, default: int | None = None, *, low: int, high: int) -> int:
         """A whole number within [low, high]."""
@@ -101,7 +103,7 @@ class Fields:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"expected a whole number, got {_kind(value)}")
         if not low <= value <= high:
-            raise self.error(key, f"must be between {low} and {high}, got {value}")
+            raise self.error(key, f"must be between {low} and {high}, got {describe(value)}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
@@ -140,7 +142,22 @@ def as_date(value: object, *, source: str | None, path: str) -> dt.date:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise InvalidInputError(f"expected a date YYYY-MM-DD, got {value!r}", source=source, path=path)
+    raise InvalidInputError(
+        f"expected a date YYYY-MM-DD, got {describe(value)}", source=source, path=path
+    )
+
+
+def describe(value: object) -> str:
+    """A value for an error message: a short quoted excerpt of text, else its type.
+
+    Never the repr of a structure: a YAML alias or a hostile body can make one
+    huge, and printing it would hang the very error that refuses it.
+    """
+    if isinstance(value, str):
+        return repr(value if len(value) <= _EXCERPT else value[:_EXCERPT] + "...")
+    if isinstance(value, bool | float) or (isinstance(value, int) and value.bit_length() <= 64):
+        return str(value)
+    return _kind(value)
 
 
 def _kind(value: object) -> str:
