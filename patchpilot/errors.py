@@ -50,3 +50,8 @@ class TemporaryError(PatchPilotError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class NotNowError(TemporaryError):
+    """A start refused by its own guard just before the call: the window closes too soon,
+    it has not opened on every clock yet, or the cluster's lease was lost."""

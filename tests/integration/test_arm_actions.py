@@ -8,14 +8,20 @@ from typing import Any
 
 import pytest
 
-from patchpilot.adapters.arm.actions import Busy, OperationStatus, Started
+from patchpilot.adapters.arm.actions import (
+    Busy,
+    OperationStatus,
+    Started,
+    StartResult,
+    Unconfirmed,
+)
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.failures import classify_refusal
 from patchpilot.adapters.arm.gateway import ArmGateway
 from patchpilot.domain.fleet import PoolState
 from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.domain.versions import KubernetesVersion
-from patchpilot.errors import InvalidInputError, PermanentError, ScopeError
+from patchpilot.errors import InvalidInputError, NotNowError, PermanentError, ScopeError
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.faults import FaultPlan
 from patchpilot.sim.pace import Pace
@@ -56,7 +62,7 @@ def gateway(sim: SimulatorHandle) -> Iterator[ArmGateway]:
     gateway.close()
 
 
-def started(outcome: Started | Busy) -> Started:
+def started(outcome: StartResult) -> Started:
     """The outcome, which must be a started operation."""
     assert isinstance(outcome, Started), outcome
     assert outcome.started
@@ -173,15 +179,18 @@ def test_a_busy_cluster_answers_busy_with_a_delay_instead_of_an_error(
     assert served(sim, "AgentPools_UpgradeNodeImageVersion", 409) == 1  # never retried
 
 
-def test_a_lost_answer_retried_meets_its_own_operation_as_busy_not_a_second_upgrade(
+def test_a_lost_answer_retried_into_a_409_is_unconfirmed_never_busy(
     sim: SimulatorHandle,
 ) -> None:
+    # The first attempt started the upgrade and its answer was lost; the retry meets it.
     sim.set_faults(FaultPlan(lost_response_rate=1.0))
     gateway = gateway_for(sim, retry=fast_retry(sleep=lambda _: sim.set_faults(FaultPlan())))
 
     outcome = gateway.upgrade_node_image(DEV, "system")
 
-    assert isinstance(outcome, Busy)
+    assert isinstance(outcome, Unconfirmed)
+    assert "no answer" in outcome.why
+    assert "in progress" in outcome.why
     assert served(sim, "AgentPools_UpgradeNodeImageVersion", 0) == 1
     assert served(sim, "AgentPools_UpgradeNodeImageVersion", 409) == 1
     assert sim.aks.active_operation(sim.aks.cluster("dev-1")) is not None
@@ -321,3 +330,33 @@ def test_crafted_input_is_refused_before_any_request(
         call(gateway)
 
     assert total_requests(sim) == 0
+
+
+def test_a_guard_that_refuses_keeps_the_start_from_going_out(sim: SimulatorHandle) -> None:
+    gateway = gateway_for(sim)
+
+    def closed() -> None:
+        raise NotNowError("the window closes", retry_after=60)
+
+    with pytest.raises(NotNowError):
+        gateway.upgrade_node_image(DEV, "system", guard=closed)
+
+    assert served(sim, "AgentPools_UpgradeNodeImageVersion") == 0
+    assert sim.aks.active_operation(sim.aks.cluster("dev-1")) is None
+
+
+def test_a_guard_runs_again_before_each_retry_of_a_start(sim: SimulatorHandle) -> None:
+    sim.set_faults(FaultPlan(throttle_rate=1.0, retry_after_seconds=0))
+    calls: list[int] = []
+
+    def count_then_refuse() -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise NotNowError("the window closed while ARM throttled", retry_after=60)
+
+    gateway = gateway_for(sim, retry=fast_retry(max_attempts=6))
+    with pytest.raises(NotNowError):
+        gateway.upgrade_node_image(DEV, "system", guard=count_then_refuse)
+
+    assert len(calls) == 3
+    assert served(sim, "AgentPools_UpgradeNodeImageVersion", 429) == 2

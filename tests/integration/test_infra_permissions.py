@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from patchpilot.adapters.arm import permissions
-from patchpilot.adapters.arm.actions import Busy, Started
+from patchpilot.adapters.arm.actions import Started, StartResult
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.client import ArmClients
 from patchpilot.adapters.arm.gateway import ArmGateway
@@ -52,7 +52,7 @@ def operations_served(sim: SimulatorHandle) -> set[str]:
     return {name for name, _status in sim.requests()}
 
 
-def started(outcome: Started | Busy) -> Started:
+def started(outcome: StartResult) -> Started:
     """The outcome, which must be a started operation."""
     assert isinstance(outcome, Started), outcome
     return outcome

@@ -119,7 +119,12 @@ def started_from_json(data: Mapping[str, Any]) -> Started:
 
 @dataclass(frozen=True)
 class Busy:
-    """AKS refused with 409: another operation holds the cluster; try again after the delay."""
+    """AKS refused with 409: another operation holds the cluster; try again after the delay.
+
+    Proof that this call started nothing only when every earlier attempt of it
+    was answered (a 429 is answered before AKS sees the request). After an
+    unanswered attempt the gateway returns :class:`Unconfirmed` instead.
+    """
 
     cluster: ClusterId
     pool: str | None
@@ -127,6 +132,35 @@ class Busy:
     retry_after: float
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """An attempt went unanswered and the call ended without an answer that settles it.
+
+    ARM may have accepted that attempt (the reply was lost, or a 5xx came
+    after AKS acted): the operation may be running. Keep the claim and let
+    AKS's own state say, never start the same upgrade again on a guess.
+    """
+
+    cluster: ClusterId
+    pool: str | None
+    action: ActionKind
+    why: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """AKS refused the start for a reason waiting does not cure (a 409 other than busy)."""
+
+    cluster: ClusterId
+    pool: str | None
+    action: ActionKind
+    code: str
+    message: str
+
+
+StartResult = Started | Busy | Unconfirmed | Refused
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,19 @@ def retry_after_seconds(exc: BaseException | None) -> float | None:
     return _number(headers.get("retry-after"))
 
 
+# AKS's 409 while another operation runs ("Operation is not allowed because there's an in
+# progress ... operation"): the one conflict that means "wait", not "fix something".
+_BUSY_CODES: Final = frozenset({"operationnotallowed", "anotheroperationinprogress"})
+
+
+def is_busy_conflict(exc: BaseException) -> bool:
+    """Whether a 409 says another operation is in progress (other 409s are real refusals)."""
+    if not is_conflict(exc) or not isinstance(exc, AzureError):
+        return False
+    body = arm_error(exc)
+    return body.code.lower() in _BUSY_CODES or "in progress" in body.message.lower()
+
+
 def is_conflict(exc: BaseException) -> bool:
     """Whether ARM answered 409: another operation holds the resource."""
     return isinstance(exc, HttpResponseError) and exc.status_code == CONFLICT

@@ -25,16 +25,29 @@ each (region, image family)'s latest node image come from the sweep's
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    IncompleteReadError,
+    ServiceResponseError,
+)
 
 from patchpilot.adapters.arm import actions, observe
-from patchpilot.adapters.arm.actions import Busy, OperationStatus, Started
+from patchpilot.adapters.arm.actions import (
+    Busy,
+    OperationStatus,
+    Refused,
+    Started,
+    StartResult,
+    Unconfirmed,
+)
 from patchpilot.adapters.arm.calls import (
     ERROR_STATUS,
     AttemptSink,
@@ -45,7 +58,13 @@ from patchpilot.adapters.arm.calls import (
 )
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.client import ArmClients
-from patchpilot.adapters.arm.errors import arm_error, is_conflict, retry_after_seconds, translate
+from patchpilot.adapters.arm.errors import (
+    arm_error,
+    is_busy_conflict,
+    is_conflict,
+    retry_after_seconds,
+    translate,
+)
 from patchpilot.adapters.arm.failures import FailureCause, classify
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.arm.retry import RetryPolicy
@@ -54,7 +73,13 @@ from patchpilot.domain.node_images import NodeImageVersion
 from patchpilot.domain.resource_ids import ClusterId, in_scopes, parse_cluster_id
 from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
-from patchpilot.errors import InvalidInputError, ScopeError, TemporaryError
+from patchpilot.errors import (
+    InvalidInputError,
+    NotNowError,
+    PermanentError,
+    ScopeError,
+    TemporaryError,
+)
 from patchpilot.settings import Settings
 
 if TYPE_CHECKING:
@@ -66,6 +91,10 @@ T = TypeVar("T")
 # AKS agent pool names: a letter, then letters and digits, 12 characters at most.
 _POOL_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9]{0,11}")
 Request = Callable[[Hook], T]
+# Called before each attempt of a start; raises NotNowError to stop it going out.
+Guard = Callable[[], None]
+# Answers after which AKS may have acted all the same: a timeout or a gateway's 5xx.
+MAYBE_ACCEPTED_STATUSES: Final = frozenset({408, 500, 502, 503, 504})
 
 
 class ArmGateway:
@@ -102,6 +131,11 @@ class ArmGateway:
     def retry(self) -> RetryPolicy:
         """The retry policy every request runs under."""
         return self._retry
+
+    @property
+    def start_deadline(self) -> dt.timedelta:
+        """How long one start call may take, retries included (its margin before a window ends)."""
+        return dt.timedelta(seconds=self._retry.deadline_seconds)
 
     def close(self) -> None:
         """Close the SDK clients' connections."""
@@ -238,8 +272,8 @@ class ArmGateway:
     # -- act ------------------------------------------------------------------------------
 
     def upgrade_control_plane(
-        self, cluster: ClusterId | str, version: KubernetesVersion
-    ) -> Started | Busy:
+        self, cluster: ClusterId | str, version: KubernetesVersion, *, guard: Guard | None = None
+    ) -> StartResult:
         """Start a control-plane-only upgrade to ``version`` (pools keep their versions)."""
         cid = self.admit(cluster)
         client = self._client(cid)
@@ -262,11 +296,17 @@ class ArmGateway:
             lambda hook: client.managed_clusters.begin_create_or_update(
                 group, name, body, polling=False, raw_response_hook=hook
             ),
+            guard,
         )
 
     def upgrade_pool_version(
-        self, cluster: ClusterId | str, pool: str, version: KubernetesVersion
-    ) -> Started | Busy:
+        self,
+        cluster: ClusterId | str,
+        pool: str,
+        version: KubernetesVersion,
+        *,
+        guard: Guard | None = None,
+    ) -> StartResult:
         """Start one pool's Kubernetes upgrade to ``version``."""
         cid, pool = self.admit(cluster), _pool_name(pool)
         client = self._client(cid)
@@ -288,9 +328,12 @@ class ArmGateway:
             lambda hook: client.agent_pools.begin_create_or_update(
                 group, name, pool, body, polling=False, raw_response_hook=hook
             ),
+            guard,
         )
 
-    def upgrade_node_image(self, cluster: ClusterId | str, pool: str) -> Started | Busy:
+    def upgrade_node_image(
+        self, cluster: ClusterId | str, pool: str, *, guard: Guard | None = None
+    ) -> StartResult:
         """Start one pool's node image upgrade (to the region's latest: AKS takes no version)."""
         cid, pool = self.admit(cluster), _pool_name(pool)
         client = self._client(cid)
@@ -300,11 +343,12 @@ class ArmGateway:
             lambda hook: client.agent_pools.begin_upgrade_node_image_version(
                 cid.resource_group, cid.name, pool, polling=False, raw_response_hook=hook
             ),
+            guard,
         )
 
     def abort_latest_operation(
         self, cluster: ClusterId | str, pool: str | None = None
-    ) -> Started | Busy:
+    ) -> StartResult:
         """Abort the operation running on the cluster (or on one of its pools)."""
         cid = self.admit(cluster)
         client = self._client(cid)
@@ -391,28 +435,73 @@ class ArmGateway:
             except AzureError as exc:
                 raise translate(exc, what=what, transient=self._retry.is_transient(exc)) from exc
 
-    def _start(self, operation: str, asked: Started, begin: Request[object]) -> Started | Busy:
-        """Send the request that starts an operation; do not wait for the operation."""
+    def _start(
+        self,
+        operation: str,
+        asked: Started,
+        begin: Request[object],
+        guard: Guard | None = None,
+    ) -> StartResult:
+        """Send the request that starts an operation; do not wait for the operation.
+
+        `guard` runs before every attempt (the first and each retry), so a
+        start never goes out after its caller's deadline, however long the
+        retries took. What counts as proof that nothing started: an answer to
+        every attempt. An attempt that went out and got no answer (a lost
+        reply, a gateway timeout or 5xx, which ARM can send after AKS acted)
+        makes any later refusal :class:`Unconfirmed`, never :class:`Busy`.
+        """
         seen: dict[str, str] = {}
+        unanswered: list[str] = []
 
         def remember(response: PipelineResponse[Any, Any]) -> None:
             # Every attempt overwrites: the answer that succeeded is the last one.
-            headers = response.http_response.headers
-            seen["url"] = headers.get("Azure-AsyncOperation") or headers.get("Location") or ""
+            answer = response.http_response
+            seen["url"] = (
+                answer.headers.get("Azure-AsyncOperation") or answer.headers.get("Location") or ""
+            )
+            if answer.status_code in MAYBE_ACCEPTED_STATUSES:
+                unanswered.append(f"HTTP {answer.status_code}")
+
+        def send(hook: Hook) -> object:
+            if guard is not None:
+                guard()
+            try:
+                return begin(_both(hook, remember))
+            except (ServiceResponseError, IncompleteReadError) as exc:
+                unanswered.append(f"no answer ({type(exc).__name__})")
+                raise
 
         try:
-            self._call(
-                operation, asked.cluster, lambda hook: begin(_both(hook, remember)), pool=asked.pool
-            )
-        except TemporaryError as exc:
-            conflict = exc.__cause__
-            if not (isinstance(conflict, HttpResponseError) and is_conflict(conflict)):
-                raise
-            # Policy: AKS is busy with another operation; that means wait, not fail.
-            body = arm_error(conflict)
-            delay = retry_after_seconds(conflict) or self._retry.busy_delay_seconds
-            return Busy(asked.cluster, asked.pool, asked.action, delay, body.code, body.message)
+            self._call(operation, asked.cluster, send, pool=asked.pool)
+        except (TemporaryError, PermanentError) as exc:
+            return self._refusal(asked, exc, unanswered)
         return replace(asked, status_url=seen.get("url") or None)
+
+    def _refusal(
+        self, asked: Started, exc: TemporaryError | PermanentError, unanswered: list[str]
+    ) -> StartResult:
+        """What a start that did not get a 2xx means, or the error again when it is not ours."""
+        cause = exc.__cause__
+        if unanswered:
+            # Policy: an attempt may have started the operation; only AKS's state can say.
+            return Unconfirmed(
+                asked.cluster,
+                asked.pool,
+                asked.action,
+                f"an attempt got {', '.join(unanswered)}; the call then ended with: {exc}",
+            )
+        if isinstance(exc, NotNowError) or not (
+            isinstance(cause, HttpResponseError) and is_conflict(cause)
+        ):
+            raise exc
+        body = arm_error(cause)
+        if not is_busy_conflict(cause):
+            # Policy: a conflict with a setting or a quota is a failure to report, not a wait.
+            return Refused(asked.cluster, asked.pool, asked.action, body.code, body.message)
+        # Policy: AKS is busy with another operation; that means wait, not fail.
+        delay = retry_after_seconds(cause) or self._retry.busy_delay_seconds
+        return Busy(asked.cluster, asked.pool, asked.action, delay, body.code, body.message)
 
     def _operation_url(self, cid: ClusterId, url: str) -> str:
         """An operation URL is followed only on the ARM endpoint, in the cluster's subscription."""
