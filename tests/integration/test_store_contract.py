@@ -37,6 +37,7 @@ from patchpilot.adapters.store import (
     open_sqlite_store,
     open_table_store,
 )
+from patchpilot.adapters.store.records import MAX_CLOCK_SKEW
 from patchpilot.domain.history import Failure, InFlight, Pause, Reached
 from patchpilot.errors import InvalidInputError
 from tests.integration import azurite as azurite_module
@@ -164,7 +165,7 @@ def test_an_expired_claim_is_taken_over_exactly_once_under_concurrency(
 ) -> None:
     store = open_store()
     dead = claimed(store.claim(KEY, T0, TTL, holder="died")).operation
-    later = T0 + TTL + MINUTE
+    later = T0 + TTL + MAX_CLOCK_SKEW + MINUTE
 
     results = race(open_store, lambda s: s.claim(KEY, later, TTL, holder=uuid.uuid4().hex))
 
@@ -304,7 +305,7 @@ def test_only_one_of_20_concurrent_workers_gets_the_lease(open_store: StoreFacto
 
 def test_an_expired_lease_goes_to_exactly_one_of_20_workers(open_store: StoreFactory) -> None:
     open_store().acquire_lease(CLUSTER, "died", T0, TTL)
-    later = T0 + TTL
+    later = T0 + TTL + MAX_CLOCK_SKEW
 
     results = race(open_store, lambda s: s.acquire_lease(CLUSTER, uuid.uuid4().hex, later, TTL))
 
@@ -315,12 +316,13 @@ def test_a_held_lease_refuses_others_until_it_expires(store: Store) -> None:
     lease = store.acquire_lease(CLUSTER, "a", T0, TTL)
     assert lease is not None
 
-    assert store.acquire_lease(CLUSTER, "b", T0 + TTL - MINUTE, TTL) is None
-    taken = store.acquire_lease(CLUSTER, "b", T0 + TTL, TTL)
+    # A clock up to MAX_CLOCK_SKEW ahead of the holder's must not take it early.
+    assert store.acquire_lease(CLUSTER, "b", T0 + TTL + MAX_CLOCK_SKEW - MINUTE, TTL) is None
+    taken = store.acquire_lease(CLUSTER, "b", T0 + TTL + MAX_CLOCK_SKEW, TTL)
 
     assert taken is not None
     assert taken.holder == "b"
-    assert store.renew_lease(lease, T0 + TTL, TTL) is None
+    assert store.renew_lease(lease, T0 + TTL + MAX_CLOCK_SKEW, TTL) is None
     assert not store.release_lease(lease)
     assert store.get_lease(CLUSTER) == taken
 
@@ -333,7 +335,8 @@ def test_renewal_extends_a_lease_and_release_frees_it(store: Store) -> None:
     assert renewed is not None
     assert renewed.expires_at == T0 + 20 * MINUTE + TTL
     assert store.acquire_lease(CLUSTER, "b", T0 + TTL + MINUTE, TTL) is None
-    assert store.renew_lease(lease, T0 + 21 * MINUTE, TTL) is None
+    # The lease is its acquisition's token: any copy of it renews and releases it.
+    assert store.renew_lease(lease, T0 + 21 * MINUTE, TTL) is not None
 
     assert store.release_lease(renewed)
     assert not store.release_lease(renewed)
@@ -341,14 +344,47 @@ def test_renewal_extends_a_lease_and_release_frees_it(store: Store) -> None:
     assert store.acquire_lease(CLUSTER, "b", T0 + 22 * MINUTE, TTL) is not None
 
 
-def test_the_same_holder_gets_its_lease_again(store: Store) -> None:
+def test_a_held_lease_refuses_its_own_holder_name_too(store: Store) -> None:
+    # Threads of one worker share a holder name; only the acquisition's token holds it.
     first = store.acquire_lease(CLUSTER, "worker-1", T0, TTL)
     again = store.acquire_lease(CLUSTER, "worker-1", T0 + MINUTE, TTL)
 
     assert first is not None
-    assert again is not None
-    assert again.expires_at == T0 + MINUTE + TTL
-    assert store.renew_lease(first, T0 + 2 * MINUTE, TTL) is None
+    assert again is None
+    assert store.renew_lease(first, T0 + 2 * MINUTE, TTL) is not None
+
+
+def test_a_claim_is_not_taken_over_within_the_tolerated_clock_skew(store: Store) -> None:
+    claimed(store.claim(KEY, T0, TTL, holder="slow clock"))
+
+    early = store.claim(KEY, T0 + TTL + MAX_CLOCK_SKEW - MINUTE, TTL, holder="fast clock")
+    late = store.claim(KEY, T0 + TTL + MAX_CLOCK_SKEW, TTL, holder="fast clock")
+
+    assert isinstance(early, AlreadyClaimed)
+    assert isinstance(late, Claim)
+    assert late.taken_over
+
+
+def test_finishing_with_a_claims_token_fails_once_another_claim_took_over(store: Store) -> None:
+    stale = claimed(store.claim(KEY, T0, TTL, holder="slow")).operation
+    fresh = claimed(store.claim(KEY, T0 + 2 * TTL, TTL, holder="new")).operation
+
+    with pytest.raises(ClaimLostError):
+        store.mark_finished(KEY, "expired", T0 + 2 * TTL, token=stale.token)
+    retired = store.mark_finished(KEY, "expired", T0 + 2 * TTL, token=fresh.token)
+
+    assert retired.state == "expired"
+
+
+def test_a_pause_with_an_id_is_made_once_whoever_adds_it(open_store: StoreFactory) -> None:
+    results = race(
+        open_store,
+        lambda s: s.add_pause("cluster", "pool failed", "x", T0, target=CLUSTER, pause_id="f-1"),
+    )
+
+    assert {pause.id for pause in results} == {"f-1"}
+    assert len({pause.by for pause in results}) == 1
+    assert [p.id for p in open_store().list_pauses(T0)] == ["f-1"]
 
 
 # Pauses.

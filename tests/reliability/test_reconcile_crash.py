@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from patchpilot.adapters.store import Operation, OperationKey
+from patchpilot.adapters.store.records import MAX_CLOCK_SKEW
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.service.reconcile import reconcile
 from patchpilot.sim.clock import VirtualClock
@@ -109,7 +110,8 @@ def test_a_killed_worker_is_followed_by_a_reconcile_that_does_not_start_again(
         deadline = time.monotonic() + 60
         states: list[str | None] = []
         while time.monotonic() < deadline and (not states or states[-1] != "succeeded"):
-            later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+            # Past the dead worker's lease and claim on every clock within the skew bound.
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30) + MAX_CLOCK_SKEW
             reconcile(survivor, ReconcileRequest(CLUSTER, "after the crash", later), later)
             states.append(state_of(survivor.store.get(key)))
             time.sleep(0.2)

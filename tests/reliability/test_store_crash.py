@@ -38,12 +38,13 @@ from patchpilot.adapters.store import (
     open_sqlite_store,
     open_table_store,
 )
+from patchpilot.adapters.store.records import MAX_CLOCK_SKEW
 from tests.integration.azurite import Azurite, running
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = dt.datetime(2025, 11, 22, 1, 30, tzinfo=dt.UTC)
 TTL = dt.timedelta(minutes=30)
-AFTER_TTL = T0 + TTL + dt.timedelta(minutes=1)
+AFTER_TTL = T0 + TTL + MAX_CLOCK_SKEW + dt.timedelta(minutes=1)
 CLUSTER = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg"
     "/providers/microsoft.containerservice/managedclusters/prod-1"

@@ -73,11 +73,14 @@ class Store(Protocol):
         outcome: Outcome,
         now: dt.datetime,
         error: OperationError | None = None,
+        *,
+        token: str | None = None,
     ) -> Operation:
         """Record AKS's outcome; repeats are no-ops (the first outcome wins).
 
         `failed` -> `expired` is the one change after an outcome: an operator
-        retires a failure so the target may be claimed again.
+        retires a failure so the target may be claimed again. With `token`
+        (a claim's), :class:`ClaimLostError` if another claim took the record over.
         """
         ...
 
@@ -99,15 +102,21 @@ class Store(Protocol):
     def acquire_lease(
         self, cluster: str, holder: str, now: dt.datetime, duration: dt.timedelta
     ) -> Lease | None:
-        """Take the cluster's lease; None while another holder's lease is unexpired."""
+        """Take the cluster's lease; None while another acquisition's lease is unexpired.
+
+        A lease is its token: a caller with the same `holder` name (another
+        thread of the same worker) is refused like any other. `holder` only
+        names the worker on status pages. Expiry is honoured for
+        `MAX_CLOCK_SKEW` beyond `expires_at`, for clocks that run ahead.
+        """
         ...
 
     def renew_lease(self, lease: Lease, now: dt.datetime, duration: dt.timedelta) -> Lease | None:
-        """Extend a lease still held at its etag to `now + duration`; None when it was lost."""
+        """Extend a lease still held by its token to `now + duration`; None when it was lost."""
         ...
 
     def release_lease(self, lease: Lease) -> bool:
-        """Give a lease back; False when it had already been taken over or released."""
+        """Give a lease back (renewed or not); False when it was taken over or released."""
         ...
 
     def get_lease(self, cluster: str) -> Lease | None:
@@ -125,8 +134,13 @@ class Store(Protocol):
         *,
         target: str | None = None,
         until: dt.datetime | None = None,
+        pause_id: str | None = None,
     ) -> PauseRecord:
-        """Store a new pause and return it with its id."""
+        """Store a new pause and return it with its id.
+
+        With `pause_id`, at most one pause ever has it: a second add returns the
+        first pause unchanged (one failure makes one pause, whoever reports it).
+        """
         ...
 
     def list_pauses(

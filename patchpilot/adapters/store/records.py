@@ -26,6 +26,11 @@ STATES: Final = frozenset(get_args(OperationState))
 OUTCOMES: Final = frozenset(get_args(Outcome))
 # States that hold the cluster busy in the planner's eyes.
 ACTIVE_STATES: Final[frozenset[OperationState]] = frozenset({"in_progress", "started"})
+# The most two instances' clocks may differ (docs/reliability.md, "Clocks"). An expiry
+# written by one clock is honoured this much longer by every other, so a lease or a claim
+# is never taken over early by a clock that runs ahead; the start guard keeps this margin
+# from both ends of a window. Azure's hosts keep NTP time to well under a second.
+MAX_CLOCK_SKEW: Final = dt.timedelta(minutes=5)
 # Narrowing tables: text read from a row becomes a Literal without a cast.
 _KIND_NAMES: Final[dict[str, Kind]] = {"kubernetes": "kubernetes", "node_image": "node_image"}
 _SCOPE_NAMES: Final[dict[str, PauseScope]] = {
@@ -177,13 +182,13 @@ class Operation:
     def claimable(self, now: dt.datetime) -> bool:
         """True when a new claim may take this record over.
 
-        An `in_progress` record past `expires_at` means its holder died before
-        confirming; an `expired` one was retired. `started` records are never
+        An `in_progress` record past `expires_at` (and the tolerated clock skew)
+        means its holder died before confirming; an `expired` one was retired. `started` records are never
         taken over by time: AKS owns them until it reports an outcome.
         """
         if self.state == "expired":
             return True
-        return self.state == "in_progress" and self.expires_at <= utc(now, "now")
+        return self.state == "in_progress" and self.expires_at + MAX_CLOCK_SKEW <= utc(now, "now")
 
     def in_flight(self, now: dt.datetime) -> bool:
         """True while the planner must treat the cluster as busy with this operation."""
@@ -246,8 +251,8 @@ class Lease:
         object.__setattr__(self, "expires_at", utc(self.expires_at, "expires_at"))
 
     def held_at(self, now: dt.datetime) -> bool:
-        """True until the lease runs out."""
-        return utc(now, "now") < self.expires_at
+        """True until the lease runs out on every clock within the tolerated skew."""
+        return utc(now, "now") < self.expires_at + MAX_CLOCK_SKEW
 
 
 @dataclass(frozen=True)

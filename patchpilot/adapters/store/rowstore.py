@@ -182,14 +182,22 @@ class RowStore:
         outcome: Outcome,
         now: dt.datetime,
         error: OperationError | None = None,
+        *,
+        token: str | None = None,
     ) -> Operation:
-        """Record AKS's outcome; a repeated or late outcome leaves the first one in place."""
+        """Record AKS's outcome; a repeated or late outcome leaves the first one in place.
+
+        With `token`, only while the record is still that claim's: a worker
+        never retires or fails a record another worker took over since.
+        """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}")
         now = utc(now, "now")
         for _ in range(_ATTEMPTS):
             row = self._ledger_row(key)
             current = codec.operation_from(row)
+            if token is not None and current.token != token:
+                raise ClaimLostError(f"the claim on {key} was taken over: it is {current.state}")
             finished = _finished(current, outcome, now, error)
             if finished is None:
                 return current
@@ -264,7 +272,9 @@ class RowStore:
         current = codec.lease_from(row)
         if current.token == lease.token:
             return current
-        if current.held_at(now) and current.holder != lease.holder:
+        # Held by another acquisition, whatever its holder's name: threads of one worker
+        # share a name, and nobody re-enters by it.
+        if current.held_at(now):
             return None
         table = self._names.leases
         try:
@@ -279,26 +289,30 @@ class RowStore:
         return None
 
     def renew_lease(self, lease: Lease, now: dt.datetime, duration: dt.timedelta) -> Lease | None:
-        """Extend a lease nobody took since; an expired one too, if still untouched."""
+        """Extend a lease nobody took since (same token); an expired one too, if untouched."""
         now = utc(now, "now")
         renewed = replace(lease, expires_at=now + positive(duration, "duration"))
         table = self._names.leases
         partition, row_key = codec.lease_keys(lease.cluster)
         row = self._rows.get(table, partition, row_key)
-        if row is None or row.etag != lease.etag:
+        if row is None or codec.token_of(row) != lease.token:
             return None
         try:
             etag = self._rows.replace(
-                table, partition, row_key, codec.lease_props(renewed), lease.etag
+                table, partition, row_key, codec.lease_props(renewed), row.etag
             )
         except RowChangedError:
             return None
         return replace(renewed, etag=etag)
 
     def release_lease(self, lease: Lease) -> bool:
-        """Delete the lease only if it is still the one this holder got."""
+        """Delete the lease only if it is still this acquisition's (its token), renewed or not."""
+        table = self._names.leases
         partition, row_key = codec.lease_keys(lease.cluster)
-        return self._rows.delete(self._names.leases, partition, row_key, lease.etag)
+        row = self._rows.get(table, partition, row_key)
+        if row is None or codec.token_of(row) != lease.token:
+            return False
+        return self._rows.delete(table, partition, row_key, row.etag)
 
     def get_lease(self, cluster: str) -> Lease | None:
         """The cluster's lease record, expired or not."""
@@ -317,12 +331,23 @@ class RowStore:
         *,
         target: str | None = None,
         until: dt.datetime | None = None,
+        pause_id: str | None = None,
     ) -> PauseRecord:
-        """Store a new pause under a fresh id."""
-        pause = PauseRecord(uuid.uuid4().hex, as_scope(scope), reason, by, now, target, until)
-        self._rows.insert(
-            self._names.pauses, codec.PAUSES_PARTITION, pause.id, codec.pause_props(pause)
-        )
+        """Store a new pause under a fresh id, or under `pause_id` if none has it yet.
+
+        With `pause_id` the insert is the atomic decision: of racing writers one
+        pause is made, and the others get it back unchanged.
+        """
+        chosen = pause_id or uuid.uuid4().hex
+        pause = PauseRecord(chosen, as_scope(scope), reason, by, now, target, until)
+        table = self._names.pauses
+        try:
+            self._rows.insert(table, codec.PAUSES_PARTITION, pause.id, codec.pause_props(pause))
+        except RowExistsError:
+            row = self._rows.get(table, codec.PAUSES_PARTITION, chosen)
+            if pause_id is None or row is None:
+                raise
+            return codec.pause_from(row)
         return pause
 
     def list_pauses(
