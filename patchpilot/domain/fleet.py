@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.node_images import (
@@ -94,6 +94,24 @@ class PoolState:
     node_image: NodeImageVersion
     count: int = 1
     os_sku: str | None = None
+    # What AKS shows of the pool itself: a pool operation shows here, not on the cluster.
+    provisioning_state: str = "Succeeded"
+
+
+@dataclass(frozen=True)
+class UnmanagedPool:
+    """A pool Patch Pilot cannot read (a mode or OS it has never seen): left alone, said why.
+
+    Its provisioning state still counts: an operation on it keeps the cluster busy.
+    """
+
+    name: str
+    reason: str
+    provisioning_state: str = "Succeeded"
+
+
+# AKS's provisioning states in which nothing runs any more.
+SETTLED_STATES: Final = frozenset({"Succeeded", "Failed", "Canceled"})
 
 
 @dataclass(frozen=True)
@@ -109,11 +127,27 @@ class ClusterState:
     node_os_upgrade_channel: str = "None"
     maintenance: Mapping[str, Schedule] = field(default_factory=dict)
     provisioning_state: str = "Succeeded"
+    unmanaged: tuple[UnmanagedPool, ...] = ()
 
     @property
     def key(self) -> str:
         """The case-insensitive cluster identity used in history records."""
         return self.id.key
+
+    def running(self) -> str | None:
+        """What AKS shows running on the cluster or on any of its pools, or None.
+
+        AKS shows a pool operation (a node image upgrade, a pool's version)
+        on the pool while the cluster stays `Succeeded` (recorded azure-cli
+        traffic), so every pool counts, those Patch Pilot leaves alone too.
+        """
+        if self.provisioning_state not in SETTLED_STATES:
+            return f"cluster is {self.provisioning_state}"
+        pools: tuple[PoolState | UnmanagedPool, ...] = (*self.pools, *self.unmanaged)
+        for pool in pools:
+            if pool.provisioning_state not in SETTLED_STATES:
+                return f"pool {pool.name} is {pool.provisioning_state}"
+        return None
 
     def reached(self, pool: str | None, kind: str, target: str) -> ClusterState:
         """This cluster once an upgrade AKS reported as succeeded has landed.
@@ -215,7 +249,7 @@ def _released(entry: Fields) -> dt.date | None:
 _CLUSTER_FIELDS = (
     "id", "location", "tags", "kubernetes_version", "auto_upgrade_channel",
     "node_os_upgrade_channel", "maintenance_configurations", "pools", "provisioning_state",
-    "arm_properties",
+    "unmanaged_pools", "arm_properties",
 )  # fmt: skip
 
 
@@ -244,11 +278,27 @@ def _cluster(fields: Fields) -> ClusterState:
         ),
         maintenance=_maintenance(fields.child("maintenance_configurations", {})),
         provisioning_state=fields.text("provisioning_state", "Succeeded"),
+        unmanaged=tuple(
+            _unmanaged(Fields.of(item, source=fields.source, path=path))
+            for path, item in fields.items("unmanaged_pools")
+        ),
+    )
+
+
+def _unmanaged(fields: Fields) -> UnmanagedPool:
+    fields.only("name", "reason", "provisioning_state")
+    return UnmanagedPool(
+        fields.text("name"),
+        fields.text("reason"),
+        fields.text("provisioning_state", "Succeeded"),
     )
 
 
 def _pool(fields: Fields) -> PoolState:
-    fields.only("name", "os", "os_sku", "mode", "version", "node_image", "count", "arm_properties")
+    fields.only(
+        "name", "os", "os_sku", "mode", "version", "node_image", "count", "provisioning_state",
+        "arm_properties",
+    )  # fmt: skip
     os_type = fields.text("os", choices=("Linux", "Windows"))
     image_text = fields.text("node_image")
     image = _image(fields, image_text)
@@ -264,6 +314,7 @@ def _pool(fields: Fields) -> PoolState:
         node_image=image,
         count=fields.integer("count", 1, low=0, high=5000),
         os_sku=fields.raw("os_sku", None) or default_os_sku(image),
+        provisioning_state=fields.text("provisioning_state", "Succeeded"),
     )
 
 
@@ -357,6 +408,10 @@ def cluster_document(cluster: ClusterState) -> dict[str, Any]:
             name: to_arm(schedule) for name, schedule in cluster.maintenance.items()
         },
         "pools": [_pool_document(pool) for pool in cluster.pools],
+        "unmanaged_pools": [
+            {"name": p.name, "reason": p.reason, "provisioning_state": p.provisioning_state}
+            for p in cluster.unmanaged
+        ],
     }
 
 
@@ -369,6 +424,7 @@ def _pool_document(pool: PoolState) -> dict[str, Any]:
         "version": str(pool.version),
         "node_image": str(pool.node_image),
         "count": pool.count,
+        "provisioning_state": pool.provisioning_state,
     }
 
 

@@ -33,6 +33,10 @@ class Action:
     # The last time gate (soak, Patch Tuesday offset) a due or scheduled action passed, if
     # any: with the window, when the rules first allowed it. Not part of the JSON contract.
     allowed_from: dt.datetime | None = None
+    # Where the allowed window a due or scheduled action falls in began (not_before may be
+    # later: now, or a gate): the start guard keeps the clock skew from both ends.
+    # Not part of the JSON contract.
+    window_start: dt.datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON shape (DESIGN.md, CLI)."""

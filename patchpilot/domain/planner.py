@@ -99,6 +99,8 @@ class _Planner:
             self._find(cluster, None, "no_ring", "matches no ring of the policy: not planned")
             return []
         self._check_gate_pace(cluster, ring)
+        for unmanaged in cluster.unmanaged:
+            self._find(cluster, unmanaged.name, "unmanaged_pool", unmanaged.reason)
         drafts = self._requested_kubernetes(cluster, ring, self._kubernetes(cluster, ring))
         upgrading_pools = {d.pool for d in drafts if d.pool is not None and d.blocked is None}
         for pool in _ordered(cluster.pools):
@@ -511,17 +513,23 @@ class _Planner:
                 reason=f"blocked: no maintenance window (the cluster has no "
                 f"{schedule_name} and the policy no default_window)",
             )
+        if schedule.unusable is not None:
+            return replace(action, reason=f"blocked: {schedule.unusable}")
         earliest, waits_for = self._earliest(draft)
-        opening = first_opening(schedule, self.policy.freeze_spans, earliest)
-        if opening is None:
+        piece = allowed_piece(schedule, self.policy.freeze_spans, earliest)
+        if piece is None:
             return replace(
                 action,
                 reason=f"blocked: no allowed {schedule_name} window within "
                 f"{HORIZON.days} days of {iso(earliest)}",
             )
-        start, end = opening
+        start, end = max(piece.start, earliest), piece.end
         window = f"window {iso(start)} to {iso(end)} ({schedule_name})"
-        action = replace(action, allowed_from=max((m for m, _ in draft.gates), default=None))
+        action = replace(
+            action,
+            allowed_from=max((m for m, _ in draft.gates), default=None),
+            window_start=piece.start,
+        )
         if start <= self.now:
             passed = "".join(f"; {gate} ended {iso(moment)}" for moment, gate in draft.gates)
             return replace(
@@ -574,6 +582,9 @@ class _Planner:
             if op.cluster == cluster.key:
                 what = f"{op.kind} upgrade of {op.pool or 'the control plane'} to {op.target}"
                 return f"{what} in progress since {iso(op.started_at)}"
+        running = cluster.running()
+        if running is not None:
+            return f"{running}: an operation runs there; nothing starts until AKS reports it ended"
         if cluster.provisioning_state != "Succeeded":
             return f"cluster is {cluster.provisioning_state}; waits until AKS reports Succeeded"
         return None
@@ -608,7 +619,7 @@ class _Planner:
         """
         later = self.policy.ring_after(ring)
         schedule, _ = self._schedule(cluster, "node_image")
-        if later is None or schedule is None or not cluster.pools:
+        if later is None or schedule is None or schedule.unusable or not cluster.pools:
             return
         gap = longest_gap(schedule, self.now.replace(hour=0, minute=0, second=0, microsecond=0))
         if gap is None or gap > GATE_GAP:
@@ -656,11 +667,19 @@ def plan(
     return Plan(now, tuple(actions), tuple(findings))
 
 
-@functools.lru_cache(maxsize=8192)
 def first_opening(
     schedule: Schedule, freezes: tuple[Window, ...], earliest: dt.datetime
 ) -> tuple[dt.datetime, dt.datetime] | None:
-    """The first allowed instant at or after `earliest`, and when that window closes.
+    """The first allowed instant at or after `earliest`, and when that window closes."""
+    piece = allowed_piece(schedule, freezes, earliest)
+    return None if piece is None else (max(piece.start, earliest), piece.end)
+
+
+@functools.lru_cache(maxsize=8192)
+def allowed_piece(
+    schedule: Schedule, freezes: tuple[Window, ...], earliest: dt.datetime
+) -> Window | None:
+    """The first allowed stretch (a window less the freezes) that ends after `earliest`.
 
     Memoised: thousands of pools share a handful of schedules, and a plan asks
     with one `earliest` (usually `now`) for most of them.
@@ -671,7 +690,7 @@ def first_opening(
             return None
         for piece in subtract(window, freezes):
             if piece.end > earliest:
-                return max(piece.start, earliest), piece.end
+                return piece
     return None
 
 

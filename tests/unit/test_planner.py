@@ -552,7 +552,12 @@ def test_actions_are_plain_values() -> None:
 def _node_os_window(schedule: dict[str, Any]) -> dict[str, Any]:
     return {
         "aksManagedNodeOSUpgradeSchedule": {
-            "maintenanceWindow": {"schedule": schedule, "durationHours": 4, "startTime": "01:00"}
+            "maintenanceWindow": {
+                "schedule": schedule,
+                "durationHours": 4,
+                "startTime": "01:00",
+                "startDate": "2025-01-05",
+            }
         }
     }
 

@@ -41,6 +41,7 @@ from patchpilot.domain.fleet import (
     PoolMode,
     PoolState,
     RegionCatalog,
+    UnmanagedPool,
 )
 from patchpilot.domain.node_images import NodeImageVersion, parse_node_image
 from patchpilot.domain.posture import ClusterPosture, PoolPosture
@@ -89,11 +90,13 @@ def cluster_state(
     props = properties(resource)
     source = str(cluster)
     channels = _mapping(props.get("autoUpgradeProfile"))
+    read = [_read_pool(p, source) for p in _list(props.get("agentPoolProfiles"))]
     return ClusterState(
         id=cluster,
         location=_text(resource.get("location"), "location", source),
         kubernetes_version=_version(props, "currentKubernetesVersion", "kubernetesVersion", source),
-        pools=tuple(pool_state(p, source) for p in _list(props.get("agentPoolProfiles"))),
+        pools=tuple(p for p in read if isinstance(p, PoolState)),
+        unmanaged=tuple(p for p in read if isinstance(p, UnmanagedPool)),
         tags={str(k): str(v) for k, v in _mapping(resource.get("tags")).items()},
         auto_upgrade_channel=_canonical(
             channels.get("upgradeChannel"), AUTO_UPGRADE_CHANNELS, "none", source
@@ -120,6 +123,25 @@ def state_from_graph_row(row: Json, maintenance: Mapping[str, Schedule]) -> Clus
     return cluster_state(cluster, row, maintenance)
 
 
+def _read_pool(profile: Json, source: str) -> PoolState | UnmanagedPool:
+    """A pool the planner can manage, or one it leaves alone with the reason.
+
+    ARM adds values on GA API versions (`mode: Machines` pools carry no node
+    image): one such pool must not make its whole cluster unobservable. The
+    rest of the cluster is planned; the unknown pool is a finding.
+    """
+    try:
+        return pool_state(profile, source)
+    except InvalidInputError as exc:
+        props = properties(profile) or profile
+        name = str(profile.get("name") or "?")
+        return UnmanagedPool(
+            name=name,
+            reason=f"pool {name} is not managed by Patch Pilot: {exc}",
+            provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+        )
+
+
 def pool_state(profile: Json, source: str) -> PoolState:
     """The planner's view of one agent pool profile (or agent pool ``properties``)."""
     props = properties(profile) or profile
@@ -130,12 +152,14 @@ def pool_state(profile: Json, source: str) -> PoolState:
         source=source,
         path=f"{where}.nodeImageVersion",
     )
-    os_type = str(props.get("osType") or image.os_type)
-    if os_type.lower() != image.os_type.lower():
+    os_type = _canonical(
+        props.get("osType"), ("Linux", "Windows"), image.os_type, source, f"{where}.osType"
+    )
+    if os_type != image.os_type:
         raise InvalidInputError(
             f"{image} is a {image.os_type} image on an {os_type} pool", source=source, path=where
         )
-    mode: PoolMode = _canonical(props.get("mode"), POOL_MODES, "User", source)  # type: ignore[assignment]
+    mode: PoolMode = _canonical(props.get("mode"), POOL_MODES, "User", source, f"{where}.mode")  # type: ignore[assignment]
     return PoolState(
         name=name,
         os_type=image.os_type,
@@ -144,6 +168,7 @@ def pool_state(profile: Json, source: str) -> PoolState:
         node_image=image,
         count=int(props.get("count") or 0),
         os_sku=str(props["osSKU"]) if props.get("osSKU") else None,
+        provisioning_state=str(props.get("provisioningState") or "Succeeded"),
     )
 
 
@@ -205,8 +230,9 @@ def maintenance_schedules(configurations: Iterable[Json], source: str) -> dict[s
     for configuration in configurations:
         name = wanted.get(str(configuration.get("name", "")).lower())
         if name is not None:
+            # An unanchored interval blocks its kind with a reason instead of failing the cluster.
             schedules[name] = parse_maintenance_configuration(
-                configuration, source=f"{source}/maintenanceConfigurations/{name}"
+                configuration, source=f"{source}/maintenanceConfigurations/{name}", observed=True
             )
     return schedules
 
@@ -258,15 +284,19 @@ def _version(props: Json, current: str, goal: str, source: str) -> KubernetesVer
     )
 
 
-def _canonical(value: object, choices: Iterable[str], default: str, source: str) -> str:
+def _canonical(
+    value: object, choices: Iterable[str], default: str, source: str, path: str | None = None
+) -> str:
     if value is None or value == "":
         return default
     for choice in choices:
         if choice.lower() == str(value).lower():
             return choice
     raise InvalidInputError(
-        f"AKS reported {value!r}, which Patch Pilot does not know (known: {', '.join(choices)})",
+        f"AKS reported {str(value)[:100]!r}, which Patch Pilot does not know "
+        f"(known: {', '.join(choices)})",
         source=source,
+        path=path,
     )
 
 
