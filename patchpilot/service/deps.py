@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from patchpilot.adapters.arm.actions import Busy, OperationStatus, Started
+from patchpilot.adapters.arm.actions import OperationStatus, Started, StartResult
 from patchpilot.adapters.arm.catalog_cache import CatalogMemory, SweepCache
 from patchpilot.adapters.arm.failures import FailureCause
 from patchpilot.adapters.arm.observe import ClusterObservation
@@ -20,11 +20,15 @@ from patchpilot.adapters.discovery import Discovery
 from patchpilot.adapters.publisher import NullPublisher, Publisher
 from patchpilot.adapters.queues import MessageQueue
 from patchpilot.adapters.store import Store
+from patchpilot.adapters.store.records import MAX_CLOCK_SKEW
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.telemetry import Telemetry
+
+# Runs before each attempt of a start call; raises NotNowError to keep it from going out.
+Guard = Callable[[], None]
 
 
 class Gateway(Protocol):
@@ -44,20 +48,32 @@ class Gateway(Protocol):
         """Read one cluster from its Resource Graph row (no request of its own)."""
         ...
 
+    @property
+    def start_deadline(self) -> dt.timedelta:
+        """How long one start call may take, retries included."""
+        ...
+
     def upgrade_control_plane(
-        self, cluster: ClusterId | str, version: KubernetesVersion
-    ) -> Started | Busy:
-        """Start a control-plane-only upgrade."""
+        self, cluster: ClusterId | str, version: KubernetesVersion, *, guard: Guard | None = None
+    ) -> StartResult:
+        """Start a control-plane-only upgrade; `guard` runs before every attempt."""
         ...
 
     def upgrade_pool_version(
-        self, cluster: ClusterId | str, pool: str, version: KubernetesVersion
-    ) -> Started | Busy:
-        """Start one pool's Kubernetes upgrade."""
+        self,
+        cluster: ClusterId | str,
+        pool: str,
+        version: KubernetesVersion,
+        *,
+        guard: Guard | None = None,
+    ) -> StartResult:
+        """Start one pool's Kubernetes upgrade; `guard` runs before every attempt."""
         ...
 
-    def upgrade_node_image(self, cluster: ClusterId | str, pool: str) -> Started | Busy:
-        """Start one pool's node image upgrade (to the latest)."""
+    def upgrade_node_image(
+        self, cluster: ClusterId | str, pool: str, *, guard: Guard | None = None
+    ) -> StartResult:
+        """Start one pool's node image upgrade (to the latest); `guard` as above."""
         ...
 
     def operation_status(self, started: Started) -> OperationStatus:
@@ -87,6 +103,9 @@ class Tuning:
     notice: dt.timedelta = dt.timedelta(hours=24)
     # Azure Storage queues keep a message invisible for at most seven days.
     max_delay: dt.timedelta = dt.timedelta(days=7)
+    # The most an instance's clock may be off: a start keeps this far from both ends of
+    # its window (with the start call's deadline before the end).
+    clock_skew: dt.timedelta = MAX_CLOCK_SKEW
 
 
 @dataclass

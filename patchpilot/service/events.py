@@ -27,6 +27,7 @@ from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.errors import InvalidInputError
 from patchpilot.service.deps import Services
+from patchpilot.service.failures import pause_for_failure
 from patchpilot.service.outcomes import EventOutcome
 from patchpilot.telemetry import current_traceparent
 
@@ -69,8 +70,9 @@ def _pause_for_failure(services: Services, event: AksEvent, now: dt.datetime) ->
         f"AKS reported NodePoolRollingFailed for pool {event.node_pool} at "
         f"{event.time.isoformat()}; the operation's error says why"
     )
-    pause = services.store.add_pause("cluster", reason, "aks-event", now, target=event.cluster.key)
-    _log.warning("paused %s: %s", event.cluster, reason)
+    pause, made = pause_for_failure(services, event.cluster, reason, now, by="aks-event")
+    if not made:
+        return
     services.publisher.publish(
         Notice(
             "ClusterPaused",

@@ -29,11 +29,10 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from patchpilot.adapters.arm.actions import Busy
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
-from patchpilot.adapters.store import Claim, Operation, OperationKey, load_history
+from patchpilot.adapters.store import Lease, Operation, OperationKey, load_history
 from patchpilot.adapters.store.history import REQUESTS
 from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.history import History, Kind, Requested
@@ -47,10 +46,11 @@ from patchpilot.service import idempotency
 from patchpilot.service.clusters import known_cluster
 from patchpilot.service.deps import Services
 from patchpilot.service.operator import Operator, operator_span
+from patchpilot.service.reconcile import busy
 from patchpilot.service.refusals import BlockedError, BusyError, NotFoundError
-from patchpilot.service.settle import found_running, os_of
+from patchpilot.service.settle import os_of
 from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
-from patchpilot.service.starts import start_upgrade, started_data
+from patchpilot.service.starts import StartAsk, start_once, started_data
 from patchpilot.service.status import operation_json
 from patchpilot.service.upgrade_requests import Outcome, UpgradeAnswer, UpgradeRequest
 from patchpilot.telemetry import current_traceparent
@@ -108,6 +108,7 @@ class _Ask:
     request: UpgradeRequest
     operator: Operator
     now: dt.datetime
+    lease: Lease | None = None  # the cluster's, once taken
 
 
 def _upgrade(ask: _Ask) -> UpgradeAnswer:
@@ -123,7 +124,7 @@ def _upgrade(ask: _Ask) -> UpgradeAnswer:
             retry_after=tuning.lease_retry.total_seconds(),
         )
     try:
-        return _upgrade_held(ask)
+        return _upgrade_held(replace(ask, lease=lease))
     finally:
         store.release_lease(lease)
 
@@ -249,34 +250,37 @@ def _lifted(policy: Policy, fleet: FleetState, state: ClusterState) -> tuple[Pol
 
 
 def _start(ask: _Ask, observation: ClusterObservation, action: Action) -> UpgradeAnswer:
-    """Claim the upgrade in the ledger, then call ARM, as the reconcile worker does."""
+    """Start through the one ledger path the reconcile worker uses (:func:`start_once`)."""
     services, request, now = ask.services, ask.request, ask.now
     state = observation.state
-    assert action.target is not None
-    key = OperationKey(state.key, request.pool, request.kind, action.target)
-    store = services.store
-    claim = store.claim(
-        key, now, services.tuning.claim_ttl, holder=services.holder,
-        actor=ask.operator.name, reason=_why(request),
-    )  # fmt: skip
-    if not isinstance(claim, Claim):
-        return _already(ask, state, claim.existing)
-    if claim.taken_over and found_running(services, observation, claim, now):
-        return _already(ask, state, store.get(key) or claim.operation)
-    result = start_upgrade(services.gateway, state.id, key.pool, key.kind, key.target)
-    if isinstance(result, Busy):
-        store.mark_finished(key, "expired", now)
-        raise BusyError(
-            f"AKS says the cluster is busy: {result.message}", retry_after=result.retry_after
-        )
-    operation = store.mark_started(key, json.dumps(result.to_json()), now, claim.etag)
-    services.telemetry.instruments.upgrade_started(key.kind, os_of(state, key.pool))
+    assert ask.lease is not None  # taken by _upgrade
+    start = StartAsk(
+        observation, action, ask.lease, ask.operator.name, _why(request), forced=request.force
+    )
+    result = start_once(services, start, now)
+    if result.verdict in ("held", "found"):
+        assert result.operation is not None
+        return _already(ask, state, result.operation)
+    if result.verdict == "failed":
+        raise BlockedError(result.why, code="UpgradeRefused")
+    if result.verdict == "unconfirmed":
+        # The reconcile worker settles it from AKS's own state; a retry reports that record.
+        _follow(ask, state)
+    if not result.started:
+        delay = result.retry_after or services.tuning.follow_up
+        raise BusyError(result.why, retry_after=delay.total_seconds())
+    assert result.operation is not None
+    services.telemetry.instruments.upgrade_started(request.kind, os_of(state, request.pool))
     notice = Notice("UpgradeStarted", str(state.id), _notice(ask, action), now)
     services.publisher.publish(notice)
-    # The reconcile worker follows the operation and settles it, as for its own.
-    follow = ReconcileRequest(str(state.id), "manual upgrade", now, current_traceparent())
-    services.queue.send(follow.encode(), now=now, delay=services.tuning.follow_up)
-    return _answer(ask, "started", state, action, operation)
+    _follow(ask, state)
+    return _answer(ask, "started", state, action, result.operation)
+
+
+def _follow(ask: _Ask, state: ClusterState) -> None:
+    """The reconcile worker follows the operation and settles it, as for its own."""
+    follow = ReconcileRequest(str(state.id), "manual upgrade", ask.now, current_traceparent())
+    ask.services.queue.send(follow.encode(), now=ask.now, delay=ask.services.tuning.follow_up)
 
 
 def _schedule(ask: _Ask, state: ClusterState, action: Action, wanted: Requested) -> UpgradeAnswer:
@@ -381,9 +385,7 @@ def _current(state: ClusterState, request: UpgradeRequest) -> str:
 
 
 def _busy(state: ClusterState, history: History) -> bool:
-    return state.provisioning_state != "Succeeded" or any(
-        op.cluster == state.key for op in history.in_flight
-    )
+    return state.provisioning_state != "Succeeded" or busy(state, history.in_flight) is not None
 
 
 def _why(request: UpgradeRequest) -> str:

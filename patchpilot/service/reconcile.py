@@ -14,19 +14,12 @@ puts the message back with a delay instead of failing it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-from patchpilot.adapters.arm.actions import Busy
-from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
-from patchpilot.adapters.store import (
-    Claim,
-    OperationKey,
-    load_history,
-)
+from patchpilot.adapters.store import Lease, load_history
 from patchpilot.adapters.store.records import ACTIVE_STATES
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.history import History, InFlight, Requested
@@ -37,7 +30,6 @@ from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.service.deps import Services
 from patchpilot.service.outcomes import ReconcileOutcome
 from patchpilot.service.settle import (
-    found_running,
     os_of,
     poll_running,
     settle,
@@ -48,7 +40,7 @@ from patchpilot.service.snapshots import (
     merge_catalog,
     save_clusters,
 )
-from patchpilot.service.starts import start_upgrade, started_data
+from patchpilot.service.starts import StartAsk, start_once, started_data
 
 _log = logging.getLogger(__name__)
 
@@ -61,7 +53,7 @@ def reconcile(services: Services, request: ReconcileRequest, now: dt.datetime) -
         return _requeue(services, request, now, services.tuning.lease_retry, "lease held elsewhere")
     try:
         with services.telemetry.reconcile(str(cluster), traceparent=request.traceparent) as span:
-            outcome = _reconcile_held(services, request, cluster, now)
+            outcome = _reconcile_held(services, request, cluster, lease, now)
             span.set_attribute("patchpilot.started", len(outcome.started))
             return outcome
     finally:
@@ -69,7 +61,11 @@ def reconcile(services: Services, request: ReconcileRequest, now: dt.datetime) -
 
 
 def _reconcile_held(
-    services: Services, request: ReconcileRequest, cluster: ClusterId, now: dt.datetime
+    services: Services,
+    request: ReconcileRequest,
+    cluster: ClusterId,
+    lease: Lease,
+    now: dt.datetime,
 ) -> ReconcileOutcome:
     active = services.store.list_operations(cluster=cluster.key, states=ACTIVE_STATES)
     known = poll_running(services, active, now)
@@ -79,7 +75,7 @@ def _reconcile_held(
     early = settle_polled(services, cluster, active, known, now)
     if early is not None:
         mine, history = _plan_cluster(services, early.state, early.regions, now)
-        if not any(a.status == "due" for a in mine) and not _busy(early.state, history.in_flight):
+        if not any(a.status == "due" for a in mine) and not busy(early.state, history.in_flight):
             return _wait_for_next(services, request, mine, now=now, settled=early.settled)
     cache = services.catalogs.cache(now)
     observation = services.gateway.observe(request.cluster, cache)
@@ -91,11 +87,12 @@ def _reconcile_held(
     due = [action for action in mine if action.status == "due"]
     if due:
         asked = _asked_by(history, state, due[0])
-        return _start_first(
-            services, request, observation, due[0], now=now, settled=settled, asked=asked
+        ask = StartAsk(
+            observation, due[0], lease, asked.by if asked else None, asked.reason if asked else None
         )
-    if _busy(state, history.in_flight):
-        why = f"an operation is running on {state.id.name}"
+        return _start_first(services, request, ask, now=now, settled=settled)
+    if busy(state, history.in_flight):
+        why = f"an operation is running on {state.id.name}: {busy(state, history.in_flight)}"
         return _requeue(services, request, now, services.tuning.follow_up, why, settled=settled)
     return _wait_for_next(services, request, mine, now=now, settled=settled)
 
@@ -113,18 +110,21 @@ def _plan_cluster(
     return mine, history
 
 
-# Provisioning states in which nothing runs: following them would only spin.
-_SETTLED_STATES = frozenset({"Succeeded", "Failed", "Canceled"})
+def busy(state: ClusterState, in_flight: tuple[InFlight, ...]) -> str | None:
+    """What AKS or the ledger says runs on the cluster (follow it until it ends), or None.
 
-
-def _busy(state: ClusterState, in_flight: tuple[InFlight, ...]) -> bool:
-    """AKS or the ledger says something runs here: follow it until it ends.
-
-    A Failed or Canceled cluster runs nothing: it waits for an operator (the
-    plan says so) and the next sweep, instead of coming back every few minutes.
+    Any pool counts: AKS shows a pool operation on the pool, the cluster
+    staying `Succeeded`. A Failed or Canceled cluster runs nothing: it waits
+    for an operator (the plan says so) and the next sweep, instead of coming
+    back every few minutes.
     """
-    running = state.provisioning_state not in _SETTLED_STATES
-    return running or any(op.cluster == state.key for op in in_flight)
+    running = state.running()
+    if running is not None:
+        return running
+    mine = next((op for op in in_flight if op.cluster == state.key), None)
+    if mine is not None:
+        return f"{mine.kind} upgrade of {mine.pool or 'the control plane'} to {mine.target}"
+    return None
 
 
 # Starting the first due action ---------------------------------------------------------
@@ -133,36 +133,24 @@ def _busy(state: ClusterState, in_flight: tuple[InFlight, ...]) -> bool:
 def _start_first(
     services: Services,
     request: ReconcileRequest,
-    observation: ClusterObservation,
-    action: Action,
+    ask: StartAsk,
     *,
     now: dt.datetime,
     settled: tuple[str, ...],
-    asked: Requested | None = None,
 ) -> ReconcileOutcome:
-    state = observation.state
-    assert action.target is not None  # a due action always has a target
-    key = OperationKey(state.key, action.pool, action.kind, action.target)
-    with services.telemetry.store_write("claim", cluster=state.key):
-        claim = services.store.claim(
-            key, now, services.tuning.claim_ttl, holder=services.holder,
-            actor=asked.by if asked else None, reason=asked.reason if asked else None,
-        )  # fmt: skip
-    label = f"{action.pool or 'control plane'} {action.kind} -> {action.target}"
-    if not isinstance(claim, Claim):
-        waiting = f"{label} already claimed ({claim.existing.state})"
-        return _requeue(services, request, now, services.tuning.follow_up, waiting, settled=settled)
-    if claim.taken_over and found_running(services, observation, claim, now):
-        return ReconcileOutcome(str(state.id), settled=(*settled, f"{label} found running"))
-    result = start_upgrade(services.gateway, state.id, action.pool, action.kind, key.target)
-    if isinstance(result, Busy):
-        services.store.mark_finished(key, "expired", now)
-        delay = dt.timedelta(seconds=result.retry_after)
-        return _requeue(services, request, now, delay, f"busy: {result.message}", settled=settled)
-    with services.telemetry.store_write("mark_started", cluster=state.key):
-        services.store.mark_started(key, json.dumps(result.to_json()), now, claim.etag)
+    state, action = ask.observation.state, ask.action
+    result = start_once(services, ask, now)
+    if result.verdict == "failed":  # refused for good: recorded, paused
+        return ReconcileOutcome(str(state.id), settled=(*settled, result.why))
+    if result.verdict == "found":  # a dead worker's start, recorded now: follow it
+        delay = services.tuning.follow_up
+        return _requeue(services, request, now, delay, result.why, settled=(*settled, result.why))
+    if not result.started:
+        delay = result.retry_after or services.tuning.follow_up
+        return _requeue(services, request, now, delay, result.why, settled=settled)
     _announce_start(services, state, action, now)
     _requeue(services, request, now, services.tuning.follow_up, "follow the operation")
+    label = f"{action.pool or 'control plane'} {action.kind} -> {action.target}"
     return ReconcileOutcome(
         str(state.id),
         started=(label,),

@@ -34,6 +34,7 @@ from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.errors import PatchPilotError
 from patchpilot.service.deps import Services
+from patchpilot.service.failures import pause_for_failure
 from patchpilot.service.snapshots import load_cluster, save_clusters, stored_regions
 
 _log = logging.getLogger(__name__)
@@ -275,9 +276,7 @@ def _finish(
         services.store.record_reached(key.cluster, key.pool or None, key.kind, key.target, now)
     else:
         what = f"{key.kind} upgrade of {key.pool or 'the control plane'} to {key.target}"
-        reason = f"{what} failed: {error}"
-        services.store.add_pause("cluster", reason, "patchpilot", now, target=state.key)
-        _log.warning("paused %s: %s", state.id, reason)
+        pause_for_failure(services, state.id, f"{what} failed: {error}", now)
     services.publisher.publish(
         Notice(
             "UpgradeSucceeded" if result == "succeeded" else "UpgradeFailed",

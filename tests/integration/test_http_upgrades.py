@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from patchpilot.adapters.store import OperationKey
+from patchpilot.adapters.store.records import MAX_CLOCK_SKEW
 from patchpilot.domain.policy import parse_policy
 from patchpilot.telemetry.testing import InMemoryTelemetry, in_memory_telemetry
 from tests.integration.http_support import (
@@ -115,7 +116,8 @@ def test_outside_its_window_an_upgrade_is_scheduled_and_starts_when_the_window_o
     status = weekday.call("GET", "/api/status", params={"cluster": "dev-2"})
     assert [r["target"] for r in status.body["clusters"][0]["requests"]] == ["1.33.2"]
     # The reconcile message queued for the window wakes the worker, which starts the request.
-    weekday.app.clock.set(NEXT_WINDOW + dt.timedelta(minutes=1))
+    # Opened on every clock Patch Pilot tolerates: the window's start plus the skew bound.
+    weekday.app.clock.set(NEXT_WINDOW + MAX_CLOCK_SKEW + dt.timedelta(minutes=1))
     weekday.app.host.drain()
     started = [n.data for n in weekday.app.publisher.notices if n.type == "UpgradeStarted"]
     assert {"cluster": DEV2, "to": "1.33.2"}.items() <= next(
