@@ -10,8 +10,8 @@ other HTTP tests call them). For every input: no unhandled exception, no 5xx,
 and an input that is refused says why and leaves the store's pauses, ledger
 and the reconcile queue as they were (DESIGN.md, invariant 8).
 
-About 11,500 examples in all, about a minute; ``pytest --soak N`` runs N
-times as many.
+About 11,400 examples in all, 1.5 minutes here (two shared cores);
+``pytest --soak N`` runs N times as many.
 """
 
 from __future__ import annotations
@@ -190,16 +190,23 @@ INSTANTS = st.one_of(
 )
 
 
+def _subjects(resource: str) -> st.SearchStrategy[str]:
+    """The cluster's name (as AKS sends it) or hostile text: a matching subject lets the
+    rest of the envelope, its time included, be checked at all."""
+    return st.just(resource.rsplit("/", 1)[-1]) | HOSTILE_TEXT
+
+
 @st.composite
 def event_grid_events(draw: st.DrawFn) -> Any:
     """An Event Grid envelope with some fields hostile, or something that is not one."""
     base = dict(load("eg_node_pool_rolling_failed"))
+    topic = draw(RESOURCE_IDS)
     base |= {
         "id": draw(st.uuids().map(str) | HOSTILE_TEXT),
-        "topic": draw(RESOURCE_IDS),
+        "topic": topic,
         "eventType": draw(st.sampled_from(EVENT_TYPES) | HOSTILE_TEXT),
         "eventTime": draw(INSTANTS),
-        "subject": draw(HOSTILE_TEXT),
+        "subject": draw(_subjects(topic)),
         "data": draw(st.fixed_dictionaries({"nodePoolName": HOSTILE_TEXT}) | JSONISH),
     }
     for key in draw(st.lists(st.sampled_from(sorted(base)), max_size=3)):
@@ -211,9 +218,11 @@ def event_grid_events(draw: st.DrawFn) -> Any:
 def cloud_events(draw: st.DrawFn) -> Any:
     """A CloudEvents 1.0 envelope with some fields hostile, or something that is not one."""
     base = dict(load("ce_node_pool_rolling_failed"))
+    source = draw(RESOURCE_IDS)
     base |= {
         "id": draw(st.uuids().map(str) | HOSTILE_TEXT),
-        "source": draw(RESOURCE_IDS),
+        "source": source,
+        "subject": draw(_subjects(source)),
         "type": draw(st.sampled_from(EVENT_TYPES) | HOSTILE_TEXT),
         "time": draw(INSTANTS),
         "specversion": draw(st.sampled_from(["1.0", "0.3", "2"]) | JSONISH),
