@@ -124,3 +124,24 @@ def test_a_pause_until_an_instant_out_of_range_is_refused_and_nothing_is_paused(
     assert (answer.status, answer.code) == (422, "InvalidValue")
     assert answer.body["error"]["message"].startswith("until: must be between")
     assert api.app.services.store.list_pauses(api.app.clock.now()) == ()
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        pytest.param("/api/upgrades", {"cluster": DEV.replace("rg-dev", "rg-dev\u212a")}, id="up"),
+        pytest.param(
+            "/api/pauses",
+            {"scope": "cluster", "target": DEV.replace("dev-1", "\u212a-1"), "reason": "x"},
+            id="pause",
+        ),
+    ],
+)
+def test_a_cluster_id_with_a_look_alike_letter_is_refused_naming_it(
+    api: Api, route: str, body: dict[str, str]
+) -> None:
+    answer = api.call("POST", route, body)
+    assert (answer.status, answer.code) == (422, "InvalidValue")
+    assert "U+212A (KELVIN SIGN)" in answer.body["error"]["message"]
+    assert api.app.services.store.list_pauses(api.app.clock.now()) == ()
+    assert api.upgrade_calls() == 0
