@@ -262,7 +262,7 @@ def _start(ask: _Ask, observation: ClusterObservation, action: Action) -> Upgrad
         assert result.operation is not None
         return _already(ask, state, result.operation)
     if result.verdict == "failed":
-        raise BlockedError(result.why, code="UpgradeRefused")
+        raise BlockedError(result.why, code="AksRefused")
     if result.verdict == "unconfirmed":
         # The reconcile worker settles it from AKS's own state; a retry reports that record.
         _follow(ask, state)

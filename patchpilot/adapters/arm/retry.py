@@ -15,7 +15,9 @@ caller requeues); the Storage queue and Event Grid redeliver whole messages.
 
 A lost connection is retried for PUT and POST too: an ARM PUT is idempotent,
 and a repeated upgrade POST finds either nothing to do or the operation it
-started (AKS answers 409, which becomes ``Busy``), never a second upgrade.
+started (AKS answers 409). Because that 409 may be our own first attempt's
+operation, the gateway then answers ``Unconfirmed``, not ``Busy``, and the
+claim stays for AKS's own state to settle (never a second upgrade).
 """
 
 from __future__ import annotations
