@@ -18,7 +18,8 @@ class _Answer:
     request = None
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
-        self.status_code, self.headers, self._body = status, {}, body
+        self.status_code, self._body = status, body
+        self.headers: dict[str, str] = {}
 
     def json(self) -> dict[str, Any]:
         return self._body

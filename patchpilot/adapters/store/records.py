@@ -183,8 +183,9 @@ class Operation:
         """True when a new claim may take this record over.
 
         An `in_progress` record past `expires_at` (and the tolerated clock skew)
-        means its holder died before confirming; an `expired` one was retired. `started` records are never
-        taken over by time: AKS owns them until it reports an outcome.
+        means its holder died before confirming; an `expired` one was retired.
+        `started` records are never taken over by time: AKS owns them until it
+        reports an outcome.
         """
         if self.state == "expired":
             return True
