@@ -17,7 +17,7 @@ from patchpilot.domain.alerts import AlertRules
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.history import Kind
 from patchpilot.domain.node_images import parse_node_image
-from patchpilot.domain.resource_ids import parse_scope
+from patchpilot.domain.resource_ids import ascii_key, parse_scope
 from patchpilot.domain.schedule import MaintenanceWindow, Window, parse_maintenance_window
 from patchpilot.domain.versions import (
     CHANNELS,
@@ -97,8 +97,9 @@ class Hold:
         """True when this hold applies to the upgrade at `now` (until: whole UTC day included)."""
         if self.until is not None and now.astimezone(_UTC).date() > self.until:
             return False
-        name = cluster_id.rstrip("/").rsplit("/", 1)[-1].lower()
-        if self.cluster not in (cluster_id.lower(), name):
+        # ARM compares names ignoring ASCII case only (no Kelvin sign for k).
+        name = ascii_key(cluster_id.rstrip("/").rsplit("/", 1)[-1])
+        if self.cluster not in (ascii_key(cluster_id), name):
             return False
         return (self.pool is None or self.pool == pool) and self.kind in (None, kind)
 
@@ -201,7 +202,7 @@ def _hold(fields: Fields, path: str, item: Any) -> Hold:
     )
     kind = hold.text("kind", choices=("kubernetes", "node_image")) if hold.has("kind") else None
     return Hold(
-        cluster=hold.text("cluster").lower(),
+        cluster=ascii_key(hold.text("cluster")),
         reason=hold.text("reason"),
         pool=hold.text("pool") if hold.has("pool") else None,
         kind=kind,  # type: ignore[arg-type]  # narrowed by choices

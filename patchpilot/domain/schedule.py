@@ -122,6 +122,8 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from itertools import islice
 from typing import Any, Final, NoReturn, Protocol, TypeAlias, TypeVar, runtime_checkable
 
+from patchpilot.domain.fields import describe
+from patchpilot.domain.instants import utc_instant
 from patchpilot.errors import InvalidInputError
 
 __all__ = [
@@ -711,8 +713,10 @@ def _runs_on_week(hours: set[int]) -> tuple[tuple[int, int], ...]:
 def _utc(moment: datetime, name: str) -> datetime:
     """`moment` in UTC; naive datetimes are refused, never read as local time."""
     if not isinstance(moment, datetime) or moment.utcoffset() is None:
-        raise InvalidInputError(f"{name} must be a timezone-aware datetime, got {moment!r}")
-    return moment.astimezone(UTC)
+        raise InvalidInputError(
+            f"{name} must be a timezone-aware datetime, got {describe(moment)}", path=name
+        )
+    return utc_instant(moment, path=name)
 
 
 def _check_int(value: object, low: int, high: int, name: str) -> None:
@@ -1057,10 +1061,11 @@ def _parse_instant(text: object, name: str) -> datetime:
     if moment is None or moment.utcoffset() is None:
         _fail(
             f'{name} must be an ISO 8601 date-time with a zone, e.g. "2020-11-26T03:00:00Z", '
-            f"got {text!r}",
+            f"got {describe(text)}",
             name,
         )
-    return moment.astimezone(UTC)
+    # 9999-12-31T23:00-02:00 has no UTC form: refused with its field, not an OverflowError.
+    return utc_instant(moment, path=name)
 
 
 def _parse_day(value: object, name: str) -> str:

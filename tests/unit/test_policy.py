@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -185,3 +186,18 @@ def test_policy_is_frozen() -> None:
     result: Policy = parse_policy(policy_doc())
     with pytest.raises(AttributeError):
         result.scopes = ()  # type: ignore[misc]
+
+
+def test_a_hold_compares_cluster_names_ignoring_ascii_case_only() -> None:
+    held = parse_policy(
+        {**policy_doc(), "holds": [{"cluster": "PROD-K1", "reason": "audit"}]}
+    ).holds[0]
+    now = dt.datetime(2025, 11, 22, tzinfo=dt.UTC)
+
+    assert held.covers(
+        "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/prod-k1",
+        None,
+        "kubernetes",
+        now,
+    )
+    assert not held.covers("prod-\u212a1", None, "kubernetes", now)

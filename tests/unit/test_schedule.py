@@ -1742,3 +1742,22 @@ def test_subtract_keeps_exactly_the_unblocked_part(
         moment = span(hour, 1).start
         in_piece = any(piece.contains(moment) for piece in pieces)
         assert in_piece != any(block.contains(moment) for block in blocked)
+
+
+def test_a_not_allowed_time_with_no_utc_form_is_refused_naming_the_field() -> None:
+    # 9999-12-31T23:00-02:00 is past what a UTC datetime holds: an input error, not a crash.
+    config = {
+        "properties": {
+            "maintenanceWindow": {
+                "schedule": {"daily": {"intervalDays": 1}},
+                "durationHours": 4,
+                "startTime": "02:00",
+            },
+            "notAllowedTime": [
+                {"start": "9999-12-31T23:00:00-02:00", "end": "9999-12-31T23:30:00-02:00"}
+            ],
+        }
+    }
+
+    with pytest.raises(InvalidInputError, match=r"notAllowedTime\[0\]\.start"):
+        parse_maintenance_configuration(config)
