@@ -177,6 +177,7 @@ class StartGuard:
         services, ask = self._services, self._ask
         clock = services.clock
         self.moment = clock().astimezone(dt.UTC) if clock is not None else self.moment
+        _check_clock(services)
         if not ask.forced:
             _check_window(services, ask.action, self.moment)
         # The lease is the token of one acquisition: lost means another worker acts here now.
@@ -185,6 +186,18 @@ class StartGuard:
                 f"the lease on {ask.observation.state.id.name} was lost: another worker acts",
                 retry_after=services.tuning.lease_retry.total_seconds(),
             )
+
+
+def _check_clock(services: Services) -> None:
+    """This instance's clock is near the store's, so its expiries mean what others read."""
+    offset = services.store.clock_offset()
+    bound = services.tuning.clock_skew / 2
+    if offset is not None and abs(offset) > bound:
+        raise NotNowError(
+            f"this instance's clock is {abs(offset)} off Table Storage's, more than {bound} "
+            "(half the tolerated skew between two instances): no start until its time is synced",
+            retry_after=services.tuning.lease_retry.total_seconds(),
+        )
 
 
 def _check_window(services: Services, action: Action, moment: dt.datetime) -> None:

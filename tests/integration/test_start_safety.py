@@ -148,3 +148,27 @@ def test_someone_elses_pool_operation_holds_patch_pilot_back_without_a_409(
     assert operations[("c0", "system")] == 1  # the person's, not a second one of ours
     assert operations[("c0", "user")] == 1
     assert behind == []
+
+
+class FarClockStore:
+    """The app's own store, as an instance whose clock is 4 minutes off Table Storage's sees it."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def clock_offset(self) -> dt.timedelta:
+        return dt.timedelta(minutes=4)
+
+
+def test_an_instance_whose_clock_is_far_from_the_stores_starts_nothing(tmp_path: Path) -> None:
+    with running_app(fleet(1), policy(), AT, tmp_path) as app:
+        cluster = str(next(iter(app.sim.aks.clusters())).id)
+        app.services.store = FarClockStore(app.services.store)
+        outcome = reconcile(app.services, ReconcileRequest(cluster, "test", AT), AT)
+        starts = app.sim.aks.operations()
+
+    assert starts == []
+    assert "clock is 0:04:00 off Table Storage's" in (outcome.waiting or "")

@@ -390,6 +390,21 @@ def test_a_pause_with_an_id_is_made_once_whoever_adds_it(open_store: StoreFactor
 # Pauses.
 
 
+def test_the_store_knows_how_far_its_service_clock_is_from_ours(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    store.acquire_lease(CLUSTER, "a", T0, TTL)
+
+    offset = store.clock_offset()
+
+    if "sqlite" in request.node.callspec.id:
+        assert offset is None  # a file has no clock of its own
+    else:
+        # Azurite runs on this machine: its Date header (whole seconds) is our clock.
+        assert offset is not None
+        assert abs(offset) <= dt.timedelta(seconds=2)
+
+
 def test_pauses_are_added_listed_and_deleted(store: Store) -> None:
     fleet = store.add_pause("fleet", "incident 42", "alice", T0)
     ring = store.add_pause("ring", "soak longer", "bob", T0 + MINUTE, target="prod")

@@ -217,6 +217,17 @@ class Store(Protocol):
         """Every (key, body) snapshot of one kind, sorted by key."""
         ...
 
+    # Clocks (docs/reliability.md): expiries one instance writes, others read.
+
+    def clock_offset(self) -> dt.timedelta | None:
+        """The storage service's clock minus this process's at the last write, or None.
+
+        Table Storage answers every write with its own `Date`; SQLite has no
+        clock of its own. A start is refused while this is beyond half the
+        tolerated skew: two such clocks could then differ by more than it.
+        """
+        ...
+
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
         ...

@@ -62,6 +62,10 @@ class Rows(Protocol):
         """Every row of one partition, or of the whole table."""
         ...
 
+    def clock_offset(self) -> dt.timedelta | None:
+        """The storage service's clock minus this process's, last seen; None without one."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

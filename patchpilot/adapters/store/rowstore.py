@@ -84,6 +84,10 @@ class RowStore:
     ) -> None:
         self.close()
 
+    def clock_offset(self) -> dt.timedelta | None:
+        """How far the storage service's clock is from this process's (None: no service clock)."""
+        return self._rows.clock_offset()
+
     def close(self) -> None:
         """Release the backend's connections."""
         self._rows.close()

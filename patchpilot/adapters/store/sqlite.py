@@ -153,6 +153,10 @@ class SqliteRows:
             found = db.execute(query + " ORDER BY partition, key", args).fetchall()
         return [Row(part, key, _decode(props), version) for part, key, props, version in found]
 
+    def clock_offset(self) -> dt.timedelta | None:
+        """None: a file on this machine has no clock of its own to compare with."""
+        return None
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:

@@ -18,9 +18,10 @@ store recognises its own token and treats it as success.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Final
 
 from azure.core import MatchConditions
@@ -73,6 +74,7 @@ class TableRows:
         self._service = service
         self._clients: dict[str, TableClient] = {}
         self._lock = threading.Lock()
+        self._offset: dt.timedelta | None = None
 
     @classmethod
     def from_connection_string(cls, connection_string: str) -> TableRows:
@@ -108,6 +110,7 @@ class TableRows:
                 reply = client.create_entity(_entity(partition, key, props))
         except ResourceExistsError as exc:
             raise RowExistsError(f"{table}: {partition}/{key}") from exc
+        self._saw_service_time(reply.get("date"))
         return str(reply["etag"])
 
     def get(self, table: str, partition: str, key: str) -> Row | None:
@@ -132,7 +135,26 @@ class TableRows:
                 )
         except (ResourceModifiedError, ResourceNotFoundError) as exc:
             raise RowChangedError(f"{table}: {partition}/{key} is no longer at {etag}") from exc
+        self._saw_service_time(reply.get("date"))
         return str(reply["etag"])
+
+    def clock_offset(self) -> dt.timedelta | None:
+        """The service's clock minus this process's, at the last write (None before one).
+
+        The one clock read of the store, and not for a decision of its own: a
+        lease or claim expiry written by this instance is read by others, so
+        the caller refuses to start while this clock is far from Azure's.
+        """
+        return self._offset
+
+    def _saw_service_time(self, date: object) -> None:
+        """Keep how far the reply's `Date` (whole seconds, truncated) is from our clock."""
+        if isinstance(date, str):
+            with suppress(TypeError, ValueError):
+                date = email.utils.parsedate_to_datetime(date)
+        if isinstance(date, dt.datetime) and date.tzinfo is not None:
+            local = dt.datetime.now(dt.UTC)
+            self._offset = date - local.replace(microsecond=0)
 
     def delete(self, table: str, partition: str, key: str, etag: str) -> bool:
         """delete_entity(If-Match etag); the SDK hides a 404, so the status is read from a hook."""
