@@ -22,6 +22,7 @@ nothing, a Resolved before its Fired makes the late Fired a no-op.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
@@ -102,6 +103,12 @@ def _scopes(services: Services, notice: AlertNotice) -> tuple[tuple[PauseScope, 
     return tuple(found)
 
 
+def _pause_id(notice: AlertNotice, scope: PauseScope, target: str | None) -> str:
+    """The id of the pause one alert instance makes on one scope."""
+    text = f"{notice.key}|{scope}|{target or ''}"
+    return "alert-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
 def _cluster_of(target: str) -> ClusterId | None:
     """The managed cluster a target resource ID is, or sits under; None for anything else."""
     match = _CLUSTER_PREFIX.match(target)
@@ -126,14 +133,16 @@ def _fire(
             return AlertOutcome("stale", notice, scopes=scopes)
     if record is not None and record["state"] == "fired":
         return AlertOutcome("already_paused", notice, _pauses(services, record, now), scopes)
-    first = services.store.seen_event(f"alert-fired:{notice.key}", now, services.tuning.event_ttl)
-    if not first:
-        return AlertOutcome("already_paused", notice, scopes=scopes)
     reason = _reason(notice)
+    # Each pause's id is this instance's and the scope's: a repeated or redelivered Fired
+    # (a worker died before saving the record) finds its pauses instead of adding more.
     pauses = tuple(
-        services.store.add_pause(scope, reason, alert_actor(notice.rule), now, target=target)
+        services.store.add_pause(
+            scope, reason, alert_actor(notice.rule), now, target=target,
+            pause_id=_pause_id(notice, scope, target),
+        )
         for scope, target in scopes
-    )
+    )  # fmt: skip
     _save(services, notice, "fired", [p.id for p in pauses], now)
     _log.warning("alert %s fired: paused %s", notice.rule, ", ".join(_label(s) for s in scopes))
     return AlertOutcome("paused", notice, pauses, scopes)
@@ -145,7 +154,7 @@ def _resolve(
     scopes: tuple[tuple[PauseScope, str | None], ...],
     now: dt.datetime,
 ) -> AlertOutcome:
-    lifted = _made_by(services, notice, _record(services, notice), now)
+    lifted = _made_by(services, notice, _record(services, notice), scopes, now)
     for pause in lifted:
         services.store.delete_pause(pause.id)
     _save(services, notice, "resolved", [], now)
@@ -156,20 +165,23 @@ def _resolve(
 
 
 def _made_by(
-    services: Services, notice: AlertNotice, record: dict[str, Any] | None, now: dt.datetime
+    services: Services,
+    notice: AlertNotice,
+    record: dict[str, Any] | None,
+    scopes: tuple[tuple[PauseScope, str | None], ...],
+    now: dt.datetime,
 ) -> tuple[PauseRecord, ...]:
-    """The pauses this instance's Fired made; none without a record of it.
+    """The pauses this instance's Fired made: its record's, and those under its own ids.
 
-    Without a record (the Fired is late, or never came) nothing tells this
-    instance's pauses from those of another instance of the same rule still
-    firing on the same scopes: lifting by rule would resume under a live alert.
+    Never by rule: another instance of the same rule may still fire on the
+    same scopes. Without a record (the Fired is late, never came, or its
+    worker died before saving it) only pauses under this instance's ids go.
     """
+    ids = {_pause_id(notice, scope, target) for scope, target in scopes}
     if record is None:
-        _log.warning(
-            "alert %s resolved with no record of %s: nothing lifted", notice.rule, notice.alert_id
-        )
-        return ()
-    ids = set(record["pauses"])
+        _log.warning("alert %s resolved with no record of %s", notice.rule, notice.alert_id)
+    else:
+        ids |= set(record["pauses"])
     return tuple(p for p in services.store.list_pauses(now, include_expired=True) if p.id in ids)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from patchpilot.service.alerts import KIND
+from patchpilot.service.alerts import KIND, handle_alert
 from tests.events import load
 from tests.integration.http_support import (
     DEV,
@@ -240,4 +241,37 @@ def test_an_alert_time_that_is_no_utc_instant_is_a_400_naming_the_field(
     answer = api.call("POST", "/api/alerts", payload)
     assert (answer.status, answer.code) == (400, "BadRequest")
     assert f"data.essentials.{field}" in answer.body["error"]["message"]
+    assert pauses(api) == []
+
+
+class DiesBeforeTheRecord:
+    """The app's store, in a worker that dies after pausing but before saving the alert's record."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def put_snapshot(self, kind: str, key: str, body: str, now: Any) -> None:
+        if kind == "alert":
+            raise RuntimeError("worker killed")
+        self._store.put_snapshot(kind, key, body, now)
+
+
+def test_a_fired_whose_worker_died_before_its_record_is_redelivered_into_one_pause(
+    api: Api,
+) -> None:
+    services = api.app.services
+    dying = dataclasses.replace(services, store=DiesBeforeTheRecord(services.store))
+    with pytest.raises(RuntimeError, match="worker killed"):
+        handle_alert(dying, alert(), api.app.clock.now())
+    assert len(pauses(api)) == 1  # paused, and no record says by whom
+    # Azure Monitor retries a webhook that got no 2xx.
+
+    again = api.call("POST", "/api/alerts", alert())
+    assert again.body["verdict"] == "paused"
+    assert len(pauses(api)) == 1
+    resolved = api.call("POST", "/api/alerts", alert(condition="Resolved"))
+    assert resolved.body["verdict"] == "resumed"
     assert pauses(api) == []
