@@ -716,7 +716,10 @@ def _utc(moment: datetime, name: str) -> datetime:
         raise InvalidInputError(
             f"{name} must be a timezone-aware datetime, got {describe(moment)}", path=name
         )
-    return utc_instant(moment, path=name)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInputError(f"{name} has no UTC form: {describe(moment)}", path=name) from None
 
 
 def _check_int(value: object, low: int, high: int, name: str) -> None:

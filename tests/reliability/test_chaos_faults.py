@@ -18,7 +18,8 @@ Per seed, every fault of the extended model is on:
   reconcile deliveries runs twice at once on two threads of one instance,
   or on two instances (another `Services` on the same store, another holder
   name), or beside an operator's `POST /api/upgrades` for the same cluster;
-- skew: each instance's clock is off the virtual clock by a seeded -3..+3 min;
+- skew: each instance's clock is off the virtual clock by a seeded -2.5..+2.5 min
+  (two instances at most MAX_CLOCK_SKEW, 5 min, apart: the bound Patch Pilot tolerates);
 - outside operations: someone else upgrades a seeded pool of an open window
   before Patch Pilot's first sweep, and another pool during the freeze;
 - as before: 429, 500, dropped connections, slow answers, AKS events lost or
@@ -73,7 +74,7 @@ WINDOW_END = dt.datetime(2025, 12, 1, 22, 0, tzinfo=dt.UTC)
 FREEZE_START = dt.datetime(2025, 12, 2, 0, 0, tzinfo=dt.UTC)
 END = dt.datetime(2025, 12, 4, 2, 30, tzinfo=dt.UTC)
 STORM = {"before": dt.timedelta(minutes=10), "after": dt.timedelta(minutes=5)}
-SKEW_SECONDS = 180
+SKEW_SECONDS = 150  # two instances at most 5 min apart: MAX_CLOCK_SKEW
 # An hourly sweep (they cost most here; reconciles requeue themselves for the windows), at
 # five to the hour: one falls inside each storm, five minutes before the window closes.
 APP_SETTINGS = {"PATCHPILOT_SWEEP_SCHEDULE": "0 55 * * * *"}
