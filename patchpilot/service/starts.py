@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from patchpilot.adapters.arm.actions import Busy, Refused, StartResult, Unconfirmed
+from patchpilot.adapters.arm.failures import classify_refusal
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.store import (
     Claim,
@@ -111,8 +112,9 @@ def start_once(services: Services, ask: StartAsk, now: dt.datetime) -> StartOutc
         _retire(services, claim, now)
         return StartOutcome("not_now", str(exc), retry_after=dt.timedelta(seconds=exc.retry_after))
     except PermanentError as exc:
-        error = OperationError(exc.code, exc.message)
-        return _failed(services, ask, claim, error, now)
+        # AKS's final word (a deprecated-API block, a version refused): a reason to act on.
+        cause = classify_refusal(exc)
+        return _failed(services, ask, claim, OperationError(cause.code, cause.reason), now)
     return _recorded(services, ask, claim, result, guard.moment)
 
 
@@ -146,7 +148,13 @@ def _failed(
 ) -> StartOutcome:
     """AKS refused for good: the record fails with AKS's words, and the cluster is paused once."""
     key = ask.key
-    record = services.store.mark_finished(key, "failed", now, error, token=claim.operation.token)
+    try:
+        record = services.store.mark_finished(
+            key, "failed", now, error, token=claim.operation.token
+        )
+    except ClaimLostError:
+        # Our lease ran out and another worker holds the key now: it decides.
+        return StartOutcome("held", f"{_label(key)} was taken over", services.store.get(key))
     state = ask.observation.state
     pause_for_failure(services, state.id, f"{_label(key)} was refused: {error}", now)
     return StartOutcome("failed", f"AKS refused {_label(key)}: {error}", record)

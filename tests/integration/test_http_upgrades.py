@@ -15,6 +15,7 @@ import pytest
 from patchpilot.adapters.store import OperationKey
 from patchpilot.adapters.store.records import MAX_CLOCK_SKEW
 from patchpilot.domain.policy import parse_policy
+from patchpilot.sim.faults import FaultPlan
 from patchpilot.telemetry.testing import InMemoryTelemetry, in_memory_telemetry
 from tests.integration.http_support import (
     DEV,
@@ -264,3 +265,21 @@ def test_an_entra_principal_is_recorded_in_the_store_and_the_trace(tmp_path: Pat
     assert attributes["enduser.id"] == "bob@contoso.com"
     assert attributes["patchpilot.operator.object_id"] == "oid-1"
     assert attributes["patchpilot.reason"] == "quarterly"
+
+
+def test_a_start_aks_refuses_for_good_is_recorded_failed_and_pauses_once(api: Api) -> None:
+    # AKS refuses a minor upgrade while the cluster calls removed APIs (a 400, not a wait).
+    name = DEV.rsplit("/", 1)[-1]
+    api.app.sim.set_faults(FaultPlan(deprecated_api=frozenset({name})))
+    body = {"cluster": DEV, "version": "1.33.2", "reason": "new minor"}
+
+    answer = api.call("POST", "/api/upgrades", body)
+
+    assert answer.status == 409
+    assert answer.body["error"]["code"] == "AksRefused"
+    assert "deprecated APIs" in answer.body["error"]["message"]
+    record = api.app.services.store.get(OperationKey(DEV.lower(), None, "kubernetes", "1.33.2"))
+    assert record is not None
+    assert record.state == "failed"
+    paused = list(api.app.services.store.list_pauses(api.app.clock.now()))
+    assert [p.target for p in paused] == [DEV.lower()]
