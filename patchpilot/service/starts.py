@@ -31,7 +31,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from patchpilot.adapters.arm.actions import Busy, Refused, StartResult, Unconfirmed
 from patchpilot.adapters.arm.failures import classify_refusal
@@ -53,6 +53,9 @@ from patchpilot.service.failures import pause_for_failure
 from patchpilot.service.settle import found_running
 
 _log = logging.getLogger(__name__)
+
+# Refusals that are about us, not about the upgrade: no credential, no role, a gone resource.
+_NOT_AKS_REFUSALS: Final = frozenset({None, 401, 403, 404})
 
 Verdict = Literal["started", "held", "found", "not_now", "busy", "unconfirmed", "failed"]
 
@@ -112,6 +115,11 @@ def start_once(services: Services, ask: StartAsk, now: dt.datetime) -> StartOutc
         _retire(services, claim, now)
         return StartOutcome("not_now", str(exc), retry_after=dt.timedelta(seconds=exc.retry_after))
     except PermanentError as exc:
+        if exc.status in _NOT_AKS_REFUSALS:
+            # Policy: our identity or the request's path is wrong, not this upgrade: nothing
+            # started; say it loudly (the message fails) instead of failing the cluster.
+            _retire(services, claim, now)
+            raise
         # AKS's final word (a deprecated-API block, a version refused): a reason to act on.
         cause = classify_refusal(exc)
         return _failed(services, ask, claim, OperationError(cause.code, cause.reason), now)

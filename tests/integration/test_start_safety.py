@@ -13,8 +13,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.arm_cost import NEW_LINUX, generate, policy
 from patchpilot.domain.messages import ReconcileRequest
+from patchpilot.errors import PermanentError
 from patchpilot.service.reconcile import reconcile
 from patchpilot.sim.faults import ExternalStart, FaultPlan, Storm
 from patchpilot.sim.harness import Harness, running_app
@@ -172,3 +175,35 @@ def test_an_instance_whose_clock_is_far_from_the_stores_starts_nothing(tmp_path:
 
     assert starts == []
     assert "clock is 0:04:00 off Table Storage's" in (outcome.waiting or "")
+
+
+class NoRoleToUpgrade:
+    """The app's gateway, as ARM answers when the identity lacks the upgrade action (403)."""
+
+    def __init__(self, gateway: Any) -> None:
+        self._gateway = gateway
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gateway, name)
+
+    def upgrade_node_image(self, *args: Any, **kwargs: Any) -> Any:
+        raise PermanentError(
+            "AgentPools_UpgradeNodeImageVersion: the client does not have authorization",
+            code="AuthorizationFailed",
+            status=403,
+        )
+
+
+def test_a_start_refused_for_our_own_missing_role_fails_loudly_and_pauses_nothing(
+    tmp_path: Path,
+) -> None:
+    with running_app(fleet(1), policy(), AT, tmp_path) as app:
+        cluster = str(next(iter(app.sim.aks.clusters())).id)
+        app.services.gateway = NoRoleToUpgrade(app.services.gateway)
+        with pytest.raises(PermanentError, match="authorization"):
+            reconcile(app.services, ReconcileRequest(cluster, "test", AT), AT)
+        records = app.services.store.list_operations()
+        pauses = app.services.store.list_pauses(AT)
+
+    assert [op.state for op in records] == ["expired"]  # retired: claimable once fixed
+    assert pauses == ()
