@@ -27,7 +27,7 @@ from patchpilot.domain.fleet import (
     FleetState,
     PoolState,
 )
-from patchpilot.domain.history import History, Kind, Requested
+from patchpilot.domain.history import History, InFlight, Kind, Requested
 from patchpilot.domain.node_images import NodeImageVersion
 from patchpilot.domain.plan import Action, Finding, Plan, iso
 from patchpilot.domain.policy import Policy, Ring
@@ -578,13 +578,9 @@ class _Planner:
                 draft.target,
             ):
                 return f"the last attempt failed at {iso(failure.at)}: {failure.message}"
-        for op in self.history.in_flight:
-            if op.cluster == cluster.key:
-                what = f"{op.kind} upgrade of {op.pool or 'the control plane'} to {op.target}"
-                return f"{what} in progress since {iso(op.started_at)}"
-        running = cluster.running()
+        running = running_on(cluster, self.history.in_flight)
         if running is not None:
-            return f"{running}: an operation runs there; nothing starts until AKS reports it ended"
+            return running
         if cluster.provisioning_state != "Succeeded":
             return f"cluster is {cluster.provisioning_state}; waits until AKS reports Succeeded"
         return None
@@ -637,6 +633,22 @@ class _Planner:
 
     def _find(self, cluster: ClusterState, pool: str | None, code: str, message: str) -> None:
         self.findings.append(Finding(str(cluster.id), pool, code, message))
+
+
+def running_on(cluster: ClusterState, in_flight: tuple[InFlight, ...]) -> str | None:
+    """What runs on the cluster, by the ledger or by AKS (any pool counts), or None.
+
+    The one busy check of the planner, the reconcile and the operator API. A
+    Failed or Canceled cluster runs nothing: it waits for an operator.
+    """
+    for op in in_flight:
+        if op.cluster == cluster.key:
+            what = f"{op.kind} upgrade of {op.pool or 'the control plane'} to {op.target}"
+            return f"{what} in progress since {iso(op.started_at)}"
+    running = cluster.running()
+    if running is not None:
+        return f"{running}: an operation runs there; nothing starts until AKS reports it ended"
+    return None
 
 
 def plan(

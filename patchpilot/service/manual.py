@@ -38,7 +38,7 @@ from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.history import History, Kind, Requested
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import Action, iso
-from patchpilot.domain.planner import plan
+from patchpilot.domain.planner import plan, running_on
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.schedule import parse_maintenance_window
 from patchpilot.domain.versions import KubernetesVersion
@@ -46,7 +46,6 @@ from patchpilot.service import idempotency
 from patchpilot.service.clusters import known_cluster
 from patchpilot.service.deps import Services
 from patchpilot.service.operator import Operator, operator_span
-from patchpilot.service.reconcile import busy
 from patchpilot.service.refusals import BlockedError, BusyError, NotFoundError
 from patchpilot.service.settle import os_of
 from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
@@ -385,7 +384,8 @@ def _current(state: ClusterState, request: UpgradeRequest) -> str:
 
 
 def _busy(state: ClusterState, history: History) -> bool:
-    return state.provisioning_state != "Succeeded" or busy(state, history.in_flight) is not None
+    busy = running_on(state, history.in_flight) is not None
+    return busy or state.provisioning_state != "Succeeded"
 
 
 def _why(request: UpgradeRequest) -> str:

@@ -22,10 +22,10 @@ from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import Lease, load_history
 from patchpilot.adapters.store.records import ACTIVE_STATES
 from patchpilot.domain.fleet import ClusterState
-from patchpilot.domain.history import History, InFlight, Requested
+from patchpilot.domain.history import History, Requested
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import Action, Plan, iso
-from patchpilot.domain.planner import plan
+from patchpilot.domain.planner import plan, running_on
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.service.deps import Services
 from patchpilot.service.outcomes import ReconcileOutcome
@@ -75,7 +75,8 @@ def _reconcile_held(
     early = settle_polled(services, cluster, active, known, now)
     if early is not None:
         mine, history = _plan_cluster(services, early.state, early.regions, now)
-        if not any(a.status == "due" for a in mine) and not busy(early.state, history.in_flight):
+        idle = running_on(early.state, history.in_flight) is None
+        if idle and not any(a.status == "due" for a in mine):
             return _wait_for_next(services, request, mine, now=now, settled=early.settled)
     cache = services.catalogs.cache(now)
     observation = services.gateway.observe(request.cluster, cache)
@@ -91,8 +92,9 @@ def _reconcile_held(
             observation, due[0], lease, asked.by if asked else None, asked.reason if asked else None
         )
         return _start_first(services, request, ask, now=now, settled=settled)
-    if busy(state, history.in_flight):
-        why = f"an operation is running on {state.id.name}: {busy(state, history.in_flight)}"
+    running = running_on(state, history.in_flight)
+    if running is not None:
+        why = f"an operation is running on {state.id.name}: {running}"
         return _requeue(services, request, now, services.tuning.follow_up, why, settled=settled)
     return _wait_for_next(services, request, mine, now=now, settled=settled)
 
@@ -108,23 +110,6 @@ def _plan_cluster(
         mine = result.actions
         services.telemetry.record_plan(span, Plan(result.at, mine))
     return mine, history
-
-
-def busy(state: ClusterState, in_flight: tuple[InFlight, ...]) -> str | None:
-    """What AKS or the ledger says runs on the cluster (follow it until it ends), or None.
-
-    Any pool counts: AKS shows a pool operation on the pool, the cluster
-    staying `Succeeded`. A Failed or Canceled cluster runs nothing: it waits
-    for an operator (the plan says so) and the next sweep, instead of coming
-    back every few minutes.
-    """
-    running = state.running()
-    if running is not None:
-        return running
-    mine = next((op for op in in_flight if op.cluster == state.key), None)
-    if mine is not None:
-        return f"{mine.kind} upgrade of {mine.pool or 'the control plane'} to {mine.target}"
-    return None
 
 
 # Starting the first due action ---------------------------------------------------------
