@@ -105,7 +105,7 @@ def cluster_state(
             channels.get("nodeOSUpgradeChannel"), NODE_OS_CHANNELS, "None", source
         ),
         maintenance=dict(maintenance),
-        provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+        provisioning_state=_provisioning(props),
     )
 
 
@@ -138,7 +138,7 @@ def _read_pool(profile: Json, source: str) -> PoolState | UnmanagedPool:
         return UnmanagedPool(
             name=name,
             reason=f"pool {name} is not managed by Patch Pilot: {exc}",
-            provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+            provisioning_state=_provisioning(props),
         )
 
 
@@ -168,7 +168,7 @@ def pool_state(profile: Json, source: str) -> PoolState:
         node_image=image,
         count=int(props.get("count") or 0),
         os_sku=str(props["osSKU"]) if props.get("osSKU") else None,
-        provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+        provisioning_state=_provisioning(props),
     )
 
 
@@ -179,7 +179,7 @@ def pool_details(profile: Json) -> PoolDetails:
     error = status.get("provisioningError")
     return PoolDetails(
         name=str(profile.get("name")),
-        provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+        provisioning_state=_provisioning(props),
         power_state=_power(props),
         upgrade_settings=dict(_mapping(props.get("upgradeSettings"))),
         error=error if isinstance(error, Mapping) else None,
@@ -282,6 +282,11 @@ def _version(props: Json, current: str, goal: str, source: str) -> KubernetesVer
     return KubernetesVersion.parse(
         _text(text, current, source), source=source, path=current if props.get(current) else goal
     )
+
+
+def _provisioning(props: Json) -> str:
+    """ARM's provisioningState of a cluster or pool; absent means nothing runs."""
+    return str(props.get("provisioningState") or "Succeeded")
 
 
 def _canonical(

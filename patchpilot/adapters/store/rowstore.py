@@ -313,6 +313,9 @@ class RowStore:
         """Delete the lease only if it is still this acquisition's (its token), renewed or not."""
         table = self._names.leases
         partition, row_key = codec.lease_keys(lease.cluster)
+        # Unrenewed (most reconciles start nothing): one conditional delete, no read.
+        if self._rows.delete(table, partition, row_key, lease.etag):
+            return True
         row = self._rows.get(table, partition, row_key)
         if row is None or codec.token_of(row) != lease.token:
             return False
