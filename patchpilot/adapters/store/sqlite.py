@@ -18,13 +18,21 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from patchpilot.adapters.store.errors import StoreUnavailableError
-from patchpilot.adapters.store.rows import Props, Row, RowChangedError, RowExistsError, Value
+from patchpilot.adapters.store.rows import (
+    Props,
+    Row,
+    RowChangedError,
+    RowExistsError,
+    Value,
+    Write,
+    after_prefix,
+)
 
 # Table names reach SQL text, so only plain identifiers are accepted.
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
@@ -142,16 +150,99 @@ class SqliteRows:
             ).rowcount
         return deleted == 1
 
-    def scan(self, table: str, partition: str | None = None) -> list[Row]:
-        """Every row of a partition or table."""
-        query = f"SELECT partition, key, props, version FROM {table}"  # noqa: S608  # validated name
-        args: tuple[str, ...] = ()
+    def scan(
+        self,
+        table: str,
+        partition: str | None = None,
+        *,
+        key_prefix: str | None = None,
+        partition_prefix: str | None = None,
+    ) -> list[Row]:
+        """Every row of a partition or table, narrowed by a key range when asked."""
+        where: list[str] = []
+        args: list[str] = []
         if partition is not None:
-            query += " WHERE partition = ?"
-            args = (partition,)
+            where.append("partition = ?")
+            args.append(partition)
+        elif partition_prefix is not None:
+            where.append("partition >= ? AND partition < ?")
+            args += [partition_prefix, after_prefix(partition_prefix)]
+        if key_prefix is not None:
+            where.append("key >= ? AND key < ?")
+            args += [key_prefix, after_prefix(key_prefix)]
+        return self._select(table, where, args, "")
+
+    def page(
+        self,
+        table: str,
+        *,
+        partition: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 1000,
+    ) -> list[Row]:
+        """At most `limit` rows in (partition, key) order after `after`."""
+        where: list[str] = []
+        args: list[str] = []
+        if partition is not None:
+            where.append("partition = ?")
+            args.append(partition)
+        if after is not None:
+            where.append("(partition > ? OR (partition = ? AND key > ?))")
+            args += [after[0], after[0], after[1]]
+        return self._select(table, where, args, f" LIMIT {int(limit)}")
+
+    def _select(self, table: str, where: list[str], args: list[str], tail: str) -> list[Row]:
+        query = f"SELECT partition, key, props, version FROM {table}"  # noqa: S608  # validated name
+        if where:
+            query += " WHERE " + " AND ".join(where)
         with self._use(table) as db:
-            found = db.execute(query + " ORDER BY partition, key", args).fetchall()
+            found = db.execute(query + " ORDER BY partition, key" + tail, args).fetchall()
         return [Row(part, key, _decode(props), version) for part, key, props, version in found]
+
+    def commit(self, table: str, partition: str, writes: Sequence[Write]) -> list[str | None]:
+        """Every write in one transaction; the first failed condition rolls all back."""
+        with self._use(table) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                etags = [self._apply(db, table, partition, write) for write in writes]
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return etags
+
+    def _apply(
+        self, db: sqlite3.Connection, table: str, partition: str, write: Write
+    ) -> str | None:
+        """One write of a commit, inside its transaction."""
+        if write.props is None and write.etag is None:
+            raise ValueError(f"a delete of {write.key} needs the etag it was read at")
+        version: str | None = _version()
+        if write.etag is None and write.props is not None:
+            try:
+                db.execute(
+                    f"INSERT INTO {table} (partition, key, props, version) "  # noqa: S608  # validated name
+                    "VALUES (?, ?, ?, ?)",
+                    (partition, write.key, _encode(write.props), version),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise RowExistsError(f"{table}: {partition}/{write.key}") from exc
+            return version
+        if write.props is None:
+            changed = db.execute(
+                f"DELETE FROM {table} WHERE partition = ? AND key = ? AND version = ?",  # noqa: S608  # validated name
+                (partition, write.key, write.etag),
+            ).rowcount
+            version = None
+        else:
+            changed = db.execute(
+                f"UPDATE {table} SET props = ?, version = ? "  # noqa: S608  # validated name
+                "WHERE partition = ? AND key = ? AND version = ?",
+                (_encode(write.props), version, partition, write.key, write.etag),
+            ).rowcount
+        if changed != 1:
+            raise RowChangedError(f"{table}: {partition}/{write.key} is no longer at {write.etag}")
+        return version
 
     def clock_offset(self) -> dt.timedelta | None:
         """None: a file on this machine has no clock of its own to compare with."""

@@ -4,7 +4,9 @@ Imported only by :func:`patchpilot.adapters.store.open_table_store`, so a cold
 start that never touches the store never loads the SDK. The primitives map
 one to one onto Table Storage: ``create_entity`` (409 means the row exists),
 ``get_entity``, ``update_entity`` in replace mode and ``delete_entity``, both
-with ``If-Match: <etag>`` (412 means someone else wrote first). Tables are
+with ``If-Match: <etag>`` (412 means someone else wrote first), range queries
+on PartitionKey and RowKey, and ``submit_transaction`` (one entity group
+transaction: all its writes land or none). Tables are
 created on first use. Any other failure becomes
 :class:`~patchpilot.adapters.store.errors.StoreUnavailableError`: the caller
 waits, it never acts without the store.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, Final
 
@@ -33,10 +35,24 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.core.pipeline import PipelineResponse
-from azure.data.tables import TableClient, TableEntity, TableServiceClient, UpdateMode
+from azure.data.tables import (
+    TableClient,
+    TableEntity,
+    TableServiceClient,
+    TableTransactionError,
+    UpdateMode,
+)
 
 from patchpilot.adapters.store.errors import StoreUnavailableError
-from patchpilot.adapters.store.rows import Props, Row, RowChangedError, RowExistsError, Value
+from patchpilot.adapters.store.rows import (
+    Props,
+    Row,
+    RowChangedError,
+    RowExistsError,
+    Value,
+    Write,
+    after_prefix,
+)
 
 # A reconcile has minutes, not hours: a store call gives up quickly and the
 # queue's redelivery (the outer layer) tries the whole step again later.
@@ -47,6 +63,7 @@ _CLIENT_OPTIONS: Final[dict[str, Any]] = {
     "read_timeout": 20,
 }
 _RESERVED: Final = frozenset({"PartitionKey", "RowKey", "Timestamp"})
+_IF_MATCH: Final = MatchConditions.IfNotModified
 
 
 def _entity(partition: str, key: str, props: Props) -> dict[str, Any]:
@@ -173,14 +190,81 @@ class TableRows:
             return False
         return bool(statuses) and statuses[-1] != 404
 
-    def scan(self, table: str, partition: str | None = None) -> list[Row]:
-        """A partition query, or the whole table."""
+    def scan(
+        self,
+        table: str,
+        partition: str | None = None,
+        *,
+        key_prefix: str | None = None,
+        partition_prefix: str | None = None,
+    ) -> list[Row]:
+        """A partition query (with a RowKey range), a PartitionKey range, or the whole table."""
+        clauses: list[str] = []
+        parameters: dict[str, str] = {}
+        if partition is not None:
+            clauses.append("PartitionKey eq @pk")
+            parameters["pk"] = partition
+        elif partition_prefix is not None:
+            clauses.append("PartitionKey ge @plo and PartitionKey lt @phi")
+            parameters |= {"plo": partition_prefix, "phi": after_prefix(partition_prefix)}
+        if key_prefix is not None:
+            clauses.append("RowKey ge @rlo and RowKey lt @rhi")
+            parameters |= {"rlo": key_prefix, "rhi": after_prefix(key_prefix)}
+        return self._query(table, clauses, parameters, None)
+
+    def page(
+        self,
+        table: str,
+        *,
+        partition: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 1000,
+    ) -> list[Row]:
+        """At most `limit` rows in key order after `after` (Table Storage returns key order)."""
+        clauses: list[str] = []
+        parameters: dict[str, str] = {}
+        if partition is not None:
+            clauses.append("PartitionKey eq @pk")
+            parameters["pk"] = partition
+        if after is not None:
+            # The SDK substitutes parameters between spaces: no parenthesis may touch one.
+            clauses.append("( PartitionKey gt @ap or ( PartitionKey eq @ap and RowKey gt @ak ) )")
+            parameters |= {"ap": after[0], "ak": after[1]}
+        return self._query(table, clauses, parameters, limit)
+
+    def _query(
+        self, table: str, clauses: list[str], parameters: dict[str, str], limit: int | None
+    ) -> list[Row]:
         client = self._table(table)
         with _translated(f"listing {table}"):
-            if partition is None:
-                return [_row(entity) for entity in client.list_entities()]
-            found = client.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
-            return [_row(entity) for entity in found]
+            if not clauses:
+                found = client.list_entities(results_per_page=limit)
+            else:
+                found = client.query_entities(
+                    " and ".join(clauses), parameters=parameters, results_per_page=limit
+                )
+            if limit is None:
+                return [_row(entity) for entity in found]
+            rows: list[Row] = []
+            for entity in found:
+                rows.append(_row(entity))
+                if len(rows) >= limit:
+                    break
+            return rows
+
+    def commit(self, table: str, partition: str, writes: Sequence[Write]) -> list[str | None]:
+        """One entity group transaction; a failed condition rejects every write of it."""
+        client = self._table(table)
+        operations = [_operation(partition, write) for write in writes]
+        try:
+            with _translated(f"committing to {table}", TableTransactionError):
+                replies = client.submit_transaction(operations)
+        except TableTransactionError as exc:
+            raise _transaction_conflict(table, partition, writes, exc) from exc
+        return [
+            None if write.props is None else str(reply["etag"])
+            for write, reply in zip(writes, replies, strict=True)
+        ]
 
     def close(self) -> None:
         """Close the table clients and the service client."""
@@ -189,6 +273,34 @@ class TableRows:
                 client.close()
             self._clients.clear()
             self._service.close()
+
+
+def _operation(partition: str, write: Write) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A transaction operation: create, replace at etag, or delete at etag."""
+    if write.props is None:
+        if write.etag is None:
+            raise ValueError(f"a delete of {write.key} needs the etag it was read at")
+        entity = {"PartitionKey": partition, "RowKey": write.key}
+        return ("delete", entity, {"etag": write.etag, "match_condition": _IF_MATCH})
+    entity = _entity(partition, write.key, write.props)
+    if write.etag is None:
+        return ("create", entity, {})
+    options = {"mode": UpdateMode.REPLACE, "etag": write.etag, "match_condition": _IF_MATCH}
+    return ("update", entity, options)
+
+
+def _transaction_conflict(
+    table: str, partition: str, writes: Sequence[Write], exc: TableTransactionError
+) -> Exception:
+    """The row error a rejected transaction means: 409 an insert met a row, else it changed."""
+    status = exc.status_code
+    if status not in (404, 409, 412):
+        return StoreUnavailableError(f"Table Storage refused a transaction on {table}: {exc}")
+    index = min(max(exc.index, 0), len(writes) - 1)
+    where = f"{table}: {partition}/{writes[index].key}"
+    if status == 409 and writes[index].etag is None:
+        return RowExistsError(where)
+    return RowChangedError(f"{where} changed before the transaction")
 
 
 def _record_status(statuses: list[int]) -> Callable[[PipelineResponse[Any, Any]], None]:
