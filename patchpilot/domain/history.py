@@ -11,9 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from patchpilot.domain.fields import Fields
+
+if TYPE_CHECKING:
+    from patchpilot.domain.gates import GateKey, Tally
 
 Kind = Literal["kubernetes", "node_image"]
 PauseScope = Literal["fleet", "ring", "cluster"]
@@ -153,3 +156,6 @@ class History:
     pauses: tuple[Pause, ...] = ()
     in_flight: tuple[InFlight, ...] = ()
     requests: tuple[Requested, ...] = ()
+    # The stored ring gates (sums over each earlier ring's members, kept by the
+    # store). None: sum them from the fleet given to the planner, as offline plans do.
+    gates: Mapping[GateKey, Tally] | None = None

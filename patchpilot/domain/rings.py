@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from patchpilot.domain.fleet import ClusterState, FleetState
-from patchpilot.domain.history import History, Kind
+from patchpilot.domain.gates import KUBERNETES, GateKey, Tally, contributions
+from patchpilot.domain.history import Failure, History, Reached
 from patchpilot.domain.node_images import NodeImageVersion, parse_node_image
 from patchpilot.domain.policy import Policy, Ring
 from patchpilot.domain.versions import KubernetesVersion
@@ -42,25 +42,16 @@ class Soaked:
 class RingProgress:
     """Answers "what has the ring before this one soaked?" once per ring and subject.
 
-    Results are memoised for one plan, so a fleet of 10,000 clusters costs one
-    pass per ring and image family instead of one per pool.
+    From the stored gate sums when the history carries them (a reconcile
+    reads a few rows, whatever the fleet's size), else from the fleet's own
+    members, summed the same way (offline plans and tests). Results are
+    memoised for one plan.
     """
 
     def __init__(self, fleet: FleetState, policy: Policy, history: History) -> None:
-        self._fleet = fleet
         self._policy = policy
-        self._members: dict[str, list[ClusterState]] = defaultdict(list)
-        for cluster in fleet.clusters:
-            ring = policy.ring_of(cluster.tags)
-            if ring is not None:
-                self._members[ring.name].append(cluster)
-        self._reached: dict[tuple[str, str | None, Kind], dict[str, dt.datetime]] = defaultdict(
-            dict
-        )
-        for record in history.reached:
-            times = self._reached[(record.cluster, record.pool, record.kind)]
-            times[record.target] = min(record.at, times.get(record.target, record.at))
-        self._failures = history.failures
+        gates = history.gates
+        self._gates = dict(gates) if gates is not None else _summed(fleet, policy, history)
         self._memo: dict[tuple[str, str], Soaked | None] = {}
 
     def ring_of(self, cluster: ClusterState) -> Ring | None:
@@ -69,98 +60,52 @@ class RingProgress:
 
     def kubernetes(self, ring: Ring) -> Soaked | None:
         """What the nearest earlier ring with clusters soaked; None for a first ring."""
-        return self._gate(ring, "kubernetes", self._kubernetes_soaked)
+        return self._gate(ring, KUBERNETES)
 
     def node_image(self, ring: Ring, family: str) -> Soaked | None:
         """What the nearest earlier ring with pools of `family` soaked; None for a first ring."""
-        return self._gate(ring, family, lambda gate: self._image_soaked(gate, family))
+        return self._gate(ring, family)
 
-    def _gate(
-        self, ring: Ring, subject: str, soak: Callable[[Ring], Soaked | None]
-    ) -> Soaked | None:
+    def _gate(self, ring: Ring, subject: str) -> Soaked | None:
         key = (ring.name, subject)
         if key not in self._memo:
             self._memo[key] = None
             earlier = self._policy.ring_before(ring)
             while earlier is not None and self._memo[key] is None:
-                self._memo[key] = soak(earlier)
+                tally = self._gates.get((earlier.name, subject))
+                if tally is not None and tally.members > 0:
+                    self._memo[key] = _soaked(earlier.name, subject, tally)
                 earlier = self._policy.ring_before(earlier)
         return self._memo[key]
 
-    def _kubernetes_soaked(self, gate: Ring) -> Soaked | None:
-        clusters = self._members.get(gate.name, [])
-        if not clusters:
-            return None
-        per_member = [self._cluster_reached(cluster) for cluster in clusters]
-        on = sorted({str(cluster.kubernetes_version) for cluster in clusters})
-        summary = f"ring {gate.name} is on {', '.join(on)}"
-        failed = self._failed(clusters, None, "kubernetes")
-        targets = _common(per_member)
+
+def _summed(fleet: FleetState, policy: Policy, history: History) -> dict[GateKey, Tally]:
+    """Every gate of the fleet, summed from its members' contributions."""
+    reached: dict[str, list[Reached]] = defaultdict(list)
+    for record in history.reached:
+        reached[record.cluster].append(record)
+    failures: dict[str, list[Failure]] = defaultdict(list)
+    for failure in history.failures:
+        failures[failure.cluster].append(failure)
+    sums: dict[GateKey, Tally] = {}
+    for cluster in fleet.clusters:
+        ring = policy.ring_of(cluster.tags)
+        if ring is None:
+            continue
+        region = fleet.region(cluster.location)
+        own = contributions(cluster, ring.name, reached[cluster.key], failures[cluster.key], region)
+        for key, tally in own.items():
+            sums[key] = sums[key].plus(tally, key[1]) if key in sums else tally
+    return sums
+
+
+def _soaked(ring: str, subject: str, tally: Tally) -> Soaked:
+    targets = tally.soaked_targets()
+    on = ", ".join(sorted(tally.on))
+    if subject == KUBERNETES:
         versions = tuple(sorted(map(KubernetesVersion.parse, targets)))
-        return Soaked(gate.name, targets, failed, summary, versions=versions)
-
-    def _image_soaked(self, gate: Ring, family: str) -> Soaked | None:
-        pools = [
-            (cluster, pool)
-            for cluster in self._members.get(gate.name, [])
-            for pool in cluster.pools
-            if pool.node_image.family == family
-        ]
-        if not pools:
-            return None
-        per_member = [
-            self._pool_reached(cluster, pool.name, pool.node_image) for cluster, pool in pools
-        ]
-        on = sorted({pool.node_image.version for _, pool in pools})
-        summary = f"ring {gate.name}'s {family} pools are on {', '.join(on)}"
-        clusters = [cluster for cluster, _ in pools]
-        failed = self._failed(clusters, family, "node_image")
-        targets = _common(per_member)
-        images = sorted(map(parse_node_image, targets), key=lambda image: image.sort_key)
-        return Soaked(gate.name, targets, failed, summary, images=tuple(images))
-
-    def _cluster_reached(self, cluster: ClusterState) -> dict[str, dt.datetime | None]:
-        """Versions the whole cluster reached (control plane and every pool)."""
-        reached: dict[str, dt.datetime | None] = dict(
-            self._reached[(cluster.key, None, "kubernetes")]
-        )
-        current = cluster.kubernetes_version
-        if all(pool.version == current for pool in cluster.pools):
-            reached.setdefault(
-                str(current), self._fleet.region(cluster.location).kubernetes_released(current)
-            )
-        return reached
-
-    def _pool_reached(
-        self, cluster: ClusterState, pool: str, image: NodeImageVersion
-    ) -> dict[str, dt.datetime | None]:
-        reached: dict[str, dt.datetime | None] = dict(
-            self._reached[(cluster.key, pool, "node_image")]
-        )
-        released = self._fleet.region(cluster.location).image_released(image)
-        reached.setdefault(str(image), released)
-        return reached
-
-    def _failed(
-        self, clusters: Iterable[ClusterState], family: str | None, kind: Kind
-    ) -> tuple[str, ...]:
-        keys = {cluster.key: cluster.id.name for cluster in clusters}
-        return tuple(
-            sorted(
-                f"{keys[f.cluster]}{'/' + f.pool if f.pool else ''} failed {f.target}: {f.message}"
-                for f in self._failures
-                if f.cluster in keys
-                and f.kind == kind
-                and (family is None or f.target.startswith(family + "-"))
-            )
-        )
-
-
-def _common(per_member: list[dict[str, dt.datetime | None]]) -> dict[str, dt.datetime | None]:
-    """Targets every member reached, each with the latest arrival (None: unknown, long ago)."""
-    shared = set(per_member[0]).intersection(*per_member[1:])
-    result: dict[str, dt.datetime | None] = {}
-    for target in shared:
-        times = [t for member in per_member if (t := member[target]) is not None]
-        result[target] = max(times) if times else None
-    return result
+        summary = f"ring {ring} is on {on}"
+        return Soaked(ring, targets, tally.failure_lines(), summary, versions=versions)
+    images = sorted(map(parse_node_image, targets), key=lambda image: image.sort_key)
+    summary = f"ring {ring}'s {subject} pools are on {on}"
+    return Soaked(ring, targets, tally.failure_lines(), summary, images=tuple(images))

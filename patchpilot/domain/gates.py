@@ -1,0 +1,271 @@
+"""Ring gates as sums: what a ring's members reached, counted instead of listed.
+
+A later ring may take a target only once every member of the ring before it
+reached it with no failure (DESIGN.md, invariants 5 and 7). Deciding that by
+reading every member makes each reconcile cost the whole fleet. Instead each
+cluster contributes one small :class:`Tally` per gate it belongs to (its
+ring, and the subject: Kubernetes, or one node image family), and a gate is
+the sum of its members' tallies. Sums can be kept current by adding a
+member's new tally and subtracting its old one, so the store keeps them as
+members change and a reconcile reads a few rows whatever the fleet's size.
+
+A target is soaked by the gate when as many members reached it as the gate
+has members. Arrival times only ever move later in a sum (a member that
+leaves does not make the last arrival earlier): a soak may run longer than
+needed, never shorter. Every tally is bounded (the newest targets, a few
+failure messages), so no stored sum can outgrow a Table Storage property.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+from patchpilot.domain.fleet import ClusterState, RegionCatalog
+from patchpilot.domain.history import Failure, Reached
+from patchpilot.domain.node_images import parse_node_image
+from patchpilot.domain.versions import KubernetesVersion
+
+# The gate subject of Kubernetes versions; every other subject is a node image family.
+KUBERNETES: Final = "kubernetes"
+# Targets a member reports: the newest only. A later ring more than this many
+# releases behind takes a newer soaked target, which the member also reached.
+MEMBER_TARGETS: Final = 16
+# Targets a sum keeps, newest first: members differ, but not by dozens of releases.
+SUM_TARGETS: Final = 64
+# Failure messages a sum shows; the count beyond them is kept exactly.
+SHOWN_FAILURES: Final = 5
+
+GateKey = tuple[str, str]
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """How many members reached one target, and the last known arrival among them."""
+
+    count: int
+    last: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One member's contribution to a gate, or the sum of many."""
+
+    members: int = 0
+    reached: Mapping[str, Arrivals] = field(default_factory=dict)
+    on: Mapping[str, int] = field(default_factory=dict)
+    failed: int = 0
+    failures: Mapping[str, str] = field(default_factory=dict)
+
+    def plus(self, other: Tally, subject: str) -> Tally:
+        """The sum of two tallies of one gate."""
+        reached = dict(self.reached)
+        for target, more in other.reached.items():
+            had = reached.get(target)
+            reached[target] = more if had is None else _add(had, more)
+        failures = dict(self.failures) | dict(other.failures)
+        return Tally(
+            self.members + other.members,
+            _newest(reached, subject, SUM_TARGETS),
+            _counted(self.on, other.on, 1),
+            self.failed + other.failed,
+            dict(sorted(failures.items())[:SHOWN_FAILURES]),
+        )
+
+    def minus(self, other: Tally, subject: str) -> Tally:
+        """This sum without one member's tally; counts never go below zero."""
+        reached: dict[str, Arrivals] = {}
+        for target, have in self.reached.items():
+            gone = other.reached.get(target)
+            count = have.count - (gone.count if gone else 0)
+            if count > 0:
+                reached[target] = Arrivals(count, have.last)
+        failures = {key: text for key, text in self.failures.items() if key not in other.failures}
+        return Tally(
+            max(self.members - other.members, 0),
+            _newest(reached, subject, SUM_TARGETS),
+            _counted(self.on, other.on, -1),
+            max(self.failed - other.failed, 0),
+            failures,
+        )
+
+    def soaked_targets(self) -> dict[str, dt.datetime | None]:
+        """Targets every member reached, each with its last arrival (None: long ago)."""
+        if self.members == 0:
+            return {}
+        return {t: a.last for t, a in self.reached.items() if a.count >= self.members}
+
+    def failure_lines(self) -> tuple[str, ...]:
+        """The failures to show: the kept messages, then how many more there were."""
+        lines = tuple(sorted(self.failures.values()))
+        hidden = self.failed - len(lines)
+        return lines + ((f"{hidden} more failed upgrades",) if hidden > 0 else ())
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: compact keys, UTC ISO 8601 times."""
+        return {
+            "m": self.members,
+            "r": {
+                t: [a.count, a.last.astimezone(dt.UTC).isoformat() if a.last else None]
+                for t, a in sorted(self.reached.items())
+            },
+            "o": dict(sorted(self.on.items())),
+            "f": self.failed,
+            "fm": dict(sorted(self.failures.items())),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Tally:
+        """Read the stored form back (written by :meth:`to_json` only)."""
+        reached = {
+            str(t): Arrivals(int(pair[0]), _instant(pair[1])) for t, pair in data["r"].items()
+        }
+        on = {str(k): int(v) for k, v in data["o"].items()}
+        failures = {str(k): str(v) for k, v in data["fm"].items()}
+        return cls(int(data["m"]), reached, on, int(data["f"]), failures)
+
+
+def contributions(
+    cluster: ClusterState,
+    ring: str,
+    reached: Iterable[Reached],
+    failures: Iterable[Failure],
+    region: RegionCatalog,
+) -> dict[GateKey, Tally]:
+    """What one cluster adds to each gate of its ring: Kubernetes, and each image family.
+
+    `reached` and `failures` are the cluster's own records. A cluster (or pool)
+    counts as having reached what it runs now, from the day its region first
+    offered it, when no record says when it got there.
+    """
+    own = [r for r in reached if r.cluster == cluster.key]
+    mine = [f for f in failures if f.cluster == cluster.key]
+    gates = {(ring, KUBERNETES): _kubernetes(cluster, own, mine, region)}
+    for family in sorted({pool.node_image.family for pool in cluster.pools}):
+        gates[(ring, family)] = _images(cluster, family, own, mine, region)
+    return gates
+
+
+def _kubernetes(
+    cluster: ClusterState, own: list[Reached], mine: list[Failure], region: RegionCatalog
+) -> Tally:
+    times: dict[str, dt.datetime | None] = {
+        r.target: r.at for r in own if r.pool is None and r.kind == "kubernetes"
+    }
+    current = cluster.kubernetes_version
+    if all(pool.version == current for pool in cluster.pools):
+        times.setdefault(str(current), region.kubernetes_released(current))
+    failed = [f for f in mine if f.kind == "kubernetes"]
+    return Tally(
+        1,
+        _newest(_arrivals([times]), KUBERNETES, MEMBER_TARGETS),
+        {str(current): 1},
+        len(failed),
+        _failure_texts(cluster, failed),
+    )
+
+
+def _images(
+    cluster: ClusterState,
+    family: str,
+    own: list[Reached],
+    mine: list[Failure],
+    region: RegionCatalog,
+) -> Tally:
+    pools = [pool for pool in cluster.pools if pool.node_image.family == family]
+    per_pool = []
+    for pool in pools:
+        times: dict[str, dt.datetime | None] = {
+            r.target: r.at for r in own if r.pool == pool.name and r.kind == "node_image"
+        }
+        times.setdefault(str(pool.node_image), region.image_released(pool.node_image))
+        per_pool.append(dict(_newest_times(times, family, MEMBER_TARGETS)))
+    failed = [f for f in mine if f.kind == "node_image" and f.target.startswith(family + "-")]
+    on: dict[str, int] = {}
+    for pool in pools:
+        on[pool.node_image.version] = on.get(pool.node_image.version, 0) + 1
+    return Tally(
+        len(pools),
+        _newest(_arrivals(per_pool), family, SUM_TARGETS),
+        on,
+        len(failed),
+        _failure_texts(cluster, failed),
+    )
+
+
+def _failure_texts(cluster: ClusterState, failed: list[Failure]) -> dict[str, str]:
+    texts = {
+        f"{f.cluster}|{f.pool or ''}|{f.target}": (
+            f"{cluster.id.name}{'/' + f.pool if f.pool else ''} failed {f.target}: {f.message}"
+        )
+        for f in failed
+    }
+    return dict(sorted(texts.items())[:SHOWN_FAILURES])
+
+
+def _arrivals(members: Iterable[Mapping[str, dt.datetime | None]]) -> dict[str, Arrivals]:
+    """Per target: how many of these members reached it, and the last known time."""
+    found: dict[str, Arrivals] = {}
+    for times in members:
+        for target, at in times.items():
+            had = found.get(target)
+            found[target] = Arrivals(1, at) if had is None else _add(had, Arrivals(1, at))
+    return found
+
+
+def _add(one: Arrivals, other: Arrivals) -> Arrivals:
+    known = [t for t in (one.last, other.last) if t is not None]
+    return Arrivals(one.count + other.count, max(known) if known else None)
+
+
+def _counted(base: Mapping[str, int], change: Mapping[str, int], sign: int) -> dict[str, int]:
+    counts = dict(base)
+    for key, count in change.items():
+        counts[key] = counts.get(key, 0) + sign * count
+    kept = {key: count for key, count in counts.items() if count > 0}
+    # Only for the summary line: the most common versions, a bounded few.
+    return dict(sorted(kept.items(), key=lambda item: (-item[1], item[0]))[:SUM_TARGETS])
+
+
+def _newest(values: Mapping[str, V], subject: str, limit: int) -> dict[str, V]:
+    """The `limit` newest targets in release order (Kubernetes or image order by subject)."""
+    if len(values) <= limit:
+        return dict(values)
+    order = _kubernetes_order if subject == KUBERNETES else _image_order
+    return dict(sorted(values.items(), key=lambda item: order(item[0]), reverse=True)[:limit])
+
+
+def _newest_times(
+    times: Mapping[str, dt.datetime | None], subject: str, limit: int
+) -> dict[str, dt.datetime | None]:
+    return _newest(times, subject, limit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _kubernetes_order(target: str) -> tuple[int, ...]:
+    """Release order of a version; an unreadable one sorts oldest."""
+    try:
+        version = KubernetesVersion.parse(target)
+    except ValueError:
+        return (-1,)
+    return (version.major, version.minor, version.patch)
+
+
+@functools.lru_cache(maxsize=4096)
+def _image_order(target: str) -> tuple[int, ...]:
+    """Release order of a node image; an unreadable one sorts oldest."""
+    try:
+        return parse_node_image(target).sort_key
+    except ValueError:
+        return (-1,)
+
+
+def _instant(text: object) -> dt.datetime | None:
+    if text is None:
+        return None
+    moment = dt.datetime.fromisoformat(str(text))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
