@@ -324,6 +324,21 @@ def test_progress_keeps_the_newest_16_per_pool_and_kind(backend: Backend) -> Non
     assert swept.deleted["progress"] == 8
 
 
+def test_a_group_cut_by_a_page_is_compacted_whole_on_the_next(backend: Backend) -> None:
+    store = backend.store
+    pools = [f"pool{n}" for n in range(5)]
+    for pool in pools:
+        for week in range(20):
+            store.record_reached(CLUSTER, pool, "node_image", f"img-{week:02d}", T0 + week * DAY)
+    retention = Retention(backend.rows, backend.names, RetentionPolicy(page=30))
+
+    swept, _ = retention.run(T0 + 200 * DAY, budget=FAR)
+
+    assert swept.deleted["progress"] == 5 * 4
+    left = store.list_reached(CLUSTER)
+    assert {pool: sum(r.pool == pool for r in left) for pool in pools} == dict.fromkeys(pools, 16)
+
+
 def test_an_arrival_that_resolves_a_failure_in_the_ledger_stays_with_it(
     backend: Backend,
 ) -> None:

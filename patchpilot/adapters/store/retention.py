@@ -291,10 +291,12 @@ class Retention:
         )
         state.reads.spend(len(found))
         inside = [row for row in found if segment.holds(row)]
-        state.surplus = (
-            _surplus(inside, self._policy.progress) if segment.name == "progress" else set()
-        )
-        return inside, len(found) < limit or len(inside) < len(found)
+        ended = len(found) < limit or len(inside) < len(found)
+        if segment.name == "progress":
+            # A group cut by the page's end is judged whole on the next page instead.
+            inside = inside if ended else _without_last_group(inside)
+            state.surplus = _surplus(inside, self._policy.progress)
+        return inside, ended
 
     def _sweep(
         self, segment: _Segment, page: list[Row], state: _Pass
@@ -437,6 +439,22 @@ def _snapshot(row: Row) -> bool:
     """True when the row is a snapshot as put_snapshot writes it (keyed by its own `key`)."""
     key = row.props.get("key")
     return isinstance(key, str) and keys.escape(key) == row.key
+
+
+def _group(row: Row) -> tuple[str, str]:
+    """The (cluster, pool~kind) an arrival row belongs to, from its keys."""
+    return row.partition, row.key.rsplit(keys.SEPARATOR, 1)[0]
+
+
+def _without_last_group(rows: list[Row]) -> list[Row]:
+    """The rows up to the last group's first; all of them when one group fills the page."""
+    if not rows:
+        return rows
+    last = _group(rows[-1])
+    cut = len(rows)
+    while cut > 0 and _group(rows[cut - 1]) == last:
+        cut -= 1
+    return rows[:cut] if cut > 0 else rows
 
 
 def _surplus(rows: Iterable[Row], keep: int) -> set[tuple[str, str]]:
