@@ -165,11 +165,17 @@ StartResult = Started | Busy | Unconfirmed | Refused
 
 @dataclass(frozen=True)
 class OperationStatus:
-    """What an ``Azure-AsyncOperation`` URL says now."""
+    """What an ``Azure-AsyncOperation`` URL says now, and when AKS asks to be polled again.
+
+    ``retry_after`` is the status answer's ``Retry-After`` in seconds (None
+    when AKS gave none, as once the operation ended): the earliest a
+    follow-up should poll again, so a ring's polls keep AKS's own spacing.
+    """
 
     status: str
     error: Mapping[str, Any] | None = None
     percent_complete: float | None = None
+    retry_after: float | None = None
 
     @property
     def done(self) -> bool:
@@ -250,12 +256,18 @@ def operation_url_allowed(url: str, *, endpoint: str, cluster: ClusterId) -> boo
     return ".." not in path.split("/") and (path.startswith(own) or path.startswith(provider))
 
 
-def operation_status(document: Mapping[str, Any]) -> OperationStatus:
-    """Read ARM's async operation body (``status``, ``error``, ``percentComplete``)."""
+def operation_status(
+    document: Mapping[str, Any], *, retry_after: float | None = None
+) -> OperationStatus:
+    """Read ARM's async operation body (``status``, ``error``, ``percentComplete``).
+
+    ``retry_after``: the answer's ``Retry-After`` header, in seconds, kept on the status.
+    """
     error = document.get("error")
     percent = document.get("percentComplete")
     return OperationStatus(
         status=str(document.get("status") or "InProgress"),
         error=error if isinstance(error, Mapping) else None,
         percent_complete=float(percent) if isinstance(percent, int | float) else None,
+        retry_after=retry_after,
     )

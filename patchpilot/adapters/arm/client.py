@@ -7,6 +7,12 @@ the :class:`~patchpilot.settings.Settings` (public Azure, a sovereign cloud, or
 the local simulator with its CA bundle). Called by the gateway and by fleet
 discovery.
 
+The clients of one process share one optional
+:class:`~patchpilot.adapters.arm.budget.RequestBudget`: the gateway asks it
+before each ARM request, so every call in the process draws on the same
+per-subscription read and write buckets (None: no budget, every request goes
+at once, as the simulator's tests without a throttle want).
+
 Which layer retries what: tenacity, in :mod:`patchpilot.adapters.arm.retry`,
 owns the retries of each ARM call; the SDK's own retry policy is switched off
 here (``retry_total=0``) so the two never multiply. Redelivery of a whole
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
 
+from patchpilot.adapters.arm.budget import RequestBudget
 from patchpilot.settings import Settings
 
 if TYPE_CHECKING:
@@ -80,9 +87,16 @@ def sdk_options(settings: Settings) -> dict[str, Any]:
 class ArmClients:
     """The SDK clients of one process; each is built on first use and then reused."""
 
-    def __init__(self, settings: Settings, *, credential: TokenCredential | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        credential: TokenCredential | None = None,
+        budget: RequestBudget | None = None,
+    ) -> None:
         self._settings = settings
         self._credential = credential
+        self._budget = budget
         self._lock = threading.Lock()
         self._container: dict[str, ContainerServiceClient] = {}
         self._graph: ResourceGraphClient | None = None
@@ -91,6 +105,11 @@ class ArmClients:
     def settings(self) -> Settings:
         """The settings the clients were built from (endpoint, audience, deadline)."""
         return self._settings
+
+    @property
+    def budget(self) -> RequestBudget | None:
+        """The per-subscription request budget the process's ARM calls share (None: none)."""
+        return self._budget
 
     def container_service(self, subscription: str) -> ContainerServiceClient:
         """The ContainerServiceClient of one subscription."""

@@ -11,6 +11,19 @@ translated at this edge (``raise ... from``) into
 :class:`~patchpilot.errors.PermanentError`. A 409 from an action is not an
 error: the action returns :class:`~patchpilot.adapters.arm.actions.Busy`.
 
+Before each HTTP attempt the gateway asks the process's
+:class:`~patchpilot.adapters.arm.budget.RequestBudget` (when the clients
+carry one) for the subscription's turn, and tells it what every answer said
+(a ``x-ms-ratelimit-remaining-*`` count, a 429's ``Retry-After``). A read
+waits its turn through the retry policy's sleep, up to
+``RetryPolicy.budget_wait_seconds``, and gives up past that with a
+:class:`~patchpilot.errors.TemporaryError` before anything is sent. A start
+never waits inside the call: over the write budget it is not sent, and the
+caller gets a :class:`~patchpilot.errors.NotNowError` with the delay of the
+slot the budget keeps for that start (the service requeues it then). An
+operation's status carries the ``Retry-After`` its answer gave
+(:attr:`OperationStatus.retry_after`), so follow-ups can be spaced by it.
+
 Every logical call is reported to a
 :class:`~patchpilot.adapters.arm.calls.CallObserver` (the telemetry handle),
 each HTTP attempt with its status and ARM request ID.
@@ -29,7 +42,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from azure.core.exceptions import (
@@ -48,6 +61,7 @@ from patchpilot.adapters.arm.actions import (
     StartResult,
     Unconfirmed,
 )
+from patchpilot.adapters.arm.budget import Kind, RequestBudget, retry_after_header
 from patchpilot.adapters.arm.calls import (
     ERROR_STATUS,
     AttemptSink,
@@ -95,6 +109,16 @@ Request = Callable[[Hook], T]
 Guard = Callable[[], None]
 # Answers after which AKS may have acted all the same: a timeout or a gateway's 5xx.
 MAYBE_ACCEPTED_STATUSES: Final = frozenset({408, 500, 502, 503, 504})
+# The operations that draw on the write budget (PUT and POST); every other one is a read.
+WRITE_OPERATIONS: Final = frozenset(
+    {
+        "ManagedClusters_CreateOrUpdate",
+        "AgentPools_CreateOrUpdate",
+        "AgentPools_UpgradeNodeImageVersion",
+        "ManagedClusters_AbortLatestOperation",
+        "AgentPools_AbortLatestOperation",
+    }
+)
 
 
 class ArmGateway:
@@ -122,9 +146,10 @@ class ArmGateway:
         credential: TokenCredential | None = None,
         retry: RetryPolicy | None = None,
         observer: CallObserver | None = None,
+        budget: RequestBudget | None = None,
     ) -> ArmGateway:
         """A gateway with its own clients (built lazily) for the settings' ARM endpoint."""
-        clients = ArmClients(settings, credential=credential)
+        clients = ArmClients(settings, credential=credential, budget=budget)
         return cls(clients, scopes, retry=retry, observer=observer)
 
     @property
@@ -373,16 +398,30 @@ class ArmGateway:
     # -- follow up --------------------------------------------------------------------------
 
     def operation_status(self, started: Started) -> OperationStatus:
-        """What the operation's ``Azure-AsyncOperation`` URL says now."""
+        """What the operation's ``Azure-AsyncOperation`` URL says now, and when to ask again.
+
+        ARM: "Use the value from Retry-After to schedule how often to check
+        the status" (Microsoft Learn, "Track asynchronous Azure operations");
+        the status keeps the ``Retry-After`` of the answer that was read.
+        """
         cid = self.admit(started.cluster)
         if started.status_url is None:
             return OperationStatus("Succeeded")
         url = self._operation_url(cid, started.status_url)
         client = self._client(cid)
+        hint: dict[str, float | None] = {}
+
+        def remember(response: PipelineResponse[Any, Any]) -> None:
+            # Every answer overwrites: the one read is the last (a 429's hint is not the poll's).
+            hint["retry_after"] = retry_after_header(response.http_response.headers)
+
         document = self._call(
-            "AsyncOperation_Get", cid, lambda hook: _get_json(client, url, hook), pool=started.pool
+            "AsyncOperation_Get",
+            cid,
+            lambda hook: _get_json(client, url, _both(hook, remember)),
+            pool=started.pool,
         )
-        return actions.operation_status(document)
+        return actions.operation_status(document, retry_after=hint.get("retry_after"))
 
     def explain_failure(
         self, cluster: ClusterId | str, pool: str | None, *, operation: Started | None = None
@@ -425,13 +464,26 @@ class ArmGateway:
         return self._clients.container_service(cid.subscription)
 
     def _call(
-        self, operation: str, cid: ClusterId, request: Request[T], *, pool: str | None = None
+        self,
+        operation: str,
+        cid: ClusterId,
+        request: Request[T],
+        *,
+        pool: str | None = None,
+        paced: bool = False,
     ) -> T:
-        """One logical ARM call: observed, retried, its final failure translated."""
+        """One logical ARM call: budgeted, observed, retried, its final failure translated.
+
+        `paced`: a start, which is not sent when the write budget is spent
+        (:class:`NotNowError`), instead of waiting for its turn.
+        """
         what = f"{operation} on {cid}{f'/agentPools/{pool}' if pool else ''}"
+        turn = _Turn(self._clients.budget, self._retry, cid.subscription, _kind(operation), what)
+        if paced:
+            turn = replace(turn, hold=what)
         with self._observer.arm_call(operation, cluster=str(cid)) as sink:
             try:
-                return self._retry.call(_attempt(request, sink), what=what)
+                return self._retry.call(_attempt(request, sink, turn), what=what)
             except AzureError as exc:
                 raise translate(exc, what=what, transient=self._retry.is_transient(exc)) from exc
 
@@ -473,7 +525,7 @@ class ArmGateway:
                 raise
 
         try:
-            self._call(operation, asked.cluster, send, pool=asked.pool)
+            self._call(operation, asked.cluster, send, pool=asked.pool, paced=True)
         except (TemporaryError, PermanentError) as exc:
             return self._refusal(asked, exc, unanswered)
         return replace(asked, status_url=seen.get("url") or None)
@@ -515,11 +567,66 @@ class ArmGateway:
         return url
 
 
-def _attempt(request: Request[T], sink: AttemptSink) -> Callable[[], T]:
-    """One HTTP attempt, reported to the sink whether ARM answered or the connection failed."""
-    hook = response_hook(sink)
+@dataclass(frozen=True)
+class _Turn:
+    """Where one call's attempts wait for the subscription's budget, and how."""
+
+    budget: RequestBudget | None
+    retry: RetryPolicy
+    subscription: str
+    kind: Kind
+    what: str
+    hold: str | None = None
+
+    def wait(self) -> None:
+        """Return once this attempt may go; raise when it must not go now."""
+        if self.budget is None:
+            return
+        if self.hold is not None:
+            wait = self.budget.acquire(self.subscription, self.kind, hold=self.hold)
+            if wait > 0:
+                # Policy: a start over the write budget is not sent; its slot is kept for it.
+                raise NotNowError(
+                    f"{self.what}: the subscription's {self.kind} budget is spent; "
+                    f"its turn comes in {wait:g}s",
+                    retry_after=wait,
+                )
+            return
+        limit = self.retry.budget_wait_seconds
+        wait = self.budget.acquire(self.subscription, self.kind, max_wait=limit)
+        if wait > limit:
+            # Policy: a longer wait is the queue's, not this invocation's; nothing was sent.
+            raise TemporaryError(
+                f"{self.what}: the subscription's {self.kind} budget is spent for {wait:g}s",
+                retry_after=wait,
+            )
+        if wait > 0:
+            self.retry.sleep(wait)
+
+    def heard(self, response: PipelineResponse[Any, Any]) -> None:
+        """Tell the budget what the answer said of the subscription's limits."""
+        if self.budget is None:
+            return
+        answer = response.http_response
+        self.budget.heard(
+            self.subscription,
+            self.kind,
+            status=answer.status_code,
+            headers=answer.headers,
+            retry_after=retry_after_header(answer.headers),
+        )
+
+
+def _kind(operation: str) -> Kind:
+    return "write" if operation in WRITE_OPERATIONS else "read"
+
+
+def _attempt(request: Request[T], sink: AttemptSink, turn: _Turn) -> Callable[[], T]:
+    """One HTTP attempt in its turn, reported to the sink whether ARM answered or not."""
+    hook = response_hook(sink, also=turn.heard)
 
     def attempt() -> T:
+        turn.wait()
         try:
             return request(hook)
         except AzureError as exc:

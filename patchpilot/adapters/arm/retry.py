@@ -8,6 +8,12 @@ keeps each call well inside a Function's time limit: the policy stops before
 a wait would cross it and re-raises the last error, which the gateway turns
 into a :class:`~patchpilot.errors.TemporaryError` carrying when to try again.
 
+Who waits for what: before each attempt the gateway asks the process's
+request budget (``budget.py``) for its turn; a read sleeps through this
+policy's ``sleep`` for at most ``budget_wait_seconds``, a start never sleeps
+there (it is requeued at its slot). A 429 that gets through all the same
+empties the subscription's bucket until its ``Retry-After``, for every caller.
+
 Who retries what: this module retries single ARM requests; the SDK's own
 retry is off (``retry_total=0`` in ``client.py``); a 409 "another operation is
 in progress" is not retried here at all (the gateway answers ``Busy`` and the
@@ -62,6 +68,9 @@ class RetryPolicy:
     max_backoff_seconds: float = 20.0
     jitter_seconds: float = 1.0
     busy_delay_seconds: float = 300.0
+    # The longest a read sleeps for its turn in the request budget; past it the call gives
+    # up at once with a TemporaryError carrying the wait (nothing is sent, the queue waits).
+    budget_wait_seconds: float = 20.0
     transient_statuses: frozenset[int] = TRANSIENT_STATUSES
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
@@ -71,7 +80,7 @@ class RetryPolicy:
         for name in ("deadline_seconds", "initial_backoff_seconds", "max_backoff_seconds"):
             if not getattr(self, name) > 0:
                 raise InvalidInputError(f"{name} must be above 0, got {getattr(self, name)}")
-        for name in ("jitter_seconds", "busy_delay_seconds"):
+        for name in ("jitter_seconds", "busy_delay_seconds", "budget_wait_seconds"):
             if getattr(self, name) < 0:
                 raise InvalidInputError(f"{name} must not be negative, got {getattr(self, name)}")
 
