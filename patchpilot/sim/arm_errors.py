@@ -153,6 +153,25 @@ def throttled(subscription: str, operation: str, retry_after: int) -> ArmError:
     )
 
 
+def aks_throttled(
+    subscription: str, handler: str, retry_after: int, headers: Mapping[str, str]
+) -> ArmError:
+    """The AKS resource provider's own 429, with ``Retry-After`` and the remaining count.
+
+    Wording as AKS returns it (Microsoft Learn, "Troubleshoot the Throttled
+    error code (429)": "The PutManagedClusterHandler.PUT request limit has been
+    exceeded for SubID='...', please retry again in X seconds").
+    """
+    return ArmError(
+        429,
+        "Throttled",
+        f"The {handler} request limit has been exceeded for SubID='{subscription}', please "
+        f"retry again in {retry_after} seconds. For more information, please visit "
+        "aka.ms/aks/throttling",
+        headers={**headers, "Retry-After": str(retry_after)},
+    )
+
+
 def internal_error(tracking_id: str, at: dt.datetime) -> ArmError:
     """ARM's 500 with a tracking ID, as a transient failure looks to a client."""
     return ArmError(

@@ -12,7 +12,9 @@ Faults tied to the clock are built in code, not parsed: throttle storms
 ``Retry-After``, as at a shared window's end) and pool operations started
 outside Patch Pilot (:class:`ExternalStart`, another tool or a person), which
 the simulated AKS starts at their instant through the same calls a request
-takes. The dice also count what they injected, by kind.
+takes. AKS's own per-subscription throttle (:class:`~patchpilot.sim.throttle.AksThrottle`,
+token buckets rather than dice) is off unless the plan carries one. The dice
+also count what they injected, by kind.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from patchpilot.errors import InvalidInputError
+from patchpilot.sim.throttle import AksThrottle
 
 FaultKind = Literal["throttle", "server_error", "drop", "lost"]
 # The ARM operations that start something on a cluster: a lost answer to one of
@@ -106,7 +109,8 @@ class FaultPlan:
     pool name) pairs whose next upgrade fails draining a node on a Pod
     Disruption Budget; ``deprecated_api`` holds cluster names whose control
     plane minor upgrades AKS refuses with ``UpgradeBlockedOnDeprecatedAPIUsage``
-    while the plan is in force.
+    while the plan is in force. ``aks_throttle``, when set, answers requests to
+    the AKS resource provider over its per-subscription buckets with 429.
     """
 
     throttle_rate: float = 0.0
@@ -122,6 +126,7 @@ class FaultPlan:
     lost_start_rate: float = 0.0
     storms: tuple[Storm, ...] = ()
     external_starts: tuple[ExternalStart, ...] = ()
+    aks_throttle: AksThrottle | None = None
 
     def __post_init__(self) -> None:
         for name in (

@@ -14,6 +14,10 @@ nowhere in between.
 Time passes where it would on Azure: a retry's wait (the RetryPolicy's sleep)
 and a slow ARM answer move the one virtual clock on, so a use case that
 re-reads its clock (`Services.clock`) sees the seconds a throttle storm cost.
+AKS's per-subscription throttle is the fault plan's (``FaultPlan.aks_throttle``);
+the app's own request budget is ``running_app(budget=...)``: each instance
+then gets a :class:`~patchpilot.adapters.arm.budget.RequestBudget` of those
+limits on the virtual clock, as each Function App process has its own.
 Reliability tests add instances (:meth:`Harness.add_instance`: another
 `Services` on the same store and simulator, its own holder name and a clock
 off by a skew) and make reconciles collide (:meth:`Harness.collide`).
@@ -33,6 +37,7 @@ from typing import Any, Literal
 
 import azure.functions as func
 
+from patchpilot.adapters.arm.budget import BudgetLimits, RequestBudget
 from patchpilot.adapters.arm.client import ArmClients
 from patchpilot.adapters.arm.gateway import ArmGateway
 from patchpilot.adapters.arm.retry import RetryPolicy
@@ -88,6 +93,7 @@ class _Kit:
     discovery: Discovery
     telemetry: Telemetry
     stack: ExitStack
+    budget: BudgetLimits | None = None
 
 
 @dataclass
@@ -128,6 +134,7 @@ class Harness:
             holder=holder,
             skew=skew,
             publisher=self.publisher,
+            budget=kit.budget,
         )
         closer = getattr(services.gateway, "close", None)
         if closer is not None:
@@ -197,6 +204,7 @@ def running_app(
     threads: int = 1,
     skew: dt.timedelta = dt.timedelta(0),
     open_store: Callable[[], Store] | None = None,
+    budget: BudgetLimits | None = None,
 ) -> Iterator[Harness]:
     """Start the simulator and the local host on one virtual clock; stop both at the end.
 
@@ -209,7 +217,8 @@ def running_app(
     messages of a batch run at once. `skew`: how far this instance's clock is
     off the virtual clock. `open_store` opens another store object on the same
     storage for each added instance (default: the SQLite file, or the given
-    `store` itself).
+    `store` itself). `budget`: the limits of the request budget each
+    instance's ARM calls share, on the virtual clock (None: no budget).
     """
     app = _function_app()
     clock = VirtualClock(start)
@@ -257,6 +266,7 @@ def running_app(
             discovery=found,
             clock=clock,
             skew=skew,
+            budget=budget,
         )
         assert services.clock is not None  # _services always gives one
         runtime = Runtime(services, services.clock)
@@ -277,7 +287,7 @@ def running_app(
                 for i in sim.aks.catalog.release_instants(region)
             }
         )
-        kit = _Kit(settings, open_store, found, recorder, stack)
+        kit = _Kit(settings, open_store, found, recorder, stack, budget)
         harness = Harness(
             host, services, sim, clock, services.publisher, inbox, tuple(releases), [runtime], kit
         )
@@ -324,10 +334,17 @@ def _services(
     holder: str = "local-host",
     skew: dt.timedelta = dt.timedelta(0),
     publisher: RecordingPublisher | None = None,
+    budget: BudgetLimits | None = None,
 ) -> Services:
     retry = _virtual_retry(clock)
     # ARM calls report to the same telemetry as the functions: one trace per reconcile.
-    gateway = ArmGateway.from_settings(settings, policy.scopes, retry=retry, observer=telemetry)
+    gateway = ArmGateway.from_settings(
+        settings,
+        policy.scopes,
+        retry=retry,
+        observer=telemetry,
+        budget=virtual_budget(budget, clock) if budget is not None else None,
+    )
     return Services(
         policy=policy,
         store=store,
@@ -340,6 +357,11 @@ def _services(
         holder=holder,
         clock=_skewed(clock, skew),
     )
+
+
+def virtual_budget(limits: BudgetLimits, clock: VirtualClock) -> RequestBudget:
+    """A request budget whose seconds are the virtual clock's (the waits a retry sleeps)."""
+    return RequestBudget(limits, clock=lambda: clock.now().timestamp())
 
 
 def _skewed(clock: VirtualClock, skew: dt.timedelta) -> Callable[[], dt.datetime]:

@@ -4,10 +4,11 @@ Each request goes through what ARM does before a resource provider sees it,
 in this order: the injected faults of the :class:`FaultPlan` (slowness, then a
 429, a 500, a dropped connection, a storm's 429, or a lost answer), the bearer
 token (any token is accepted, none is ARM's 401), routing (case-insensitive),
-the ``api-version``, then the handler inside one
-:meth:`SimulatedAks.transaction`. Every answer, faulted or not, is counted by
-(operation, status); a dropped connection or a lost answer counts with status
-0 (the client got nothing).
+the ``api-version``, AKS's own per-subscription throttle when the plan turns
+it on (:mod:`patchpilot.sim.throttle`: a 429, or the remaining count on the
+answer), then the handler inside one :meth:`SimulatedAks.transaction`. Every
+answer, faulted or not, is counted by (operation, status); a dropped
+connection or a lost answer counts with status 0 (the client got nothing).
 
 Slowness is time: on a :class:`VirtualClock` a slow answer moves the clock on
 by its delay before AKS acts (everyone sharing the clock sees that time pass,
@@ -47,6 +48,7 @@ from patchpilot.sim.faults import FaultDice, FaultPlan, FaultRoll
 from patchpilot.sim.fleet_input import load_fleet_input
 from patchpilot.sim.handlers import Request, Response, Settings
 from patchpilot.sim.pace import Pace
+from patchpilot.sim.throttle import ThrottleGate, throttled_kind
 
 DROPPED: Final = 0
 UNKNOWN_OPERATION: Final = "Unknown"
@@ -67,6 +69,7 @@ class _ArmServer(ThreadingHTTPServer):
         self.aks = aks
         self.dice = dice
         self.settings = settings
+        self.throttle = _gate(dice.plan)
         self.counts: Counter[tuple[str, int]] = Counter()
         self.counts_lock = threading.Lock()
 
@@ -191,10 +194,27 @@ class _ArmRequestHandler(BaseHTTPRequestHandler):
             )
         _check_api_version(request, route, found.params)
         aks = self.server.aks
+        extra = self._throttle(request, route.operation)
         with aks.transaction() as now:
-            return route.handler(
+            response = route.handler(
                 aks, replace(request, params=found.params), self.server.settings, now
             )
+        return replace(response, headers={**response.headers, **extra}) if extra else response
+
+    def _throttle(self, request: Request, operation: str) -> dict[str, str]:
+        """AKS's per-subscription buckets: a 429, or the remaining count for the answer."""
+        gate = self.server.throttle
+        counted = throttled_kind(request.method, request.path) if gate is not None else None
+        if gate is None or counted is None:
+            return {}
+        subscription, kind = counted
+        admission = gate.admit(subscription, kind, self.server.aks.clock.now())
+        if not admission.admitted:
+            handler = f"{operation.replace('_', '')}Handler.{request.method}"
+            raise arm_errors.aks_throttled(
+                subscription, handler, admission.retry_after, admission.headers
+            )
+        return admission.headers
 
     def _body(self) -> bytes | None:
         """The request body; None when it is too large to read (the connection is then closed)."""
@@ -229,6 +249,11 @@ class _ArmRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if payload:
             self.wfile.write(payload)
+
+
+def _gate(plan: FaultPlan) -> ThrottleGate | None:
+    """The throttle the plan asks for, with fresh buckets (None: off)."""
+    return ThrottleGate(plan.aks_throttle) if plan.aks_throttle is not None else None
 
 
 def _authenticate(header: str | None) -> None:
@@ -270,6 +295,10 @@ class SimulatorHandle:
         with self._server.counts_lock:
             return Counter(self._server.counts)
 
+    def throttle(self) -> ThrottleGate | None:
+        """AKS's per-subscription throttle in force (None: off), with its log of arrivals."""
+        return self._server.throttle
+
     def faults_injected(self) -> Counter[str]:
         """Faults the dice injected so far, by cause (``throttle``, ``storm``, ``lost_start``)."""
         return self._server.dice.injected()
@@ -278,6 +307,9 @@ class SimulatorHandle:
         """Put another fault plan in force (its seed restarts the dice)."""
         self.faults = plan
         self._server.dice.replace(plan)
+        gate = self._server.throttle
+        if gate is None or gate.plan != plan.aks_throttle:
+            self._server.throttle = _gate(plan)
         self.aks.set_faults(plan)
 
     def stop(self) -> None:
