@@ -339,6 +339,26 @@ def test_a_group_cut_by_a_page_is_compacted_whole_on_the_next(backend: Backend) 
     assert {pool: sum(r.pool == pool for r in left) for pool in pools} == dict.fromkeys(pools, 16)
 
 
+def test_runs_whose_budget_ends_inside_a_group_still_compact_it_whole(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    pools = [f"pool{n}" for n in range(6)]
+    for pool in pools:
+        for week in range(20):
+            store.record_reached(CLUSTER, pool, "node_image", f"img-{week:02d}", T0 + week * DAY)
+    cursor: Cursor | None = None
+    laps = 0
+    for _ in range(100):
+        swept, cursor = backend.retention().run(T0 + 200 * DAY, budget=57, cursor=cursor)
+        laps += swept.laps
+        if laps:
+            break
+
+    left = store.list_reached(CLUSTER)
+    assert {pool: sum(r.pool == pool for r in left) for pool in pools} == dict.fromkeys(pools, 16)
+
+
 def test_an_arrival_that_resolves_a_failure_in_the_ledger_stays_with_it(
     backend: Backend,
 ) -> None:

@@ -266,6 +266,8 @@ class Retention:
             # Half of what is left stays for the point reads this page's rows may need.
             asked = min(self._policy.page, max(1, state.reads.left // 2))
             page, ended = self._page(segment, after, asked, state)
+            if page is None:
+                break
             done, stopped = self._sweep(segment, page, state)
             after = done or after
             if stopped:
@@ -283,8 +285,8 @@ class Retention:
 
     def _page(
         self, segment: _Segment, after: tuple[str, str] | None, limit: int, state: _Pass
-    ) -> tuple[list[Row], bool]:
-        """The segment's next rows, and whether they are its last."""
+    ) -> tuple[list[Row] | None, bool]:
+        """The segment's next rows (None: stop the run here), and whether they are its last."""
         table = segment.table(self._names)
         found = self._rows.page(
             table, partition=segment.partition, after=after or segment.start(), limit=limit
@@ -292,9 +294,14 @@ class Retention:
         state.reads.spend(len(found))
         inside = [row for row in found if segment.holds(row)]
         ended = len(found) < limit or len(inside) < len(found)
+        if segment.name == "progress" and not ended:
+            # A group cut by the page's end is judged whole on the next page instead. One
+            # group filling a page the budget shrank waits for the next run's full page.
+            whole = _without_last_group(inside)
+            if not whole and state.judged > 0 and limit < self._policy.page:
+                return None, False
+            inside = whole or inside
         if segment.name == "progress":
-            # A group cut by the page's end is judged whole on the next page instead.
-            inside = inside if ended else _without_last_group(inside)
             state.surplus = _surplus(inside, self._policy.progress)
         return inside, ended
 
@@ -447,14 +454,14 @@ def _group(row: Row) -> tuple[str, str]:
 
 
 def _without_last_group(rows: list[Row]) -> list[Row]:
-    """The rows up to the last group's first; all of them when one group fills the page."""
+    """The rows before the last group's first (none when one group fills them all)."""
     if not rows:
         return rows
     last = _group(rows[-1])
     cut = len(rows)
     while cut > 0 and _group(rows[cut - 1]) == last:
         cut -= 1
-    return rows[:cut] if cut > 0 else rows
+    return rows[:cut]
 
 
 def _surplus(rows: Iterable[Row], keep: int) -> set[tuple[str, str]]:
