@@ -21,7 +21,7 @@ from patchpilot.adapters.store.errors import (
     StoreContentionError,
     StoreUnavailableError,
 )
-from patchpilot.adapters.store.history import load_history, unresolved_failures
+from patchpilot.adapters.store.history import load_history, load_own_history, unresolved_failures
 from patchpilot.adapters.store.interface import Store
 from patchpilot.adapters.store.names import TableNames
 from patchpilot.adapters.store.records import (
@@ -60,6 +60,7 @@ __all__ = [
     "StoreUnavailableError",
     "TableNames",
     "load_history",
+    "load_own_history",
     "open_sqlite_store",
     "open_table_store",
     "unresolved_failures",

@@ -71,6 +71,23 @@ def _int(props: Props, name: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def pause_partition(scope: str, target: str | None) -> str:
+    """Fleet and ring pauses share one partition; a cluster's lives with its subscription's.
+
+    A reconcile reads the shared partition and its own subscription's, so
+    failure pauses piling up elsewhere in a large fleet never cost it a row.
+    """
+    if scope != "cluster" or not target:
+        return PAUSES_PARTITION
+    return f"{PAUSES_PARTITION}~{keys.escape(subscription_of(target))}"
+
+
+def subscription_of(cluster: str) -> str:
+    """The subscription ID in a cluster's resource ID (lower case), or "" if none."""
+    parts = cluster.lower().split("/")
+    return parts[2] if len(parts) > 2 and parts[1] == "subscriptions" else ""
+
+
 def cluster_partition(cluster: str) -> str:
     """The partition of a cluster's ledger, progress and lease rows."""
     return keys.escape(cluster)

@@ -1,6 +1,9 @@
 """The planner's :class:`~patchpilot.domain.history.History`, read from the store.
 
-Called once per plan by the service (reconcile, sweep, status). What counts:
+Called once per plan by the service. A reconcile reads its own cluster's
+history (:func:`load_own_history`: its own partitions, a cost that does not
+grow with the fleet or with the rest of the fleet's past); the status page
+and the Windows cycle read the fleet's (:func:`load_history`). What counts:
 
 - reached: every ring progress record;
 - failures: `failed` ledger records not yet resolved, that is, not retired
@@ -8,7 +11,7 @@ Called once per plan by the service (reconcile, sweep, status). What counts:
   cluster or pool reaching the same target;
 - pauses: those in force at `now`;
 - requests: upgrades people asked for that wait for a window (snapshots of
-  kind :data:`REQUESTS`, written by the manual upgrade use case);
+  kind ``request~<subscription>``, written by the manual upgrade use case);
 - in flight: `started` records, and `in_progress` claims still within their
   ttl. An `in_progress` claim past its ttl is left out on purpose: its holder
   died, and leaving it in would block the cluster forever; instead the plan
@@ -22,14 +25,43 @@ import datetime as dt
 import json
 import logging
 
+from patchpilot.adapters.store.codec import subscription_of
 from patchpilot.adapters.store.interface import Store
 from patchpilot.adapters.store.records import Operation, OperationState, utc
 from patchpilot.domain.history import Failure, History, Reached, Requested
 
 _RELEVANT: frozenset[OperationState] = frozenset({"in_progress", "started", "failed"})
-# The snapshot kind that holds manual upgrade requests, one per cluster, pool and kind.
+# The snapshot kinds of manual upgrade requests start with this, one kind per subscription.
 REQUESTS = "request"
 _log = logging.getLogger(__name__)
+
+
+def requests_kind(cluster: str) -> str:
+    """The snapshot kind (one partition) of a cluster's subscription's upgrade requests."""
+    return f"{REQUESTS}~{subscription_of(cluster)}"
+
+
+def load_own_history(store: Store, cluster: str, now: dt.datetime) -> History:
+    """What the planner needs of one cluster's past: its own partitions, and shared pauses.
+
+    Five queries, each bounded by that cluster's (or its subscription's) own
+    records, whatever the size of the fleet. Ring gates come separately.
+    """
+    now = utc(now, "now")
+    reached = store.list_reached(cluster)
+    ops = store.list_operations(cluster=cluster, states=_RELEVANT)
+    requests = [
+        r
+        for r in _read_requests(store.list_snapshots(requests_kind(cluster)))
+        if r.cluster.lower() == cluster
+    ]
+    return History(
+        reached=reached,
+        failures=unresolved_failures(ops, reached),
+        pauses=tuple(p.to_pause() for p in store.list_pauses(now, cluster=cluster)),
+        in_flight=tuple(op.to_in_flight() for op in ops if op.in_flight(now)),
+        requests=tuple(requests),
+    )
 
 
 def load_history(store: Store, now: dt.datetime) -> History:
@@ -46,10 +78,19 @@ def load_history(store: Store, now: dt.datetime) -> History:
     )
 
 
+def load_requests_of(store: Store, cluster: str) -> tuple[Requested, ...]:
+    """The upgrade requests of a cluster's subscription (one partition), any of its clusters."""
+    return _read_requests(store.list_snapshots(requests_kind(cluster)))
+
+
 def load_requests(store: Store) -> tuple[Requested, ...]:
-    """Manual upgrade requests waiting for their window; an unreadable one is skipped."""
+    """Every manual upgrade request waiting for its window; an unreadable one is skipped."""
+    return _read_requests(store.list_snapshots_under(REQUESTS + "~"))
+
+
+def _read_requests(snapshots: tuple[tuple[str, str], ...]) -> tuple[Requested, ...]:
     found = []
-    for key, body in store.list_snapshots(REQUESTS):
+    for key, body in snapshots:
         try:
             found.append(Requested.from_json(json.loads(body)))
         except ValueError as exc:

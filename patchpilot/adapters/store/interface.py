@@ -10,6 +10,7 @@ simulator and the tests drive it. Every datetime is timezone-aware UTC.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from patchpilot.adapters.store.records import (
@@ -24,6 +25,7 @@ from patchpilot.adapters.store.records import (
     Outcome,
     PauseRecord,
 )
+from patchpilot.domain.gates import GateKey, Tally
 from patchpilot.domain.history import Kind, PauseScope, Reached
 
 
@@ -144,9 +146,12 @@ class Store(Protocol):
         ...
 
     def list_pauses(
-        self, now: dt.datetime, *, include_expired: bool = False
+        self, now: dt.datetime, *, include_expired: bool = False, cluster: str | None = None
     ) -> tuple[PauseRecord, ...]:
-        """Pauses in creation order; those whose `until` has passed only on request."""
+        """Pauses in creation order; those whose `until` has passed only on request.
+
+        With `cluster`: only fleet and ring pauses and its subscription's cluster pauses.
+        """
         ...
 
     def delete_pause(self, pause_id: str) -> bool:
@@ -215,6 +220,28 @@ class Store(Protocol):
 
     def list_snapshots(self, kind: str) -> tuple[tuple[str, str], ...]:
         """Every (key, body) snapshot of one kind, sorted by key."""
+        ...
+
+    def list_snapshots_under(self, kind_prefix: str) -> tuple[tuple[str, str], ...]:
+        """Every (key, body) snapshot of the kinds that start with `kind_prefix`, by key."""
+        ...
+
+    def delete_snapshot(self, kind: str, key: str) -> bool:
+        """Remove one snapshot; False when there was none."""
+        ...
+
+    # Ring gates (DESIGN.md invariant 5): sums over each ring's members.
+
+    def read_gates(self, gates: Iterable[GateKey]) -> dict[GateKey, Tally]:
+        """The stored sums of these gates, one query each; a gate with no members is absent."""
+        ...
+
+    def set_contributions(self, cluster: str, tallies: Mapping[GateKey, Tally]) -> int:
+        """Make the cluster's tallies exactly these (others removed); how many gates changed.
+
+        Atomic per gate: the member's row and its shard's sum move in one
+        transaction, so racing writers and crashes never count a member twice.
+        """
         ...
 
     # Clocks (docs/reliability.md): expiries one instance writes, others read.

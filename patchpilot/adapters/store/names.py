@@ -27,6 +27,7 @@ class TableNames:
     watches: str = "ppwatch"
     poison: str = "pppoison"
     snapshots: str = "ppsnapshots"
+    gates: str = "ppgates"
 
     def __post_init__(self) -> None:
         names = [getattr(self, field.name) for field in fields(self)]

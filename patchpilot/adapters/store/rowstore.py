@@ -12,18 +12,22 @@ Table layout (partition / row key, chosen for the access patterns):
 
 - ledger: cluster / pool~kind~target: point reads per key, one query per cluster.
 - leases: cluster / ``lease``: point reads and writes only.
-- pauses: ``pause`` / id: the whole (small) table is read on every plan.
+- pauses: ``pause`` / id for fleet and ring pauses, ``pause~<subscription>`` / id
+  for cluster pauses: a plan reads the shared partition and its own subscription's.
 - events: event id / ``seen``: point reads and writes only.
 - progress: cluster / pool~kind~target: like the ledger.
 - watches: month / region~family: the timer and the sweep read one month.
 - poison: ``poison`` / message id: counted whole.
-- snapshots: kind (``cluster``, ``region``) / key: the last observed picture, read whole.
+- snapshots: kind / key: the last observed picture of each cluster (kind
+  ``cluster~<subscription>``, point reads, one query per subscription) and region.
+- gates: ring gate sums and their members (:mod:`.gate_rows`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Final
@@ -34,6 +38,7 @@ from patchpilot.adapters.store.errors import (
     RecordNotFoundError,
     StoreContentionError,
 )
+from patchpilot.adapters.store.gate_rows import GateRows
 from patchpilot.adapters.store.names import TableNames
 from patchpilot.adapters.store.records import (
     ACTIVE_STATES,
@@ -53,6 +58,7 @@ from patchpilot.adapters.store.records import (
     utc,
 )
 from patchpilot.adapters.store.rows import Row, RowChangedError, RowExistsError, Rows, Value
+from patchpilot.domain.gates import GateKey, Tally
 from patchpilot.domain.history import Kind, PauseScope, Reached
 
 # Read-modify-write loops give up after this many lost races and report
@@ -72,6 +78,7 @@ class RowStore:
     def __init__(self, rows: Rows, names: TableNames | None = None) -> None:
         self._rows = rows
         self._names = names or TableNames()
+        self._gates = GateRows(rows, self._names.gates)
 
     def __enter__(self) -> RowStore:
         return self
@@ -348,20 +355,30 @@ class RowStore:
         chosen = pause_id or uuid.uuid4().hex
         pause = PauseRecord(chosen, as_scope(scope), reason, by, now, target, until)
         table = self._names.pauses
+        partition = codec.pause_partition(pause.scope, target)
         try:
-            self._rows.insert(table, codec.PAUSES_PARTITION, pause.id, codec.pause_props(pause))
+            self._rows.insert(table, partition, pause.id, codec.pause_props(pause))
         except RowExistsError:
-            row = self._rows.get(table, codec.PAUSES_PARTITION, chosen)
+            row = self._rows.get(table, partition, chosen)
             if pause_id is None or row is None:
                 raise
             return codec.pause_from(row)
         return pause
 
     def list_pauses(
-        self, now: dt.datetime, *, include_expired: bool = False
+        self, now: dt.datetime, *, include_expired: bool = False, cluster: str | None = None
     ) -> tuple[PauseRecord, ...]:
-        """Pauses in creation order, active ones only unless asked."""
-        rows = self._rows.scan(self._names.pauses, codec.PAUSES_PARTITION)
+        """Pauses in creation order, active ones only unless asked.
+
+        With `cluster`, only those that can cover it: fleet and ring pauses and
+        the cluster pauses of its subscription (two partition queries).
+        """
+        table = self._names.pauses
+        if cluster is None:
+            rows = self._rows.scan(table)
+        else:
+            own = codec.pause_partition("cluster", cluster)
+            rows = self._rows.scan(table, codec.PAUSES_PARTITION) + self._rows.scan(table, own)
         pauses = [codec.pause_from(row) for row in rows]
         shown = [p for p in pauses if include_expired or p.active(now)]
         return tuple(sorted(shown, key=lambda p: (p.created_at, p.id)))
@@ -371,8 +388,11 @@ class RowStore:
         table = self._names.pauses
         row = self._rows.get(table, codec.PAUSES_PARTITION, pause_id)
         if row is None:
+            # A cluster pause: its partition is its subscription's; a resume is rare.
+            row = next((r for r in self._rows.scan(table) if r.key == pause_id), None)
+        if row is None:
             return False
-        return self._rows.delete(table, codec.PAUSES_PARTITION, pause_id, row.etag)
+        return self._rows.delete(table, row.partition, pause_id, row.etag)
 
     # Seen events.
 
@@ -554,6 +574,29 @@ class RowStore:
         rows = self._rows.scan(self._names.snapshots, kind)
         found = ((str(row.props["key"]), str(row.props["body"])) for row in rows)
         return tuple(sorted(found))
+
+    def list_snapshots_under(self, kind_prefix: str) -> tuple[tuple[str, str], ...]:
+        """Every (key, body) snapshot of the kinds starting with `kind_prefix` (one range query)."""
+        rows = self._rows.scan(self._names.snapshots, partition_prefix=kind_prefix)
+        found = ((str(row.props["key"]), str(row.props["body"])) for row in rows)
+        return tuple(sorted(found))
+
+    def delete_snapshot(self, kind: str, key: str) -> bool:
+        """Remove one snapshot; False when there was none."""
+        row = self._rows.get(self._names.snapshots, kind, keys.escape(key))
+        if row is None:
+            return False
+        return self._rows.delete(self._names.snapshots, kind, row.key, row.etag)
+
+    # Ring gates: sums over each ring's members (see gate_rows).
+
+    def read_gates(self, gates: Iterable[GateKey]) -> dict[GateKey, Tally]:
+        """The stored sums of these gates; a gate with no members is absent."""
+        return self._gates.read(gates)
+
+    def set_contributions(self, cluster: str, tallies: Mapping[GateKey, Tally]) -> int:
+        """Make the cluster's tallies in the gates exactly these; how many gates changed."""
+        return self._gates.set(cluster, tallies)
 
 
 def _finished(
