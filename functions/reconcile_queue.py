@@ -13,13 +13,14 @@ _log = logging.getLogger(__name__)
 @bp.function_name("reconcile")
 @bp.queue_trigger(arg_name="message", queue_name=RECONCILE_QUEUE, connection="AzureWebJobsStorage")
 def reconcile(message: func.QueueMessage) -> None:
-    """One cluster: lease, observe, plan, start what is due, release."""
+    """One cluster (lease, observe, plan, start what is due, release), or one sweep shard."""
     from patchpilot.service.messages import handle_reconcile_message  # heavy: first use
+    from patchpilot.service.outcomes import ReconcileOutcome
 
     runtime = current_runtime()
     with runtime.services.telemetry.invocation("reconcile", "pubsub", invocation_id=message.id):
         outcome = handle_reconcile_message(runtime.services, message.get_body(), runtime.now())
-    if outcome is not None:
+    if isinstance(outcome, ReconcileOutcome):  # a sweep shard logs its own line
         _log.info(
             "reconciled %s: started %s, waiting: %s",
             outcome.cluster,

@@ -17,17 +17,18 @@ _log = logging.getLogger(__name__)
 @bp.function_name("sweep")
 @bp.timer_trigger(arg_name="timer", schedule="%PATCHPILOT_SWEEP_SCHEDULE%", run_on_startup=False)
 def sweep(timer: func.TimerRequest) -> None:
-    """Observe the fleet and enqueue the clusters with something due or near."""
-    from patchpilot.service.sweep import sweep as run_sweep  # heavy: loaded on first use
+    """Sweep the fleet: one subscription here, several fanned out as one message each."""
+    from patchpilot.service.sweep import on_timer  # heavy: loaded on first use
 
     runtime = current_runtime()
     with runtime.services.telemetry.invocation("sweep", "timer"):
-        outcome = run_sweep(runtime.services, runtime.now())
+        outcome = on_timer(runtime.services, runtime.now())
     _log.info(
-        "sweep observed %d clusters, enqueued %d, could not read %d",
+        "sweep observed %d clusters, enqueued %d, could not read %d, fanned out to %d shards",
         outcome.observed,
         len(outcome.enqueued),
         len(outcome.unobserved),
+        len(outcome.shards),
     )
 
 

@@ -28,7 +28,7 @@ from patchpilot.adapters.arm.client import ArmClients
 from patchpilot.adapters.arm.errors import translate
 from patchpilot.adapters.arm.retry import RetryPolicy
 from patchpilot.domain.resource_ids import ClusterId, in_scopes, parse_cluster_id
-from patchpilot.errors import InvalidInputError
+from patchpilot.errors import InvalidInputError, PatchPilotError
 from patchpilot.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,6 +47,10 @@ QUERY: Final = (
 )
 # What the inventory adds: the same content as the managed cluster GET's.
 FULL_COLUMNS: Final = ", tags, properties"
+
+
+class DiscoveryIncompleteError(PatchPilotError):
+    """The listing did not finish: sweeping part of it would forget the rest."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,11 @@ class ResourceGraphDiscovery:
             if not token:
                 break
         else:
-            _log.warning("Resource Graph still paging after %d pages; stopped", MAX_PAGES)
+            # Loudly: a partial listing would look like deleted clusters, and drop others.
+            raise DiscoveryIncompleteError(
+                f"Resource Graph was still paging after {MAX_PAGES} pages "
+                f"({len(rows)} rows) for {len(subscriptions)} subscriptions; nothing was swept"
+            )
         return rows
 
     def _page(

@@ -1,9 +1,12 @@
-"""The reconcile queue's message: which cluster to look at, why, and the trace to continue.
+"""The reconcile queue's messages: a cluster to look at, or a subscription to sweep.
 
 Triggers (Event Grid, timers, HTTP) enqueue one message per cluster; the
 reconcile worker decodes it. Messages are hints: a lost or duplicated one
 costs latency, never correctness, because the worker re-reads the cluster.
 The W3C `traceparent` links the reconcile span to the trigger that caused it.
+The sweep timer fans out one :class:`SweepShard` per subscription on the same
+queue, so no invocation holds the whole fleet and shards scale out like
+reconciles do.
 """
 
 from __future__ import annotations
@@ -77,4 +80,51 @@ def decode(text: str | bytes) -> ReconcileRequest:
         requested_at=parse_instant(fields.text("requested_at"), path="message.requested_at"),
         traceparent=traceparent,
         attempt=fields.integer("attempt", 0, low=0, high=10_000),
+    )
+
+
+@dataclass(frozen=True)
+class SweepShard:
+    """Ask a worker to sweep one subscription: observe, store, plan, enqueue its clusters."""
+
+    subscription: str
+    requested_at: dt.datetime
+    traceparent: str | None = None
+
+    def encode(self) -> str:
+        """The JSON text put on the queue."""
+        body: dict[str, Any] = {
+            "sweep": self.subscription,
+            "requested_at": iso(self.requested_at),
+            "traceparent": self.traceparent,
+        }
+        return json.dumps(body, separators=(",", ":"))
+
+
+_SUBSCRIPTION = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def decode_sweep(text: str | bytes) -> SweepShard | None:
+    """The sweep shard a message asks for; None when it is not one (a reconcile request)."""
+    if len(text) > MAX_MESSAGE_BYTES:
+        raise InvalidInputError(f"message is larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInputError("message is not JSON") from exc
+    if not isinstance(data, dict) or "sweep" not in data:
+        return None
+    fields = Fields.of(data, path="message").only("sweep", "requested_at", "traceparent")
+    subscription = fields.text("sweep").lower()
+    if not _SUBSCRIPTION.fullmatch(subscription):
+        raise fields.error("sweep", "is not a subscription ID")
+    traceparent = fields.raw("traceparent", None)
+    if traceparent is not None and (
+        not isinstance(traceparent, str) or not _TRACEPARENT.fullmatch(traceparent)
+    ):
+        raise fields.error("traceparent", "is not a W3C traceparent")
+    return SweepShard(
+        subscription,
+        parse_instant(fields.text("requested_at"), path="message.requested_at"),
+        traceparent,
     )

@@ -33,7 +33,7 @@ from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import Lease, Operation, OperationKey, load_history
-from patchpilot.adapters.store.history import REQUESTS
+from patchpilot.adapters.store.history import requests_kind
 from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.history import History, Kind, Requested
 from patchpilot.domain.messages import ReconcileRequest
@@ -288,7 +288,8 @@ def _schedule(ask: _Ask, state: ClusterState, action: Action, wanted: Requested)
     assert action.not_before is not None
     # A request that still cannot run a week after its window is dropped, not kept forever.
     wanted = replace(wanted, until=action.not_before + REQUEST_GRACE)
-    services.store.put_snapshot(REQUESTS, wanted.subject, json.dumps(wanted.to_json()), now)
+    kind = requests_kind(wanted.cluster.lower())
+    services.store.put_snapshot(kind, wanted.subject, json.dumps(wanted.to_json()), now)
     delay = action.not_before - now
     if delay <= services.tuning.max_delay:
         wake = ReconcileRequest(str(state.id), "manual upgrade window", now, current_traceparent())

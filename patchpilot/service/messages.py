@@ -14,20 +14,24 @@ import datetime as dt
 import hashlib
 import logging
 
-from patchpilot.domain.messages import decode
+from patchpilot.domain.messages import SweepShard, decode, decode_sweep
 from patchpilot.errors import InvalidInputError, ScopeError, TemporaryError
 from patchpilot.service.deps import Services
-from patchpilot.service.outcomes import ReconcileOutcome
+from patchpilot.service.outcomes import ReconcileOutcome, SweepOutcome
 from patchpilot.service.reconcile import reconcile
+from patchpilot.service.sweep import sweep_subscription
 
 _log = logging.getLogger(__name__)
 
 
 def handle_reconcile_message(
     services: Services, body: str | bytes, now: dt.datetime
-) -> ReconcileOutcome | None:
-    """Run one queued reconcile; None when the message was dropped."""
+) -> ReconcileOutcome | SweepOutcome | None:
+    """Run one queued reconcile or sweep shard; None when the message was dropped."""
     try:
+        shard = decode_sweep(body)
+        if shard is not None:
+            return _sweep_shard(services, shard, now)
         request = decode(body)
     except InvalidInputError as exc:
         _log.error("dropped malformed reconcile message: %s", exc)
@@ -47,6 +51,27 @@ def handle_reconcile_message(
         return ReconcileOutcome(
             request.cluster, waiting=str(exc), requeued_after_seconds=delay.total_seconds()
         )
+
+
+def _sweep_shard(services: Services, shard: SweepShard, now: dt.datetime) -> SweepOutcome:
+    """One subscription's sweep; temporary trouble puts the shard back like a reconcile."""
+    attributes = {"patchpilot.subscription": shard.subscription}
+    with services.telemetry.linked_span("sweep_shard", shard.traceparent, attributes=attributes):
+        try:
+            outcome = sweep_subscription(services, shard.subscription, now)
+        except TemporaryError as exc:
+            delay = dt.timedelta(seconds=max(exc.retry_after, 1.0))
+            services.queue.send(shard.encode(), now=now, delay=delay)
+            _log.warning("sweep of %s postponed by %s: %s", shard.subscription, delay, exc)
+            return SweepOutcome(0, unobserved=(f"subscription {shard.subscription}: {exc}",))
+    _log.info(
+        "swept subscription %s: observed %d clusters, enqueued %d, could not read %d",
+        shard.subscription,
+        outcome.observed,
+        len(outcome.enqueued),
+        len(outcome.unobserved),
+    )
+    return outcome
 
 
 def handle_poison(services: Services, message_id: str, body: str | bytes, now: dt.datetime) -> bool:

@@ -38,3 +38,7 @@ class SweepOutcome:
     unobserved: tuple[str, ...] = ()
     notices: int = 0
     images_found: tuple[str, ...] = field(default_factory=tuple)
+    # Clusters missing from several complete listings: removed from the store and the gates.
+    forgotten: tuple[str, ...] = ()
+    # Subscriptions fanned out to their own shard messages (the timer, with several).
+    shards: tuple[str, ...] = ()

@@ -3,7 +3,8 @@
 Level-triggered: whatever caused the message, the worker first follows what
 runs on the cluster (polling the operation only, :mod:`.settle`), then reads
 the cluster, settles operations already in the ledger from AKS's own state,
-plans the cluster against the stored clusters of the rings before it, and
+plans the cluster from its own history and the gate sums of the rings before
+it (:mod:`.gates`: rows read do not grow with the fleet), and
 starts the first due action (one operation at a time per cluster, invariant
 2). Exactly-once effect (invariant 3) comes from the ledger: an action is
 claimed before ARM is called, and a claim taken over from a dead worker is
@@ -16,10 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from patchpilot.adapters.publisher import Notice
-from patchpilot.adapters.store import Lease, load_history
+from patchpilot.adapters.store import Lease, load_own_history
 from patchpilot.adapters.store.records import ACTIVE_STATES
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.history import History, Requested
@@ -28,6 +30,7 @@ from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan, running_on
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.service.deps import Services
+from patchpilot.service.gates import keep_contributions, load_gates
 from patchpilot.service.outcomes import ReconcileOutcome
 from patchpilot.service.settle import (
     os_of,
@@ -35,11 +38,7 @@ from patchpilot.service.settle import (
     settle,
     settle_polled,
 )
-from patchpilot.service.snapshots import (
-    load_ring_gates,
-    merge_catalog,
-    save_clusters,
-)
+from patchpilot.service.snapshots import fleet_of, merge_catalog, save_clusters
 from patchpilot.service.starts import StartAsk, start_once, started_data
 
 _log = logging.getLogger(__name__)
@@ -102,9 +101,17 @@ def _reconcile_held(
 def _plan_cluster(
     services: Services, state: ClusterState, regions: Mapping[str, Any], now: dt.datetime
 ) -> tuple[tuple[Action, ...], History]:
-    """This cluster's actions, gated by the stored clusters of the rings before its own."""
-    fleet = load_ring_gates(services.store, state, regions, services.policy)
-    history = load_history(services.store, now)
+    """This cluster's actions from its own history and the gates of the rings before its own.
+
+    Reads only the cluster's own partitions and a few gate rows, so its cost
+    does not grow with the fleet; on the way it puts the cluster's own
+    tallies in its ring's gates, which later rings read.
+    """
+    fleet = fleet_of([state], regions)
+    own = load_own_history(services.store, state.key, now)
+    region = fleet.region(state.location)
+    keep_contributions(services.store, services.policy, state, region, own)
+    history = replace(own, gates=load_gates(services.store, services.policy, [state]))
     with services.telemetry.plan(cluster=str(state.id)) as span:
         result = plan(fleet, services.policy, history, now, only=state.key)
         mine = result.actions

@@ -100,7 +100,7 @@ def settle_polled(
         return None
     for op in active:
         state = state.reached(op.key.pool or None, op.key.kind, op.key.target)
-    regions = stored_regions(services.store)
+    regions = stored_regions(services.store, [state.location])
     settled = tuple(_close(services, state, op, ("succeeded", None), now, regions) for op in active)
     save_clusters(services.store, [state], now)
     return Polled(state, settled, regions)

@@ -1,11 +1,13 @@
 """The last observed picture of the fleet, kept in the store between invocations.
 
-A reconcile observes one cluster but plans against the whole fleet (ring
-gates need the clusters of the ring before). The sweep stores every observed
-cluster as a fleet-file document; the reconcile replaces its own cluster with
-a fresh observation. The catalog is kept the same way, and each version or
-image gets the day Patch Pilot first saw it offered as its release date, which
-the first ring's soak counts from (ARM does not say when AKS released it).
+Each observed cluster is kept as a fleet-file document, one partition per
+subscription (kind ``cluster~<subscription>``): a reconcile point-reads its
+own, a sweep shard reads its subscription's in one query, and no hot read
+spans the fleet. What earlier rings reached comes from the ring gate sums
+(:mod:`.gates`), not from the other clusters' pictures. The catalog is kept
+the same way, and each version or image gets the day Patch Pilot first saw
+it offered as its release date, which the first ring's soak counts from (ARM
+does not say when AKS released it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from patchpilot.adapters.store import Store
+from patchpilot.adapters.store.codec import subscription_of
 from patchpilot.domain.fleet import (
     ClusterState,
     FleetState,
@@ -24,30 +27,59 @@ from patchpilot.domain.fleet import (
     parse_fleet,
     region_document,
 )
-from patchpilot.domain.policy import Policy
+from patchpilot.domain.node_images import parse_node_image_version
 from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration
 from patchpilot.errors import InvalidInputError
 
 CLUSTERS = "cluster"
 REGIONS = "region"
+# Images kept per family in a region's catalog: AKS ships Linux images about
+# weekly, so a year of them and more would outgrow a stored value (32,000
+# characters) within two years with six families; this keeps months.
+IMAGES_KEPT = 24
 
 
-def save_clusters(store: Store, clusters: Iterable[ClusterState], now: dt.datetime) -> None:
-    """Keep the latest observation of each cluster, and record what it newly reached.
+def cluster_kind(cluster: str) -> str:
+    """The snapshot kind (one partition) that holds a cluster's picture: its subscription's."""
+    return f"{CLUSTERS}~{subscription_of(cluster)}"
+
+
+def save_clusters(
+    store: Store,
+    clusters: Iterable[ClusterState],
+    now: dt.datetime,
+    *,
+    stored: Mapping[str, str] | None = None,
+) -> tuple[ClusterState, ...]:
+    """Keep the latest observation of each cluster, record what it newly reached; the changed.
 
     Ring soak counts from when a cluster or pool reached a version or image. A
     change seen since the last picture is recorded now (at most one sweep late,
     which only lengthens a soak); a cluster seen for the first time counts from
-    now too, since nothing says how long it has run what it runs.
+    now too, since nothing says how long it has run what it runs. `stored`
+    holds the pictures already read (a sweep shard's one query); otherwise
+    each cluster's is point-read.
     """
-    stored = dict(store.list_snapshots(CLUSTERS))
+    changed = []
     for cluster in clusters:
         body = json.dumps(cluster_document(cluster))
-        if stored.get(cluster.key) == body:
+        kind = cluster_kind(cluster.key)
+        previous = (
+            stored.get(cluster.key) if stored is not None else store.get_snapshot(kind, cluster.key)
+        )
+        if previous == body:
             continue
-        previous = stored.get(cluster.key)
         _record_progress(store, _parsed(previous) if previous else None, cluster, now)
-        store.put_snapshot(CLUSTERS, cluster.key, body, now)
+        store.put_snapshot(kind, cluster.key, body, now)
+        changed.append(cluster)
+    return tuple(changed)
+
+
+def stored_clusters(store: Store, subscription: str | None = None) -> dict[str, str]:
+    """Stored pictures (key -> body) of one subscription (one query), or of every one."""
+    if subscription is not None:
+        return dict(store.list_snapshots(f"{CLUSTERS}~{subscription.lower()}"))
+    return dict(store.list_snapshots_under(CLUSTERS + "~"))
 
 
 def _record_progress(
@@ -65,7 +97,7 @@ def _record_progress(
         store.record_reached(current.key, None, "kubernetes", str(version), now)
 
 
-def stored_maintenance(store: Store) -> dict[str, dict[str, Schedule]]:
+def stored_maintenance(bodies: Mapping[str, str]) -> dict[str, dict[str, Schedule]]:
     """Each stored cluster's maintenance configurations, by cluster key.
 
     Resource Graph does not list maintenance configurations, so the sweep
@@ -74,7 +106,7 @@ def stored_maintenance(store: Store) -> dict[str, dict[str, Schedule]]:
     snapshot that no longer parses is left out: that cluster is observed in full.
     """
     found: dict[str, dict[str, Schedule]] = {}
-    for key, body in store.list_snapshots(CLUSTERS):
+    for key, body in bodies.items():
         try:
             configurations = json.loads(body).get("maintenance_configurations") or {}
             found[key] = {
@@ -88,7 +120,7 @@ def stored_maintenance(store: Store) -> dict[str, dict[str, Schedule]]:
 
 def load_cluster(store: Store, key: str) -> ClusterState | None:
     """One cluster's stored picture (None when it has none), read alone."""
-    body = store.get_snapshot(CLUSTERS, key)
+    body = store.get_snapshot(cluster_kind(key), key)
     return None if body is None else _parsed(body)
 
 
@@ -100,8 +132,12 @@ def _parsed(body: str) -> ClusterState:
 def merge_catalog(
     store: Store, observed: Mapping[str, RegionCatalog], now: dt.datetime
 ) -> dict[str, Any]:
-    """Add what was just observed to the stored catalog; new entries are released today."""
-    known = stored_regions(store)
+    """Add what was just observed to the stored catalog; the observed regions' documents.
+
+    New entries are released today. Only the observed regions are read (one
+    point read each): a plan needs the catalog of its clusters' regions only.
+    """
+    known = stored_regions(store, observed)
     for region, catalog in observed.items():
         document = known.setdefault(region, {"kubernetes": [], "node_images": {}})
         changed = _add_versions(document, region_document(catalog), now.date())
@@ -123,7 +159,7 @@ def load_fleet_snapshot(
     `keep` picks stored cluster documents before they are parsed (parsing
     is what costs at thousands of clusters); `fresh` ones are always kept.
     """
-    clusters = {key: json.loads(body) for key, body in store.list_snapshots(CLUSTERS)}
+    clusters = {key: json.loads(body) for key, body in stored_clusters(store).items()}
     if keep is not None:
         clusters = {key: doc for key, doc in clusters.items() if keep(doc)}
     for cluster in fresh:
@@ -137,23 +173,31 @@ def load_fleet_snapshot(
     return parse_fleet(document, source="fleet snapshot")
 
 
-def load_ring_gates(
-    store: Store, state: ClusterState, regions: Mapping[str, Any], policy: Policy
+def fleet_of(
+    clusters: Iterable[ClusterState], regions: Mapping[str, Any], *, pinning: bool = False
 ) -> FleetState:
-    """`state` and the stored clusters of the rings before its own: all that can gate it."""
-    ahead = {ring.name for ring in policy.rings_before(policy.ring_of(state.tags))}
-
-    def gating(document: Mapping[str, Any]) -> bool:
-        tags = document.get("tags")
-        ring = policy.ring_of(tags) if isinstance(tags, Mapping) else None
-        return ring is not None and ring.name in ahead
-
-    return load_fleet_snapshot(store, [state], regions, keep=gating)
+    """A fleet of just these clusters and the stored catalog: no store read."""
+    document = {
+        "catalog": regions,
+        "clusters": [cluster_document(c) for c in sorted(clusters, key=lambda c: c.key)],
+        "node_image_pinning": pinning,
+    }
+    return parse_fleet(document, source="fleet snapshot")
 
 
-def stored_regions(store: Store) -> dict[str, Any]:
-    """The stored catalog, by region key, as :func:`merge_catalog` keeps it."""
-    return {key: json.loads(body) for key, body in store.list_snapshots(REGIONS)}
+def stored_regions(store: Store, regions: Iterable[str] | None = None) -> dict[str, Any]:
+    """The stored catalog, by region key, as :func:`merge_catalog` keeps it.
+
+    Of the given regions (a point read each), or of every region (one query).
+    """
+    if regions is None:
+        return {key: json.loads(body) for key, body in store.list_snapshots(REGIONS)}
+    found = {}
+    for region in regions:
+        body = store.get_snapshot(REGIONS, region)
+        if body is not None:
+            found[region] = json.loads(body)
+    return found
 
 
 def _add_versions(document: dict[str, Any], observed: dict[str, Any], today: dt.date) -> bool:
@@ -172,8 +216,34 @@ def _add_versions(document: dict[str, Any], observed: dict[str, Any], today: dt.
     for family, entries in observed["node_images"].items():
         present = document["node_images"].setdefault(family, [])
         seen = {entry["version"] for entry in present}
+        oldest = min((_image_order(family, e) for e in present), default=(-1,))
         for entry in entries:
-            if entry["version"] not in seen:
-                present.append(entry | {"released": today.isoformat()})
-                changed = True
+            full = len(present) >= IMAGES_KEPT
+            if entry["version"] in seen or (full and _image_order(family, entry) <= oldest):
+                continue  # known, or older than every kept image: never a target again
+            present.append(entry | {"released": today.isoformat()})
+            changed = True
+        if len(present) > IMAGES_KEPT:
+            document["node_images"][family] = _newest_images(family, present)
     return changed
+
+
+def _newest_images(family: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest :data:`IMAGES_KEPT` images of a family, in the order they were first seen.
+
+    Only the newest image of a family is ever a target; older entries only
+    date pools still on them, and a pool on an image no longer listed counts
+    as having run it since long ago (a gate then waits on nothing it lacks).
+    """
+
+    newest = sorted(entries, key=lambda e: _image_order(family, e), reverse=True)[:IMAGES_KEPT]
+    kept = {id(entry) for entry in newest}
+    return [entry for entry in entries if id(entry) in kept]
+
+
+def _image_order(family: str, entry: Mapping[str, Any]) -> tuple[int, ...]:
+    """Release order of a catalog entry; an unreadable one sorts oldest."""
+    try:
+        return parse_node_image_version(family, str(entry["version"])).sort_key
+    except ValueError:
+        return (-1,)

@@ -12,6 +12,7 @@ requests, findings (planner and security posture), and the poison queue.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.errors import InvalidInputError
 from patchpilot.service.clusters import cluster_id, known_cluster
 from patchpilot.service.deps import Services
-from patchpilot.service.findings import load_posture
+from patchpilot.service.findings import FORGOTTEN, load_posture
 from patchpilot.service.pauses import pause_json
 from patchpilot.service.refusals import NotFoundError
 from patchpilot.service.snapshots import load_fleet_snapshot
@@ -58,6 +59,7 @@ def fleet_status(
         "clusters": [_cluster(services, c, context) for c in chosen],
         "pauses": [pause_json(p) for p in pauses],
         "poison_messages": store.count_poison(),
+        "forgotten_clusters": [json.loads(body) for _, body in store.list_snapshots(FORGOTTEN)],
         "counts": result.counts(),
     }
 

@@ -1,93 +1,266 @@
 """The periodic sweep: observe the fleet, keep its picture, enqueue what is due or near.
 
+The timer only fans out (:func:`fan_out`): one :class:`SweepShard` message per
+subscription on the reconcile queue, so no invocation holds the fleet and
+shards scale out with the queue. A shard (:func:`sweep_subscription`) reads
+its subscription's clusters from Resource Graph and its stored pictures in
+one query, keeps what changed (and their ring gate tallies), plans its
+clusters against the stored gates, and enqueues those with an action due or
+scheduled within the lookahead. :func:`sweep` runs every shard in one call,
+for the CLI, the demo and tests.
+
 AKS sends no event when a node image is released, so the sweep is also how
 new images are found: the per-sweep cache reads each region's latest image
-once per image family, not once per pool. Where discovery returns each
-cluster's Resource Graph row, a cluster already in the store costs no request
-of its own (its maintenance configurations come from its stored picture, which
-every full observation refreshes), so a sweep in which nothing is due costs
-requests per region and image family, not per cluster. A cluster with an action due, or
-scheduled within the lookahead, gets a reconcile message (scheduled ones
-delayed until their window opens); owners get `UpgradeScheduled` notices a
-configurable time ahead. One cluster that cannot be read never stops the
-sweep of the others.
+once per image family, not once per pool. A cluster already in the store
+costs no request of its own (its maintenance configurations come from its
+stored picture, which every full observation refreshes). Owners get
+`UpgradeScheduled` notices a configurable time ahead. One cluster that
+cannot be read never stops the sweep of the others; a cluster missing from
+:data:`MISSED_SWEEPS` complete listings in a row is forgotten: its picture
+and gate tallies are removed, so its ring no longer waits on it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from http import HTTPStatus
+from typing import Any, Final
 
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.observe import ClusterObservation
-from patchpilot.adapters.discovery import Inventory
+from patchpilot.adapters.discovery import Inventory, subscriptions_of
 from patchpilot.adapters.publisher import Notice
-from patchpilot.adapters.store import load_history
+from patchpilot.adapters.store import load_own_history
+from patchpilot.adapters.store.history import load_requests_of
 from patchpilot.domain.cadence import covered_patch_tuesday
-from patchpilot.domain.fleet import FleetState
-from patchpilot.domain.messages import ReconcileRequest
+from patchpilot.domain.fleet import ClusterState, FleetState
+from patchpilot.domain.history import History
+from patchpilot.domain.messages import ReconcileRequest, SweepShard
 from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.domain.schedule import Schedule
-from patchpilot.errors import InvalidInputError, PatchPilotError
+from patchpilot.errors import InvalidInputError, PatchPilotError, PermanentError
 from patchpilot.service.deps import Services
-from patchpilot.service.findings import save_posture
+from patchpilot.service.findings import FORGOTTEN, forget_posture, save_posture
+from patchpilot.service.gates import forget_contributions, keep_contributions, load_gates
 from patchpilot.service.outcomes import SweepOutcome
 from patchpilot.service.snapshots import (
-    load_fleet_snapshot,
+    cluster_kind,
+    fleet_of,
     merge_catalog,
     save_clusters,
+    stored_clusters,
     stored_maintenance,
 )
 from patchpilot.telemetry import current_traceparent
 
 _log = logging.getLogger(__name__)
+# A cluster absent from this many complete listings of its subscription in a row is gone.
+MISSED_SWEEPS: Final = 3
+_MISSING = "missing"
+
+
+
+def subscriptions(services: Services) -> tuple[str, ...]:
+    """The subscriptions the policy's scopes name: one sweep shard each."""
+    return subscriptions_of(services.policy.scopes)
+
+
+def on_timer(services: Services, now: dt.datetime) -> SweepOutcome:
+    """The timer: sweep a single subscription here, fan several out (one message each).
+
+    One shard gains nothing from a queue hop, so a one-subscription fleet is
+    swept in the timer's own invocation; with more, the timer only sends
+    messages and holds no cluster.
+    """
+    if len(subscriptions(services)) <= 1:
+        return sweep(services, now)
+    return SweepOutcome(0, shards=fan_out(services, now))
+
+
+def fan_out(services: Services, now: dt.datetime) -> tuple[str, ...]:
+    """One shard message per subscription, sent now."""
+    traceparent = current_traceparent()
+    chosen = subscriptions(services)
+    for subscription in chosen:
+        shard = SweepShard(subscription, now, traceparent)
+        services.queue.send(shard.encode(), now=now, delay=dt.timedelta(0))
+    return chosen
 
 
 def sweep(services: Services, now: dt.datetime) -> SweepOutcome:
-    """Observe every cluster in scope, plan, and enqueue the clusters that need a reconcile."""
+    """Every shard, one after another, in this call (the CLI, the demo, tests)."""
+    outcomes = []
+    for subscription in subscriptions(services):
+        try:
+            outcomes.append(sweep_subscription(services, subscription, now))
+        except PatchPilotError as exc:
+            # Policy: one subscription that cannot be listed never stops the others.
+            _log.error("could not sweep subscription %s: %s", subscription, exc)
+            outcomes.append(SweepOutcome(0, unobserved=(f"subscription {subscription}: {exc}",)))
+    return SweepOutcome(
+        sum(o.observed for o in outcomes),
+        tuple(c for o in outcomes for c in o.enqueued),
+        tuple(u for o in outcomes for u in o.unobserved),
+        sum(o.notices for o in outcomes),
+        tuple(dict.fromkeys(i for o in outcomes for i in o.images_found)),
+        tuple(f for o in outcomes for f in o.forgotten),
+    )
+
+
+def sweep_subscription(services: Services, subscription: str, now: dt.datetime) -> SweepOutcome:
+    """Observe one subscription's clusters, keep them, plan them, enqueue what is due or near."""
+    subscription = subscription.lower()
+    scopes = tuple(s for s in services.policy.scopes if subscriptions_of([s]) == (subscription,))
     cache = SweepCache()
-    observations, unobserved = _observe_all(services, cache)
-    save_clusters(services.store, (o.state for o in observations), now)
+    stored = stored_clusters(services.store, subscription)
+    listed = _listed(services, scopes)
+    observations, unobserved, absent = _observe_all(services, listed, stored, cache)
+    states = [o.state for o in observations]
+    changed = save_clusters(services.store, states, now, stored=stored)
     save_posture(services.store, observations, services.policy, now)
     regions = merge_catalog(services.store, cache.catalog(), now)
-    fleet = load_fleet_snapshot(services.store, (o.state for o in observations), regions)
-    observed = {o.state.key for o in observations}
-    with services.telemetry.plan() as span:
-        result = plan(fleet, services.policy, load_history(services.store, now), now)
-        services.telemetry.record_plan(span, result)
+    fleet = fleet_of(states, regions)
+    histories = _keep_gates(services, fleet, changed, now)
+    listed_keys = {cluster.key for cluster, _ in listed} - absent
+    forgotten = _forget_missing(services, subscription, stored, listed_keys, now)
+    actions, result = _plan_shard(services, fleet, subscription, histories, now)
     _report_pools_behind(services, fleet, result)
-    enqueued = _enqueue(services, result, observed, now)
-    notices = _announce(services, result, observed, now)
-    images = _close_watches(services, fleet, now)
-    services.store.forget_events(now)
-    return SweepOutcome(len(observations), enqueued, unobserved, notices, images)
+    observed = {state.key for state in states}
+    enqueued = _enqueue(services, actions, observed, now)
+    notices = _announce(services, actions, observed, now)
+    images = _close_watches(services, fleet, set(regions), now)
+    return SweepOutcome(len(observations), enqueued, unobserved, notices, images, forgotten)
+
+
+def _keep_gates(
+    services: Services, fleet: FleetState, changed: Sequence[ClusterState], now: dt.datetime
+) -> dict[str, History]:
+    """Put each changed cluster's tallies in its ring's gates; their histories, read for it."""
+    histories = {}
+    for cluster in changed:
+        own = load_own_history(services.store, cluster.key, now)
+        region = fleet.region(cluster.location)
+        keep_contributions(services.store, services.policy, cluster, region, own)
+        histories[cluster.key] = own
+    return histories
+
+
+def _plan_shard(
+    services: Services,
+    fleet: FleetState,
+    subscription: str,
+    histories: dict[str, History],
+    now: dt.datetime,
+) -> tuple[list[Action], Plan]:
+    """The shard's actions: a first plan without each cluster's own past, then the exact one.
+
+    A cluster's own past (operations in flight, failures) only ever holds an
+    action back, so the first plan finds every cluster that may need a
+    reconcile; only those read their own history and are planned again. A
+    sweep in which nothing is due reads no cluster's history.
+    """
+    store, policy = services.store, services.policy
+    gates = load_gates(store, policy, fleet.clusters)
+    probe = f"/subscriptions/{subscription}/"
+    shared = History(
+        pauses=tuple(p.to_pause() for p in store.list_pauses(now, cluster=probe)),
+        requests=load_requests_of(store, probe),
+        gates=gates,
+    )
+    with services.telemetry.plan() as span:
+        first = plan(fleet, policy, shared, now)
+        services.telemetry.record_plan(span, first)
+    wanted = {a.cluster.lower() for a in first.actions if _when(services, a, now) is not None}
+    actions = [a for a in first.actions if a.cluster.lower() not in wanted]
+    for cluster in fleet.clusters:
+        if cluster.key not in wanted:
+            continue
+        own = histories.get(cluster.key) or load_own_history(store, cluster.key, now)
+        exact = plan(fleet, policy, replace(own, gates=gates), now, only=cluster.key)
+        actions.extend(exact.actions)
+    return actions, first
+
+
+def _forget_missing(
+    services: Services,
+    subscription: str,
+    stored: Mapping[str, str],
+    listed: set[str],
+    now: dt.datetime,
+) -> tuple[str, ...]:
+    """Count complete listings each stored cluster was missing from; forget the long gone.
+
+    Called only after the subscription was listed in full (a failed listing
+    raises before this), so a cluster is never forgotten for a hiccup.
+    """
+    store = services.store
+    body = store.get_snapshot(_MISSING, subscription)
+    missed: dict[str, int] = json.loads(body) if body else {}
+    counts = {key: missed.get(key, 0) + 1 for key in stored if key not in listed}
+    gone = tuple(sorted(key for key, count in counts.items() if count >= MISSED_SWEEPS))
+    for key in gone:
+        forget_contributions(store, key)
+        forget_posture(store, key)
+        store.delete_snapshot(cluster_kind(key), key)
+        del counts[key]
+        why = (
+            f"missing from {MISSED_SWEEPS} complete listings of its subscription in a row "
+            "(deleted, moved or out of scope): forgotten, and its ring no longer waits on it"
+        )
+        finding = {"cluster": key, "code": "cluster_forgotten", "at": iso(now), "message": why}
+        store.put_snapshot(FORGOTTEN, key, json.dumps(finding), now)
+        _log.warning("forgot %s: %s", key, why)
+    if counts != missed:
+        if counts:
+            store.put_snapshot(_MISSING, subscription, json.dumps(counts, sort_keys=True), now)
+        else:
+            store.delete_snapshot(_MISSING, subscription)
+    return gone
 
 
 def _observe_all(
-    services: Services, cache: SweepCache
-) -> tuple[list[ClusterObservation], tuple[str, ...]]:
-    """Every cluster in scope, read from Resource Graph where possible, else observed in full."""
+    services: Services,
+    listed: Sequence[tuple[ClusterId, Mapping[str, Any] | None]],
+    stored: Mapping[str, str],
+    cache: SweepCache,
+) -> tuple[list[ClusterObservation], tuple[str, ...], set[str]]:
+    """Every listed cluster, read from its Resource Graph row where possible, else in full.
+
+    Also the keys ARM answered 404 for: Resource Graph lags ARM, so a deleted
+    cluster may still be listed for a while; it counts as missing.
+    """
     observations: list[ClusterObservation] = []
     unobserved: list[str] = []
-    known = stored_maintenance(services.store)
-    for cluster, row in _listed(services):
+    absent: set[str] = set()
+    known = stored_maintenance(stored)
+    for cluster, row in listed:
         try:
             observations.append(_observe_one(services, cluster, row, known.get(cluster.key), cache))
+        except PermanentError as exc:
+            if exc.status == HTTPStatus.NOT_FOUND:
+                absent.add(cluster.key)
+            _log.warning("sweep could not observe %s: %s", cluster, exc)
+            unobserved.append(f"{cluster}: {exc}")
         except PatchPilotError as exc:
             # Policy: isolate failures per cluster; the others are still swept.
             _log.warning("sweep could not observe %s: %s", cluster, exc)
             unobserved.append(f"{cluster}: {exc}")
-    return observations, tuple(unobserved)
+    return observations, tuple(unobserved), absent
 
 
-def _listed(services: Services) -> list[tuple[ClusterId, Mapping[str, Any] | None]]:
-    """Each cluster in scope with its Resource Graph row, when the discovery returns rows."""
-    scopes = services.policy.scopes
+def _listed(
+    services: Services, scopes: tuple[str, ...]
+) -> list[tuple[ClusterId, Mapping[str, Any] | None]]:
+    """Each cluster in the scopes with its Resource Graph row, when the discovery returns rows."""
+    if not scopes:
+        return []
     if isinstance(services.discovery, Inventory):
         return [(listed.id, listed.row) for listed in services.discovery.inventory(scopes)]
     return [(cluster, None) for cluster in services.discovery.clusters(scopes)]
@@ -117,16 +290,17 @@ def _observe_one(
 
 
 def _enqueue(
-    services: Services, result: Plan, observed: set[str], now: dt.datetime
+    services: Services, actions: Iterable[Action], observed: set[str], now: dt.datetime
 ) -> tuple[str, ...]:
     """One message per cluster: now if something is due, at the window if it opens soon."""
+    actions = list(actions)
     first: dict[str, dt.datetime] = {}
-    for action in result.actions:
+    for action in actions:
         key = action.cluster.lower()
         when = _when(services, action, now)
         if key in observed and when is not None:
             first[key] = min(when, first.get(key, when))
-    names = {a.cluster.lower(): a.cluster for a in result.actions}
+    names = {a.cluster.lower(): a.cluster for a in actions}
     traceparent = current_traceparent()
     for key, when in sorted(first.items()):
         request = ReconcileRequest(names[key], "sweep", now, traceparent)
@@ -141,10 +315,12 @@ def _when(services: Services, action: Action, now: dt.datetime) -> dt.datetime |
     return action.not_before if action.status == "scheduled" and soon else None
 
 
-def _announce(services: Services, result: Plan, observed: set[str], now: dt.datetime) -> int:
+def _announce(
+    services: Services, actions: Iterable[Action], observed: set[str], now: dt.datetime
+) -> int:
     """Warn owners once per action, `notice` ahead of its window (UpgradeScheduled)."""
     sent = 0
-    for action in result.actions:
+    for action in actions:
         if action.status != "scheduled" or action.not_before is None:
             continue
         if action.cluster.lower() not in observed:
@@ -169,10 +345,17 @@ def _announce(services: Services, result: Plan, observed: set[str], now: dt.date
     return sent
 
 
-def _close_watches(services: Services, fleet: FleetState, now: dt.datetime) -> tuple[str, ...]:
-    """A month's Windows image watch ends when its region offers an image covering that month."""
+def _close_watches(
+    services: Services, fleet: FleetState, regions: set[str], now: dt.datetime
+) -> tuple[str, ...]:
+    """A month's Windows image watch ends when its region offers an image covering that month.
+
+    Only the shard's own regions: their catalogs are the ones it just read.
+    """
     found = []
     for watch in services.store.list_watches(open_only=True):
+        if watch.region not in regions:
+            continue
         catalog = fleet.region(watch.region)
         images = catalog.images_at(watch.family, now)
         if not images:

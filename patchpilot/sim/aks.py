@@ -95,6 +95,13 @@ class SimulatedAks:
         """Every cluster, in fleet order (live objects: read them inside :meth:`transaction`)."""
         return list(self._clusters)
 
+    def delete_cluster(self, name_or_id: str) -> None:
+        """Delete a cluster, as `az aks delete` does: ARM and Resource Graph no longer list it."""
+        with self._lock:
+            gone = self.cluster(name_or_id)
+            self._clusters = [c for c in self._clusters if c is not gone]
+            self._by_key = {c.key: c for c in self._clusters}
+
     def cluster(self, name_or_id: str) -> SimCluster:
         """A cluster by name or resource ID (case-insensitive); KeyError when unknown."""
         key = name_or_id.lower()

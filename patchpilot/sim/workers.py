@@ -30,7 +30,7 @@ from typing import Any, Final, Literal
 
 import azure.functions as func
 
-from patchpilot.domain.messages import decode
+from patchpilot.domain.messages import decode, decode_sweep
 from patchpilot.errors import InvalidInputError
 from patchpilot.runtime import RECONCILE_QUEUE, Runtime, current_runtime, use_runtime
 from patchpilot.sim.host import LocalHost, Registered
@@ -113,7 +113,8 @@ class Workers:
     def __call__(self, message: func.QueueMessage) -> None:
         # The host placed this invocation already: the instance it chose is installed.
         runtime = current_runtime()
-        kind = self._roll()
+        # A sweep shard shares the queue but names no cluster to race on.
+        kind = None if decode_sweep(message.get_body()) is not None else self._roll()
         if kind is None:
             self._reconcile(runtime, message)
             return
