@@ -25,6 +25,7 @@ from patchpilot.adapters.store import (
     Outcome,
     RowStore,
     TableNames,
+    keys,
 )
 from patchpilot.adapters.store.history import REQUESTS, load_history
 from patchpilot.adapters.store.retention import (
@@ -473,16 +474,18 @@ class RewritesAfterRead:
         return found
 
 
-def test_a_row_rewritten_between_read_and_delete_stays(backend: Backend) -> None:
+@pytest.mark.parametrize("others", [0, 3], ids=["alone", "in a batch of its partition"])
+def test_a_row_rewritten_between_read_and_delete_stays(backend: Backend, others: int) -> None:
     store = backend.store
-    idempotency.remember(store, "pauses", "k", "d", answer={}, now=T0)
-    (row,) = backend.rows.page(backend.names.snapshots, partition=IDEMPOTENCY)
-    racing = RewritesAfterRead(backend.rows, (row.partition, row.key))
+    for name in ["k", *(f"other-{n}" for n in range(others))]:
+        idempotency.remember(store, "pauses", name, "d", answer={}, now=T0)
+    target = keys.escape("pauses:k")
+    racing = RewritesAfterRead(backend.rows, (IDEMPOTENCY, target))
 
     swept, _ = backend.retention(racing).run(T0 + 3 * DAY, budget=FAR)  # type: ignore[arg-type]
 
-    assert swept.deleted[IDEMPOTENCY] == 0
-    assert store.get_snapshot(IDEMPOTENCY, "pauses:k") is not None
+    assert swept.deleted[IDEMPOTENCY] == others
+    assert [k for k, _ in store.list_snapshots(IDEMPOTENCY)] == ["pauses:k"]
     assert backend.sweep(T0 + 3 * DAY).deleted[IDEMPOTENCY] == 1  # judged again, at its new etag
 
 

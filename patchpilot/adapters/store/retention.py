@@ -38,7 +38,7 @@ from typing import Any, Final
 from patchpilot.adapters.store import codec, keys
 from patchpilot.adapters.store.names import TableNames
 from patchpilot.adapters.store.records import ACTIVE_STATES, OperationKey, utc
-from patchpilot.adapters.store.rows import Row, Rows
+from patchpilot.adapters.store.rows import MAX_BATCH, Row, RowChangedError, Rows, Write
 from patchpilot.domain.history import Requested
 from patchpilot.errors import InvalidInputError
 
@@ -221,6 +221,47 @@ class _Pass:
     pause_ids: frozenset[str] | None = None
 
 
+class _Deletes:
+    """Expired rows of one table, deleted a partition at a time at the etags they were read at.
+
+    Rows of one partition go in one entity group transaction (at most
+    :data:`MAX_BATCH`): one request instead of one per row. If any of them
+    changed since it was read, the transaction deletes nothing and each row
+    is deleted alone, so only the rewritten one stays.
+    """
+
+    def __init__(self, rows: Rows, table: str) -> None:
+        self._rows = rows
+        self._table = table
+        self._pending: list[Row] = []
+        self._deleted = 0
+
+    def add(self, row: Row) -> None:
+        if self._pending and (
+            self._pending[0].partition != row.partition or len(self._pending) == MAX_BATCH
+        ):
+            self._commit()
+        self._pending.append(row)
+
+    def flush(self) -> int:
+        """Delete what is pending; how many rows this object deleted in all."""
+        self._commit()
+        return self._deleted
+
+    def _commit(self) -> None:
+        pending, self._pending = self._pending, []
+        if len(pending) > 1:
+            writes = [Write(row.key, None, row.etag) for row in pending]
+            try:
+                self._rows.commit(self._table, pending[0].partition, writes)
+                self._deleted += len(pending)
+                return
+            except RowChangedError:
+                pass  # one of them was rewritten: each row alone, below
+        for row in pending:
+            self._deleted += self._rows.delete(self._table, row.partition, row.key, row.etag)
+
+
 class Retention:
     """Bounded passes over the store that delete what has outlived its lifetime."""
 
@@ -309,24 +350,28 @@ class Retention:
         self, segment: _Segment, page: list[Row], state: _Pass
     ) -> tuple[tuple[str, str] | None, bool]:
         """Judge each row in order; the last row judged, and whether the budget ran out first."""
-        rule, table = self._rules[segment.name], segment.table(self._names)
+        rule = self._rules[segment.name]
+        deletes = _Deletes(self._rows, segment.table(self._names))
         done: tuple[str, str] | None = None
-        for row in page:
-            try:
-                expired = segment.owns(row) and rule(row, state)
-            except _OutOfBudgetError:
-                if state.judged > 0:
-                    return done, True
-                # A row needing more reads than a whole run has would stop every run here:
-                # it stays, and the walk goes on past it.
-                expired = False
-            except _UNREADABLE:
-                # Policy: a row this pass cannot read is not its to judge; it stays.
-                expired = False
-            if expired and self._rows.delete(table, row.partition, row.key, row.etag):
-                state.deleted[segment.name] += 1
-            state.judged += 1
-            done = (row.partition, row.key)
+        try:
+            for row in page:
+                try:
+                    expired = segment.owns(row) and rule(row, state)
+                except _OutOfBudgetError:
+                    if state.judged > 0:
+                        return done, True
+                    # A row needing more reads than a whole run has would stop every run
+                    # here: it stays, and the walk goes on past it.
+                    expired = False
+                except _UNREADABLE:
+                    # Policy: a row this pass cannot read is not its to judge; it stays.
+                    expired = False
+                if expired:
+                    deletes.add(row)
+                state.judged += 1
+                done = (row.partition, row.key)
+        finally:
+            state.deleted[segment.name] += deletes.flush()
         return done, False
 
     # The rules: True when the row has outlived its lifetime.
