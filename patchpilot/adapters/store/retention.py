@@ -10,12 +10,13 @@ what has outlived its use. One call of :meth:`Retention.run` reads at most
 so a run costs a fixed number of store requests however large the state
 (the service keeps the cursor: :mod:`patchpilot.service.retention`).
 
-Every delete is conditional on the ETag the row was read at: a row someone
-rewrote since (a renewed seen event, a replaced snapshot, a claim taken
-over) is left for a later pass to judge again. A row this module does not
-recognise (its keys are not the ones its properties give, or they do not
-parse) is never deleted: other kinds may share a table (the lead's gate rows,
-new snapshot kinds), and retention only removes what it understands.
+Every delete is conditional on the ETag the row was read at (a partition's
+expired rows go in one entity group transaction): a row someone rewrote
+since (a renewed seen event, a replaced snapshot, a claim taken over) is
+left for a later pass to judge again. A row this module does not recognise
+(its keys are not the ones its properties give, or they do not parse) is
+never deleted: other kinds may share a table (gate rows, new snapshot
+kinds), and retention only removes what it understands.
 
 What never goes: `in_progress` and `started` claims (AKS or a worker still
 owns them), failures not yet resolved (the planner blocks on them; see
