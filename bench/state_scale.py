@@ -13,11 +13,13 @@ Parts (`--part`, any number; default all three):
 - `reconcile`: rows read and written and store requests of one reconcile
   that starts an upgrade, one that finds nothing to do, and the same idle
   one again, at `--sizes` clusters (default 100 and 10,000) in three rings
-  (the reconciled clusters are in prod, behind the rings before). The fleet is
-  seeded with `save_clusters` from generated cluster states, with only the
-  reconciled clusters in the ARM simulator (`--seed sweep`: every cluster in
-  the simulator and one real sweep instead, much slower at 10k). Last line:
-  rows read at the large size / at the small one (goal <= 1.2).
+  (the reconciled clusters are in prod, behind the rings before). Every
+  cluster is in the ARM simulator; the store is seeded with `save_clusters`
+  from the generated cluster states, then one sweep through Resource Graph
+  (which then reads each cluster from its row, and completes whatever the
+  sweep maintains, such as ring gates). `--seed sweep`: the sweep alone, which
+  observes every cluster in full (much slower at 10k). Last line: rows read
+  at the large size / at the small one (goal <= 1.2).
 - `year`: `--days` (365) of the real release calendar (bench.replay_calendar,
   as bench/time_to_patch.py replays it) over `--clusters` (30) clusters,
   through the local host on a virtual clock. Every `--every` (30) simulated
@@ -25,7 +27,7 @@ Parts (`--part`, any number; default all three):
   partition's prefix before `~`), the longest stored value (Table Storage caps
   a string property at 32K characters) and rows read per reconcile in that
   stretch; last line: rows read per reconcile in the last `--edge` (10) days /
-  in the first (goal <= 1.2).
+  in the first `--edge` days from the first reconcile (goal <= 1.2).
 - `sweep`: a sweep of `--sweep-sizes` clusters (default 1,000 and 10,000, one
   subscription per 100 clusters) found through the simulator's Resource Graph,
   run as the timer runs it, with whatever invocations it causes (today one;
@@ -218,16 +220,14 @@ def measure_reconcile(size: int, seed: str) -> ReconcileFigures:
     """Seed `size` clusters, then reconcile a prod cluster that is behind and one that is not."""
     fleet = fleet_document(size, behind=frozenset({STARTING}))
     policy = fleet_policy(size)
-    reconciled = {"catalog": fleet["catalog"], "clusters": fleet["clusters"][STARTING : IDLE + 1]}
     with (
         tempfile.TemporaryDirectory(prefix="patchpilot-scale-", dir=scratch()) as work,
-        app_on(fleet if seed == "sweep" else reconciled, policy, Path(work)) as app,
+        app_on(fleet, policy, Path(work), discovery="resource_graph") as app,
     ):
         began = time.perf_counter()
-        if seed == "sweep":
-            sweep(app.services, app.clock.now())
-        else:
+        if seed == "save":
             save_clusters(app.services.store, parse_fleet(fleet).clusters, app.clock.now())
+        sweep(app.services, app.clock.now())
         seeded = time.perf_counter() - began
         _drop_queued(app)
         counting, _ = counted(app)
@@ -357,22 +357,27 @@ def _reconcile_reads(invocations: Sequence[Invocation]) -> list[int]:
 def _year_ratio(invocations: list[Invocation], start: dt.datetime, options: YearOptions) -> None:
     """Mean and most rows read per reconcile at the two ends of the run.
 
-    The mean mixes reconciles that plan with follow-ups that only poll a
-    running operation; the most is a reconcile that plans, whose reads are
-    what grows with history.
+    The first end starts at the first reconcile (a replay can open with days
+    in which nothing is released, hence nothing reconciled). The mean mixes
+    reconciles that plan with follow-ups that only poll a running operation;
+    the most is a reconcile that plans, whose reads are what grows with history.
     """
-    edge = options.edge * DAY
-    first = [i for i in invocations if i.at < start + edge]
-    last = [i for i in invocations if i.at >= start + options.days * DAY - edge]
-    early, late = _reconcile_reads(first), _reconcile_reads(last)
-    if not early or not late:
-        print("ratio rows read per reconcile: n/a (no reconciles at one end)")
+    reconciles = [i for i in invocations if i.name == "reconcile"]
+    if not reconciles:
+        print("ratio rows read per reconcile: n/a (no reconciles)")
+        return
+    edge, opened = options.edge * DAY, reconciles[0].at
+    early = [i.tally.read for i in reconciles if i.at < opened + edge]
+    late = [i.tally.read for i in reconciles if i.at >= start + options.days * DAY - edge]
+    if not late:
+        print(f"ratio rows read per reconcile: n/a (none in the last {options.edge} days)")
         return
     mean_late, mean_early = statistics.fmean(late), statistics.fmean(early)
     print(
-        f"ratio rows read per reconcile, last {options.edge} days / first {options.edge}: "
-        f"mean {_ratio(mean_late, mean_early)} ({mean_late:.0f} / {mean_early:.0f}), "
-        f"most {_ratio(max(late), max(early))} ({max(late)} / {max(early)}) (goal <= {GOAL})"
+        f"ratio rows read per reconcile, last {options.edge} days / first {options.edge} "
+        f"(from {opened:%Y-%m-%d}): mean {_ratio(mean_late, mean_early)} "
+        f"({mean_late:.0f} / {mean_early:.0f}), most {_ratio(max(late), max(early))} "
+        f"({max(late)} / {max(early)}) (goal <= {GOAL})"
     )
 
 
