@@ -273,7 +273,16 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "clusters": _list("ClusterStatus"),
             "pauses": _list("Pause"),
             "poison_messages": {"type": "integer", "minimum": 0},
+            "forgotten_clusters": _list("ForgottenCluster"),
             "counts": _ref("Counts"),
+        }
+    ),
+    "ForgottenCluster": _object(
+        {
+            "cluster": {"type": "string", "description": "The resource ID, lower case."},
+            "code": {"type": "string", "const": "cluster_forgotten"},
+            "at": _TIME,
+            "message": {"type": "string"},
         }
     ),
     "CommonAlert": {

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
@@ -27,6 +29,7 @@ from typing import Any, Final, TypeVar
 from patchpilot.domain.fleet import ClusterState, RegionCatalog
 from patchpilot.domain.history import Failure, Reached
 from patchpilot.domain.node_images import parse_node_image
+from patchpilot.domain.policy import Policy
 from patchpilot.domain.versions import KubernetesVersion
 
 # The gate subject of Kubernetes versions; every other subject is a node image family.
@@ -127,6 +130,19 @@ class Tally:
         on = {str(k): int(v) for k, v in data["o"].items()}
         failures = {str(k): str(v) for k, v in data["fm"].items()}
         return cls(int(data["m"]), reached, on, int(data["f"]), failures)
+
+
+def generation(policy: Policy) -> str:
+    """A fingerprint of ring membership: ring names, order and tag matches.
+
+    Sums are kept per generation. A policy that moves clusters between rings
+    (or renames one) starts a new, empty generation, which the sweep fills
+    from every cluster's own history before any later ring trusts it; soak
+    days are read at plan time and do not change membership.
+    """
+    rings = [[ring.name, [list(tag) for tag in ring.tags]] for ring in policy.rings]
+    text = json.dumps(rings, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def contributions(

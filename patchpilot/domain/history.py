@@ -159,3 +159,6 @@ class History:
     # The stored ring gates (sums over each earlier ring's members, kept by the
     # store). None: sum them from the fleet given to the planner, as offline plans do.
     gates: Mapping[GateKey, Tally] | None = None
+    # Why stored gates cannot be trusted yet (being rebuilt after a policy change):
+    # every ring with an earlier ring then waits, saying this.
+    gates_hold: str | None = None

@@ -50,6 +50,7 @@ class RingProgress:
 
     def __init__(self, fleet: FleetState, policy: Policy, history: History) -> None:
         self._policy = policy
+        self._hold = history.gates_hold
         gates = history.gates
         self._gates = dict(gates) if gates is not None else _summed(fleet, policy, history)
         self._memo: dict[tuple[str, str], Soaked | None] = {}
@@ -68,6 +69,9 @@ class RingProgress:
 
     def _gate(self, ring: Ring, subject: str) -> Soaked | None:
         key = (ring.name, subject)
+        if self._hold is not None:
+            earlier = self._policy.ring_before(ring)
+            return None if earlier is None else Soaked(earlier.name, {}, (), self._hold)
         if key not in self._memo:
             self._memo[key] = None
             earlier = self._policy.ring_before(ring)

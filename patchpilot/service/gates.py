@@ -4,19 +4,43 @@ A cluster's plan needs only what the rings before its own reached
 (:mod:`patchpilot.domain.gates`), so a reconcile reads those gates' sums: one
 query per earlier ring and subject (Kubernetes, and each image family of its
 pools), whatever the fleet's size. The sums stay current because whoever
-reads a cluster's own history (its reconcile, or a sweep that saw it change)
-also puts the cluster's tallies in its own ring's gates.
+reads a cluster's own history (its reconcile, or a sweep that saw it change
+or plans it) also puts the cluster's tallies in its own ring's gates.
+
+Sums are kept per generation of ring membership
+(:func:`patchpilot.domain.gates.generation`). A new generation (the first
+deployment, or a policy that moves clusters between rings) starts empty, and
+an empty gate would read as "no earlier ring": so until every subscription's
+sweep shard has put all its clusters into the new generation
+(:func:`mark_built`), plans hold every ring that has an earlier one
+(:data:`REBUILDING`), and first rings go on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Collection, Iterable
+from dataclasses import replace
+from typing import Final
 
-from patchpilot.adapters.store import Store
-from patchpilot.domain.fleet import ClusterState, RegionCatalog
-from patchpilot.domain.gates import KUBERNETES, GateKey, Tally, contributions
+from patchpilot.adapters.store import Store, load_own_history
+from patchpilot.domain.fleet import ClusterState, RegionCatalog, cluster_document
+from patchpilot.domain.gates import KUBERNETES, GateKey, Tally, contributions, generation
 from patchpilot.domain.history import History
+from patchpilot.domain.plan import iso
 from patchpilot.domain.policy import Policy
+
+# Snapshot kinds: shards done with a generation (one row per subscription), and the
+# generations every shard is done with (one row each).
+BUILT: Final = "gatebuilt"
+COMPLETE: Final = "gatecomplete"
+REBUILDING: Final = (
+    "ring gates are being rebuilt for this policy's rings (a first deployment, or rings "
+    "changed); the sweep of every subscription finishes it, and until then no ring "
+    "takes what an earlier ring soaked"
+)
 
 
 def gates_before(policy: Policy, cluster: ClusterState) -> set[GateKey]:
@@ -32,12 +56,41 @@ def gates_before(policy: Policy, cluster: ClusterState) -> set[GateKey]:
 
 def load_gates(
     store: Store, policy: Policy, clusters: Iterable[ClusterState]
-) -> dict[GateKey, Tally]:
-    """The stored sums of every gate that can hold one of these clusters."""
+) -> tuple[dict[GateKey, Tally], str | None]:
+    """The stored sums of every gate that can hold one of these clusters, and any hold.
+
+    The hold is :data:`REBUILDING` while this generation is not complete.
+    """
+    current = generation(policy)
+    if store.get_snapshot(COMPLETE, current) is None:
+        return {}, REBUILDING
     wanted: set[GateKey] = set()
     for cluster in clusters:
         wanted |= gates_before(policy, cluster)
-    return store.read_gates(wanted)
+    return store.read_gates(wanted, current), None
+
+
+def built(store: Store, policy: Policy, subscription: str) -> bool:
+    """True once this subscription's shard put all its clusters in the current generation."""
+    return store.get_snapshot(f"{BUILT}~{generation(policy)}", subscription) is not None
+
+
+def mark_built(
+    store: Store,
+    policy: Policy,
+    subscription: str,
+    subscriptions: Collection[str],
+    now: dt.datetime,
+) -> bool:
+    """Record a shard done with the generation; True when that completes it for all."""
+    current = generation(policy)
+    kind = f"{BUILT}~{current}"
+    store.put_snapshot(kind, subscription, json.dumps({"at": iso(now)}), now)
+    done = {key for key, _ in store.list_snapshots(kind)}
+    if not set(subscriptions) <= done:
+        return False
+    store.put_snapshot(COMPLETE, current, json.dumps({"at": iso(now)}), now)
+    return True
 
 
 def keep_contributions(
@@ -45,16 +98,56 @@ def keep_contributions(
 ) -> int:
     """Put the cluster's tallies in its ring's gates (none outside a ring); gates changed.
 
-    `history` is the cluster's own (reached targets, unresolved failures). An
-    unchanged cluster costs one point read.
+    `history` is the cluster's own (its unresolved failures count). The
+    tallies are computed only when what they are computed from changed since
+    the last time (:func:`_inputs`): an unchanged cluster costs one point
+    read, and its progress partition is not read at all.
     """
     ring = policy.ring_of(cluster.tags)
+    current = generation(policy)
     if ring is None:
-        return store.set_contributions(cluster.key, {})
-    own = contributions(cluster, ring.name, history.reached, history.failures, region)
-    return store.set_contributions(cluster.key, own)
+        return store.set_contributions(cluster.key, {}, current)
+    name = ring.name
+
+    def tallies() -> dict[GateKey, Tally]:
+        reached = store.list_reached(cluster.key)
+        return contributions(cluster, name, reached, history.failures, region)
+
+    inputs = _inputs(cluster, name, history, region)
+    return store.set_contributions(cluster.key, tallies, current, inputs=inputs)
 
 
-def forget_contributions(store: Store, cluster: str) -> int:
+def _inputs(cluster: ClusterState, ring: str, history: History, region: RegionCatalog) -> str:
+    """A fingerprint of what a cluster's tallies follow from.
+
+    Its picture (versions and images it runs, tags), its ring, its unresolved
+    failures, and the release days its region's catalog gives what it runs.
+    Its arrivals are recorded when its picture changes, so they need no part.
+    """
+    released = [str(region.kubernetes_released(cluster.kubernetes_version))]
+    released += [str(region.image_released(pool.node_image)) for pool in cluster.pools]
+    failures = sorted(
+        (f.pool or "", f.kind, f.target, f.at.isoformat(), f.message) for f in history.failures
+    )
+    document = [ring, cluster_document(cluster), failures, released]
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def planning_history(
+    store: Store, policy: Policy, cluster: ClusterState, region: RegionCatalog, now: dt.datetime
+) -> History:
+    """A cluster's own history with the gates that can hold it, its tallies kept on the way.
+
+    What a reconcile and an operator's upgrade plan one cluster with: its own
+    partitions and a few gate rows, never the fleet.
+    """
+    own = load_own_history(store, cluster.key, now)
+    keep_contributions(store, policy, cluster, region, own)
+    gates, hold = load_gates(store, policy, [cluster])
+    return replace(own, gates=gates, gates_hold=hold)
+
+
+def forget_contributions(store: Store, policy: Policy, cluster: str) -> int:
     """Take a cluster out of every gate (it is gone): its rings stop waiting on it."""
-    return store.set_contributions(cluster, {})
+    return store.set_contributions(cluster, {}, generation(policy), inputs=None)

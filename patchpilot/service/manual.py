@@ -32,7 +32,7 @@ from typing import Any, Final
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
-from patchpilot.adapters.store import Lease, Operation, OperationKey, load_history
+from patchpilot.adapters.store import Lease, Operation, OperationKey
 from patchpilot.adapters.store.history import requests_kind
 from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.history import History, Kind, Requested
@@ -45,10 +45,11 @@ from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.service import idempotency
 from patchpilot.service.clusters import known_cluster
 from patchpilot.service.deps import Services
+from patchpilot.service.gates import planning_history
 from patchpilot.service.operator import Operator, operator_span
 from patchpilot.service.refusals import BlockedError, BusyError, NotFoundError
 from patchpilot.service.settle import os_of
-from patchpilot.service.snapshots import load_fleet_snapshot, merge_catalog, save_clusters
+from patchpilot.service.snapshots import fleet_of, load_cluster, merge_catalog, save_clusters
 from patchpilot.service.starts import StartAsk, start_once, started_data
 from patchpilot.service.status import operation_json
 from patchpilot.service.upgrade_requests import Outcome, UpgradeAnswer, UpgradeRequest
@@ -114,7 +115,8 @@ def _upgrade(ask: _Ask) -> UpgradeAnswer:
     """Hold the cluster's lease while observing, planning and (maybe) starting, like a reconcile."""
     services = ask.services
     cluster = services.gateway.admit(ask.request.cluster)
-    known_cluster(load_fleet_snapshot(services.store), cluster, services.policy.scopes)
+    stored = load_cluster(services.store, cluster.key)
+    known_cluster(fleet_of([stored] if stored else [], {}), cluster, services.policy.scopes)
     store, tuning = services.store, services.tuning
     lease = store.acquire_lease(cluster.key, services.holder, ask.now, tuning.lease)
     if lease is None:
@@ -135,9 +137,10 @@ def _upgrade_held(ask: _Ask) -> UpgradeAnswer:
     state = observation.state
     save_clusters(services.store, [state], now)
     regions = merge_catalog(services.store, cache.catalog(), now)
-    fleet = load_fleet_snapshot(services.store, [state], regions)
+    fleet = fleet_of([state], regions)
     _pool(state, request.pool)
-    history = load_history(services.store, now)
+    region = fleet.region(state.location)
+    history = planning_history(services.store, services.policy, state, region, now)
     target = _target(ask, fleet, history, state)
     key = OperationKey(state.key, request.pool, request.kind, target)
     existing = services.store.get(key)

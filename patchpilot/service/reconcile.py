@@ -17,11 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from patchpilot.adapters.publisher import Notice
-from patchpilot.adapters.store import Lease, load_own_history
+from patchpilot.adapters.store import Lease
 from patchpilot.adapters.store.records import ACTIVE_STATES
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.history import History, Requested
@@ -30,7 +29,7 @@ from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan, running_on
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.service.deps import Services
-from patchpilot.service.gates import keep_contributions, load_gates
+from patchpilot.service.gates import planning_history
 from patchpilot.service.outcomes import ReconcileOutcome
 from patchpilot.service.settle import (
     os_of,
@@ -108,10 +107,8 @@ def _plan_cluster(
     tallies in its ring's gates, which later rings read.
     """
     fleet = fleet_of([state], regions)
-    own = load_own_history(services.store, state.key, now)
     region = fleet.region(state.location)
-    keep_contributions(services.store, services.policy, state, region, own)
-    history = replace(own, gates=load_gates(services.store, services.policy, [state]))
+    history = planning_history(services.store, services.policy, state, region, now)
     with services.telemetry.plan(cluster=str(state.id)) as span:
         result = plan(fleet, services.policy, history, now, only=state.key)
         mine = result.actions

@@ -124,6 +124,14 @@ def load_cluster(store: Store, key: str) -> ClusterState | None:
     return None if body is None else _parsed(body)
 
 
+def parsed_cluster(body: str) -> ClusterState | None:
+    """A stored picture read back; None when it no longer parses (it is then observed anew)."""
+    try:
+        return _parsed(body)
+    except (ValueError, InvalidInputError):
+        return None
+
+
 def _parsed(body: str) -> ClusterState:
     document = {"clusters": [json.loads(body)]}
     return parse_fleet(document, source="fleet snapshot").clusters[0]

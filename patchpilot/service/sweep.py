@@ -48,12 +48,20 @@ from patchpilot.domain.schedule import Schedule
 from patchpilot.errors import InvalidInputError, PatchPilotError, PermanentError
 from patchpilot.service.deps import Services
 from patchpilot.service.findings import FORGOTTEN, forget_posture, save_posture
-from patchpilot.service.gates import forget_contributions, keep_contributions, load_gates
+from patchpilot.service.gates import (
+    built,
+    forget_contributions,
+    keep_contributions,
+    load_gates,
+    mark_built,
+)
+from patchpilot.service.legacy import move_legacy_rows
 from patchpilot.service.outcomes import SweepOutcome
 from patchpilot.service.snapshots import (
     cluster_kind,
     fleet_of,
     merge_catalog,
+    parsed_cluster,
     save_clusters,
     stored_clusters,
     stored_maintenance,
@@ -64,7 +72,6 @@ _log = logging.getLogger(__name__)
 # A cluster absent from this many complete listings of its subscription in a row is gone.
 MISSED_SWEEPS: Final = 3
 _MISSING = "missing"
-
 
 
 def subscriptions(services: Services) -> tuple[str, ...]:
@@ -79,6 +86,7 @@ def on_timer(services: Services, now: dt.datetime) -> SweepOutcome:
     swept in the timer's own invocation; with more, the timer only sends
     messages and holds no cluster.
     """
+    move_legacy_rows(services.store, now)
     if len(subscriptions(services)) <= 1:
         return sweep(services, now)
     return SweepOutcome(0, shards=fan_out(services, now))
@@ -127,9 +135,14 @@ def sweep_subscription(services: Services, subscription: str, now: dt.datetime) 
     save_posture(services.store, observations, services.policy, now)
     regions = merge_catalog(services.store, cache.catalog(), now)
     fleet = fleet_of(states, regions)
-    histories = _keep_gates(services, fleet, changed, now)
+    rebuild = not built(services.store, services.policy, subscription)
+    kept = [*states, *_unobserved_pictures(stored, states)] if rebuild else changed
+    histories = _keep_gates(services, fleet, kept, now)
     listed_keys = {cluster.key for cluster, _ in listed} - absent
     forgotten = _forget_missing(services, subscription, stored, listed_keys, now)
+    if rebuild:
+        # Every cluster of the subscription is in this generation now.
+        mark_built(services.store, services.policy, subscription, subscriptions(services), now)
     actions, result = _plan_shard(services, fleet, subscription, histories, now)
     _report_pools_behind(services, fleet, result)
     observed = {state.key for state in states}
@@ -152,6 +165,15 @@ def _keep_gates(
     return histories
 
 
+def _unobserved_pictures(
+    stored: Mapping[str, str], observed: Sequence[ClusterState]
+) -> list[ClusterState]:
+    """Stored clusters this sweep could not read: a new generation counts them as last seen."""
+    seen = {state.key for state in observed}
+    pictures = (parsed_cluster(body) for key, body in stored.items() if key not in seen)
+    return [picture for picture in pictures if picture is not None]
+
+
 def _plan_shard(
     services: Services,
     fleet: FleetState,
@@ -167,12 +189,13 @@ def _plan_shard(
     sweep in which nothing is due reads no cluster's history.
     """
     store, policy = services.store, services.policy
-    gates = load_gates(store, policy, fleet.clusters)
+    gates, hold = load_gates(store, policy, fleet.clusters)
     probe = f"/subscriptions/{subscription}/"
     shared = History(
         pauses=tuple(p.to_pause() for p in store.list_pauses(now, cluster=probe)),
         requests=load_requests_of(store, probe),
         gates=gates,
+        gates_hold=hold,
     )
     with services.telemetry.plan() as span:
         first = plan(fleet, policy, shared, now)
@@ -182,8 +205,14 @@ def _plan_shard(
     for cluster in fleet.clusters:
         if cluster.key not in wanted:
             continue
-        own = histories.get(cluster.key) or load_own_history(store, cluster.key, now)
-        exact = plan(fleet, policy, replace(own, gates=gates), now, only=cluster.key)
+        own = histories.get(cluster.key)
+        if own is None:
+            own = load_own_history(store, cluster.key, now)
+            # Read anyway: keep its tallies current (a failure since retired, say).
+            keep_contributions(store, policy, cluster, fleet.region(cluster.location), own)
+        exact = plan(
+            fleet, policy, replace(own, gates=gates, gates_hold=hold), now, only=cluster.key
+        )
         actions.extend(exact.actions)
     return actions, first
 
@@ -206,7 +235,7 @@ def _forget_missing(
     counts = {key: missed.get(key, 0) + 1 for key in stored if key not in listed}
     gone = tuple(sorted(key for key, count in counts.items() if count >= MISSED_SWEEPS))
     for key in gone:
-        forget_contributions(store, key)
+        forget_contributions(store, services.policy, key)
         forget_posture(store, key)
         store.delete_snapshot(cluster_kind(key), key)
         del counts[key]

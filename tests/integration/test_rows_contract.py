@@ -109,3 +109,13 @@ def test_a_commit_applies_every_write_or_none(rows: tuple[Rows, str]) -> None:
     member = backend.get(table, "p", "m")
     assert member is not None
     assert member.props["n"] == 2
+
+
+def test_a_value_filter_sends_only_the_rows_that_match(rows: tuple[Rows, str]) -> None:
+    backend, table = rows
+    for key, state in (("a", "failed"), ("b", "succeeded"), ("c", "started"), ("d", "failed")):
+        backend.insert(table, "p", key, {"state": state, "n": 1})
+    backend.insert(table, "q", "e", {"state": "failed"})
+    found = backend.scan(table, "p", where=("state", ("failed", "started")))
+    assert keys(found) == [("p", "a"), ("p", "c"), ("p", "d")]
+    assert backend.scan(table, "p", where=("state", ("expired",))) == []

@@ -1,15 +1,18 @@
 """Ring gate sums in the store: kept where progress is recorded, read in one query.
 
-Layout (table ``ppgates``):
+Layout (table ``ppgates``), per generation (a fingerprint of ring membership,
+:func:`patchpilot.domain.gates.generation`):
 
-- ``gate~<ring>~<subject>`` / ``sum~<n>``: one of :data:`SHARDS` partial sums of
-  the gate (:class:`~patchpilot.domain.gates.Tally`); a gate is their total.
-  Members spread over the shards by a hash of their key, so concurrent
-  members rarely contend for one row.
-- ``gate~<ring>~<subject>`` / ``m~<cluster>``: the member's own tally, as last
-  added to its shard.
+- ``gate~<generation>~<ring>~<subject>`` / ``sum~<n>``: one of :data:`SHARDS`
+  partial sums of the gate (:class:`~patchpilot.domain.gates.Tally`); a gate
+  is their total. Members spread over the shards by a hash of their key, so
+  concurrent members rarely contend for one row.
+- ``gate~<generation>~<ring>~<subject>`` / ``m~<cluster>``: the member's own
+  tally, as last added to its shard.
 - ``member~<cluster>`` / ``gates``: which gates the cluster is in, with a
   digest of each tally, so an unchanged cluster costs one point read.
+  Entries of another generation are dropped, not subtracted: that
+  generation's sums are no longer read, and retention removes them.
 
 A member's row and its shard's sum share a partition, so one entity group
 transaction moves both (conditional on the ETags read): a sum never counts
@@ -22,12 +25,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from patchpilot.adapters.store import keys
 from patchpilot.adapters.store.errors import StoreContentionError
-from patchpilot.adapters.store.rows import Row, RowChangedError, RowExistsError, Rows, Write
+from patchpilot.adapters.store.rows import (
+    Row,
+    RowChangedError,
+    RowExistsError,
+    Rows,
+    Value,
+    Write,
+)
 from patchpilot.domain.gates import GateKey, Tally
 
 SHARDS: Final = 8
@@ -36,9 +46,9 @@ _INDEX_KEY = "gates"
 _ATTEMPTS: Final = 20
 
 
-def gate_partition(gate: GateKey) -> str:
+def gate_partition(generation: str, gate: GateKey) -> str:
     """The partition of one gate's sums and member rows."""
-    return keys.join("gate", *gate)
+    return keys.join("gate", generation, *gate)
 
 
 def _index_partition(cluster: str) -> str:
@@ -67,11 +77,12 @@ class GateRows:
         self._rows = rows
         self._table = table
 
-    def read(self, gates: Iterable[GateKey]) -> dict[GateKey, Tally]:
+    def read(self, gates: Iterable[GateKey], generation: str) -> dict[GateKey, Tally]:
         """Each gate's total: one query of its shard rows; an unknown gate is absent."""
         found: dict[GateKey, Tally] = {}
         for gate in sorted(set(gates)):
-            rows = self._rows.scan(self._table, gate_partition(gate), key_prefix=_SUM)
+            partition = gate_partition(generation, gate)
+            rows = self._rows.scan(self._table, partition, key_prefix=_SUM)
             total = Tally()
             for row in rows:
                 total = total.plus(_tally(row), gate[1])
@@ -79,28 +90,42 @@ class GateRows:
                 found[gate] = total
         return found
 
-    def set(self, cluster: str, wanted: Mapping[GateKey, Tally]) -> int:
+    def set(
+        self,
+        cluster: str,
+        wanted: Mapping[GateKey, Tally] | Callable[[], Mapping[GateKey, Tally]],
+        generation: str,
+        *,
+        inputs: str | None = None,
+    ) -> int:
         """Make the cluster's contributions exactly `wanted`; how many gates changed.
 
         Gates the cluster was in and `wanted` leaves out lose it (a ring or
         family it left, or a cluster being forgotten with an empty `wanted`).
+        With `inputs` equal to the index's, nothing is computed or written.
         """
         index = self._rows.get(self._table, _index_partition(cluster), _INDEX_KEY)
-        known = _index_of(index)
-        fresh = {gate: digest(tally) for gate, tally in wanted.items()}
-        if known == fresh:
+        entries = _index_of(index)
+        same_generation = entries.keys() <= {generation}
+        stored_inputs = None if index is None else index.props.get("inputs")
+        if inputs is not None and index is not None and same_generation and stored_inputs == inputs:
             return 0
-        index = self._write_index(cluster, index, known | fresh)
+        tallies = wanted() if callable(wanted) else wanted
+        known = entries.get(generation, {})
+        fresh = {gate: digest(tally) for gate, tally in tallies.items()}
+        if known == fresh and same_generation and stored_inputs == inputs:
+            return 0
+        index = self._write_index(cluster, index, generation, known | fresh, None)
         changed = 0
         for gate in sorted(known.keys() | fresh.keys()):
             if known.get(gate) != fresh.get(gate):
-                changed += self._move(gate, cluster, wanted.get(gate))
-        self._write_index(cluster, index, fresh)
+                changed += self._move(generation, gate, cluster, tallies.get(gate))
+        self._write_index(cluster, index, generation, fresh, inputs)
         return changed
 
-    def _move(self, gate: GateKey, cluster: str, tally: Tally | None) -> int:
+    def _move(self, generation: str, gate: GateKey, cluster: str, tally: Tally | None) -> int:
         """Replace the member's tally in its shard's sum, atomically; 1 if anything changed."""
-        partition = gate_partition(gate)
+        partition = gate_partition(generation, gate)
         member_key, shard_key = _member_key(cluster), _shard_key(cluster)
         for _ in range(_ATTEMPTS):
             member = self._rows.get(self._table, partition, member_key)
@@ -126,15 +151,24 @@ class GateRows:
         raise StoreContentionError(f"the gate {gate} kept changing; try again")
 
     def _write_index(
-        self, cluster: str, row: Row | None, gates: Mapping[GateKey, str]
+        self,
+        cluster: str,
+        row: Row | None,
+        generation: str,
+        gates: Mapping[GateKey, str],
+        inputs: str | None,
     ) -> Row | None:
-        """Write the cluster's gate list (the last writer wins: one cluster, one writer)."""
+        """Write the cluster's gate list (the last writer wins: one cluster, one writer).
+
+        `inputs` is written only with the exact list, after the moves: a crash
+        in between leaves no fingerprint, so the next call computes again.
+        """
         partition = _index_partition(cluster)
-        body = json.dumps([[*gate, mark] for gate, mark in sorted(gates.items())])
-        props = {"cluster": cluster, "gates": body}
+        body = json.dumps([[generation, *gate, mark] for gate, mark in sorted(gates.items())])
+        props: dict[str, Value] = {"cluster": cluster, "gates": body, "inputs": inputs}
         for _ in range(_ATTEMPTS):
             try:
-                if not gates:
+                if not gates and inputs is None:
                     if row is not None:
                         self._rows.delete(self._table, partition, _INDEX_KEY, row.etag)
                     return None
@@ -148,10 +182,14 @@ class GateRows:
         raise StoreContentionError(f"the gate index of {cluster} kept changing; try again")
 
 
-def _index_of(row: Row | None) -> dict[GateKey, str]:
+def _index_of(row: Row | None) -> dict[str, dict[GateKey, str]]:
+    """The index's entries by generation: gate -> digest of the tally in it."""
+    found: dict[str, dict[GateKey, str]] = {}
     if row is None:
-        return {}
-    return {(str(r), str(s)): str(m) for r, s, m in json.loads(str(row.props["gates"]))}
+        return found
+    for generation, ring, subject, mark in json.loads(str(row.props["gates"])):
+        found.setdefault(str(generation), {})[(str(ring), str(subject))] = str(mark)
+    return found
 
 
 def _tally(row: Row) -> Tally:

@@ -44,17 +44,18 @@ def requests_kind(cluster: str) -> str:
 def load_own_history(store: Store, cluster: str, now: dt.datetime) -> History:
     """What the planner needs of one cluster's past: its own partitions, and shared pauses.
 
-    Five queries, each bounded by that cluster's (or its subscription's) own
-    records, whatever the size of the fleet. Ring gates come separately.
+    Bounded by what is open, not by months of history: the ledger query asks
+    the backend for open and failed records only, and progress is read only
+    for the targets of failed ones (a point read each), to tell whether the
+    cluster reached them since. Ring progress for gates is not read here (see
+    ``service.gates``); `History.reached` holds just those arrivals.
     """
     now = utc(now, "now")
-    reached = store.list_reached(cluster)
     ops = store.list_operations(cluster=cluster, states=_RELEVANT)
-    requests = [
-        r
-        for r in _read_requests(store.list_snapshots(requests_kind(cluster)))
-        if r.cluster.lower() == cluster
-    ]
+    arrivals = (store.get_reached(op.key) for op in ops if op.state == "failed")
+    reached = tuple(record for record in arrivals if record is not None)
+    kept = _read_requests(store.list_snapshots(requests_kind(cluster)))
+    requests = [r for r in kept if r.cluster.lower() == cluster]
     return History(
         reached=reached,
         failures=unresolved_failures(ops, reached),

@@ -10,7 +10,7 @@ simulator and the tests drive it. Every datetime is timezone-aware UTC.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from patchpilot.adapters.store.records import (
@@ -176,6 +176,10 @@ class Store(Protocol):
         """Record that a cluster (pool None) or pool reached a target; the earliest time wins."""
         ...
 
+    def get_reached(self, key: OperationKey) -> Reached | None:
+        """When a cluster or pool reached one target, or None: one point read."""
+        ...
+
     def list_reached(self, cluster: str | None = None) -> tuple[Reached, ...]:
         """Ring progress, of one cluster or of the fleet."""
         ...
@@ -232,12 +236,25 @@ class Store(Protocol):
 
     # Ring gates (DESIGN.md invariant 5): sums over each ring's members.
 
-    def read_gates(self, gates: Iterable[GateKey]) -> dict[GateKey, Tally]:
+    def read_gates(self, gates: Iterable[GateKey], generation: str) -> dict[GateKey, Tally]:
         """The stored sums of these gates, one query each; a gate with no members is absent."""
         ...
 
-    def set_contributions(self, cluster: str, tallies: Mapping[GateKey, Tally]) -> int:
+    def set_contributions(
+        self,
+        cluster: str,
+        tallies: Mapping[GateKey, Tally] | Callable[[], Mapping[GateKey, Tally]],
+        generation: str,
+        *,
+        inputs: str | None = None,
+    ) -> int:
         """Make the cluster's tallies exactly these (others removed); how many gates changed.
+
+        `generation` is the ring membership's fingerprint: entries of another
+        generation are dropped from the cluster's index (never subtracted).
+        `inputs` fingerprints what the tallies are computed from: when the
+        index holds the same, nothing changed, and a callable `tallies` is
+        not even called (the cluster's progress is not read).
 
         Atomic per gate: the member's row and its shard's sum move in one
         transaction, so racing writers and crashes never count a member twice.

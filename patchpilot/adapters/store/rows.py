@@ -90,11 +90,14 @@ class Rows(Protocol):
         *,
         key_prefix: str | None = None,
         partition_prefix: str | None = None,
+        where: tuple[str, tuple[str, ...]] | None = None,
     ) -> list[Row]:
-        """Every row of one partition, or of the whole table; either narrowed by a prefix.
+        """Every row of one partition, or of the whole table; narrowed by a prefix or a value.
 
         `key_prefix` (with `partition`) and `partition_prefix` (without it) are
-        range filters the service answers from its index, not scans filtered here.
+        range filters the service answers from its index; `where` (a string
+        property and the values it may have) is filtered by the service too,
+        so rows that do not match are never sent, whatever the partition holds.
         """
         ...
 

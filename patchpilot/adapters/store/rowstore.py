@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Final
@@ -237,9 +237,14 @@ class RowStore:
         since: dt.datetime | None = None,
         states: frozenset[OperationState] | None = None,
     ) -> tuple[Operation, ...]:
-        """Ledger records, oldest claim first, filtered by cluster, last change and state."""
+        """Ledger records, oldest claim first, filtered by cluster, last change and state.
+
+        The states filter is sent to the backend: a cluster's partition keeps
+        months of finished records, and a reconcile reads none of them.
+        """
         partition = None if cluster is None else codec.cluster_partition(cluster)
-        rows = self._rows.scan(self._names.ledger, partition)
+        where = None if states is None else ("state", tuple(sorted(states)))
+        rows = self._rows.scan(self._names.ledger, partition, where=where)
         ops = (codec.operation_from(row) for row in rows)
         floor = None if since is None else utc(since, "since")
         chosen = [
@@ -466,6 +471,12 @@ class RowStore:
                 continue
         raise StoreContentionError(f"the progress of {key} kept changing; try again")
 
+    def get_reached(self, key: OperationKey) -> Reached | None:
+        """When a cluster or pool reached one target, or None: one point read."""
+        partition, row_key = codec.reached_keys(key)
+        row = self._rows.get(self._names.progress, partition, row_key)
+        return None if row is None else codec.reached_from(row)
+
     def list_reached(self, cluster: str | None = None) -> tuple[Reached, ...]:
         """Ring progress of one cluster or the fleet, in order of arrival."""
         partition = None if cluster is None else codec.cluster_partition(cluster)
@@ -590,13 +601,20 @@ class RowStore:
 
     # Ring gates: sums over each ring's members (see gate_rows).
 
-    def read_gates(self, gates: Iterable[GateKey]) -> dict[GateKey, Tally]:
+    def read_gates(self, gates: Iterable[GateKey], generation: str) -> dict[GateKey, Tally]:
         """The stored sums of these gates; a gate with no members is absent."""
-        return self._gates.read(gates)
+        return self._gates.read(gates, generation)
 
-    def set_contributions(self, cluster: str, tallies: Mapping[GateKey, Tally]) -> int:
+    def set_contributions(
+        self,
+        cluster: str,
+        tallies: Mapping[GateKey, Tally] | Callable[[], Mapping[GateKey, Tally]],
+        generation: str,
+        *,
+        inputs: str | None = None,
+    ) -> int:
         """Make the cluster's tallies in the gates exactly these; how many gates changed."""
-        return self._gates.set(cluster, tallies)
+        return self._gates.set(cluster, tallies, generation, inputs=inputs)
 
 
 def _finished(

@@ -157,20 +157,28 @@ class SqliteRows:
         *,
         key_prefix: str | None = None,
         partition_prefix: str | None = None,
+        where: tuple[str, tuple[str, ...]] | None = None,
     ) -> list[Row]:
-        """Every row of a partition or table, narrowed by a key range when asked."""
-        where: list[str] = []
+        """Every row of a partition or table, narrowed by a key range or a value when asked."""
+        clauses: list[str] = []
         args: list[str] = []
         if partition is not None:
-            where.append("partition = ?")
+            clauses.append("partition = ?")
             args.append(partition)
         elif partition_prefix is not None:
-            where.append("partition >= ? AND partition < ?")
+            clauses.append("partition >= ? AND partition < ?")
             args += [partition_prefix, after_prefix(partition_prefix)]
         if key_prefix is not None:
-            where.append("key >= ? AND key < ?")
+            clauses.append("key >= ? AND key < ?")
             args += [key_prefix, after_prefix(key_prefix)]
-        return self._select(table, where, args, "")
+        if where is not None:
+            name, values = where
+            if not _IDENTIFIER.fullmatch(name):
+                raise ValueError(f"{name!r} is not a plain property name")
+            marks = ", ".join("?" for _ in values)
+            clauses.append(f"json_extract(props, '$.{name}') IN ({marks})")
+            args += list(values)
+        return self._select(table, clauses, args, "")
 
     def page(
         self,

@@ -197,8 +197,13 @@ class TableRows:
         *,
         key_prefix: str | None = None,
         partition_prefix: str | None = None,
+        where: tuple[str, tuple[str, ...]] | None = None,
     ) -> list[Row]:
-        """A partition query (with a RowKey range), a PartitionKey range, or the whole table."""
+        """A partition query (with a RowKey range), a PartitionKey range, or the whole table.
+
+        `where` becomes an OData filter on the property, so Table Storage
+        sends only the matching rows.
+        """
         clauses: list[str] = []
         parameters: dict[str, str] = {}
         if partition is not None:
@@ -210,6 +215,14 @@ class TableRows:
         if key_prefix is not None:
             clauses.append("RowKey ge @rlo and RowKey lt @rhi")
             parameters |= {"rlo": key_prefix, "rhi": after_prefix(key_prefix)}
+        if where is not None:
+            name, values = where
+            if not name.isidentifier():
+                raise ValueError(f"{name!r} is not a plain property name")
+            # Spaces around each parameter: the SDK substitutes them between spaces.
+            terms = [f"{name} eq @w{n}" for n in range(len(values))]
+            clauses.append("( " + " or ".join(terms) + " )")
+            parameters |= {f"w{n}": value for n, value in enumerate(values)}
         return self._query(table, clauses, parameters, None)
 
     def page(

@@ -1,0 +1,77 @@
+"""The sweep fans out per subscription, and later rings wait until every shard built the gates.
+
+Two subscriptions: dev and staging in one, prod in the other. The timer only
+sends one message per subscription; the queue trigger sweeps each. Ring gates
+of a new generation (the first deployment here) are trusted only once both
+shards put their clusters in: a reconcile before that holds prod, saying why.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from patchpilot.domain.messages import ReconcileRequest, SweepShard
+from patchpilot.domain.policy import parse_policy
+from patchpilot.files import read_document
+from patchpilot.service.gates import REBUILDING
+from patchpilot.service.messages import handle_reconcile_message
+from patchpilot.service.snapshots import stored_clusters
+from patchpilot.sim.harness import Harness, running_app
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRST = "00000000-0000-0000-0000-000000000000"
+SECOND = "11111111-1111-1111-1111-111111111111"
+START = dt.datetime(2025, 11, 22, 1, 30, tzinfo=dt.UTC)
+
+
+def two_subscriptions() -> tuple[dict[str, Any], Any]:
+    fleet = copy.deepcopy(read_document(ROOT / "examples" / "fleet.yaml"))
+    for cluster in fleet["clusters"]:
+        if cluster["tags"]["env"] == "prod":
+            cluster["id"] = cluster["id"].replace(FIRST, SECOND)
+    policy = copy.deepcopy(read_document(ROOT / "examples" / "policy.yaml"))
+    policy["scopes"] = [f"/subscriptions/{FIRST}", f"/subscriptions/{SECOND}"]
+    return fleet, parse_policy(policy)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Harness]:
+    fleet, policy = two_subscriptions()
+    with running_app(fleet, policy, START, tmp_path, discovery="resource_graph") as harness:
+        yield harness
+
+
+def test_the_timer_only_fans_out_and_each_shard_sweeps_its_subscription(app: Harness) -> None:
+    app.host.fire_timer("sweep")
+    store = app.services.store
+    assert app.services.queue.count() == 2
+    assert stored_clusters(store) == {}
+    app.host.drain()
+    first, second = stored_clusters(store, FIRST), stored_clusters(store, SECOND)
+    assert len(first) == 3
+    assert len(second) == 3
+    assert all(f"/subscriptions/{SECOND}/" in key for key in second)
+    assert not app.host.failures
+
+
+def test_later_rings_hold_until_every_subscription_built_the_gates(app: Harness) -> None:
+    services, now = app.services, app.clock.now()
+    prod = next(k for k in app.sim.aks.clusters() if "prod" in k.id.name).id
+    handle_reconcile_message(services, SweepShard(SECOND, now).encode(), now)
+    held = handle_reconcile_message(
+        services, ReconcileRequest(str(prod), "test", now).encode(), now
+    )
+    assert held is not None
+    assert REBUILDING in str(held)
+    handle_reconcile_message(services, SweepShard(FIRST, now).encode(), now)
+    after = handle_reconcile_message(
+        services, ReconcileRequest(str(prod), "test", now).encode(), now
+    )
+    assert REBUILDING not in str(after)
+    assert "waits for ring staging" in str(after)
