@@ -42,3 +42,15 @@ def windows_patch_cycle(timer: func.TimerRequest) -> None:
     with runtime.services.telemetry.invocation("windows_patch_cycle", "timer"):
         watched = open_watches(runtime.services, runtime.now())
     _log.info("Patch Tuesday: watching %d region/image families", len(watched))
+
+
+@bp.function_name("retention")
+@bp.timer_trigger(arg_name="timer", schedule="0 17 * * * *", run_on_startup=False)
+def retention(timer: func.TimerRequest) -> None:
+    """Hourly, one bounded cleanup pass: Table Storage has no TTL (at most 5,000 rows a run)."""
+    from patchpilot.service.retention import run_retention
+
+    runtime = current_runtime()
+    with runtime.services.telemetry.invocation("retention", "timer"):
+        outcome = run_retention(runtime.services, runtime.now())
+    _log.info("retention: %s", outcome.to_json())

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from patchpilot.adapters.store import Store
 from patchpilot.adapters.store.retention import Cursor, Retention, Swept
+from patchpilot.domain.gates import generation
 from patchpilot.service.deps import Services
 
 KIND: Final = "retention"
@@ -48,8 +49,7 @@ class RetentionOutcome:
 
 def run_retention(services: Services, now: dt.datetime) -> RetentionOutcome:
     """One bounded pass over the whole store, from the saved cursor."""
-    retention = services.store.retention()  # type: ignore[attr-defined]  # the lead's hook
-    assert isinstance(retention, Retention)
+    retention = services.store.retention(generation(services.policy))
     return sweep_store(services.store, retention, now)
 
 

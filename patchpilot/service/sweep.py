@@ -37,6 +37,7 @@ from patchpilot.adapters.discovery import Inventory, subscriptions_of
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import load_own_history
 from patchpilot.adapters.store.history import load_requests_of
+from patchpilot.adapters.store.records import OperationState
 from patchpilot.domain.cadence import covered_patch_tuesday
 from patchpilot.domain.fleet import ClusterState, FleetState
 from patchpilot.domain.history import History
@@ -72,6 +73,7 @@ _log = logging.getLogger(__name__)
 # A cluster absent from this many complete listings of its subscription in a row is gone.
 MISSED_SWEEPS: Final = 3
 _MISSING = "missing"
+_OPEN: Final[frozenset[OperationState]] = frozenset({"in_progress", "started", "failed"})
 
 
 def subscriptions(services: Services) -> tuple[str, ...]:
@@ -165,6 +167,17 @@ def _keep_gates(
     return histories
 
 
+def _retire_ledger(services: Services, cluster: str, now: dt.datetime) -> None:
+    """Close a gone cluster's open and failed records, so retention can age them out.
+
+    Nothing will ever report on them again; `expired` keeps the record (and a
+    failure's error) for the audit trail until the ledger's lifetime passes.
+    """
+    store = services.store
+    for op in store.list_operations(cluster=cluster, states=_OPEN):
+        store.mark_finished(op.key, "expired", now)
+
+
 def _unobserved_pictures(
     stored: Mapping[str, str], observed: Sequence[ClusterState]
 ) -> list[ClusterState]:
@@ -237,6 +250,8 @@ def _forget_missing(
     for key in gone:
         forget_contributions(store, services.policy, key)
         forget_posture(store, key)
+        _retire_ledger(services, key, now)
+        store.forget_progress(key)
         store.delete_snapshot(cluster_kind(key), key)
         del counts[key]
         why = (

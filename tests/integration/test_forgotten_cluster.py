@@ -62,6 +62,11 @@ def test_a_deleted_cluster_is_forgotten_and_its_ring_stops_waiting(app: Harness)
     assert [f["cluster"].rsplit("/", 1)[-1] for f in forgotten] == [GONE]
     assert forgotten[0]["code"] == "cluster_forgotten"
     assert GONE not in {c["name"] for c in status["clusters"]}
+    # Its records are closed (retention ages them out) and its progress is gone.
+    key = forgotten[0]["cluster"]
+    store = app.services.store
+    assert {op.state for op in store.list_operations(cluster=key)} == {"expired"}
+    assert store.list_reached(key) == ()
     assert not app.host.failures
 
 

@@ -25,6 +25,7 @@ from patchpilot.adapters.store.records import (
     Outcome,
     PauseRecord,
 )
+from patchpilot.adapters.store.retention import Retention
 from patchpilot.domain.gates import GateKey, Tally
 from patchpilot.domain.history import Kind, PauseScope, Reached
 
@@ -270,6 +271,14 @@ class Store(Protocol):
         clock of its own. A start is refused while this is beyond half the
         tolerated skew: two such clocks could then differ by more than it.
         """
+        ...
+
+    def retention(self, generation: str | None = None) -> Retention:
+        """The bounded cleanup over this store's rows (see ``adapters.store.retention``)."""
+        ...
+
+    def forget_progress(self, cluster: str) -> int:
+        """Delete a gone cluster's ring progress (one partition); how many rows."""
         ...
 
     def close(self) -> None:

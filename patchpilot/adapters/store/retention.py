@@ -48,6 +48,10 @@ from patchpilot.errors import InvalidInputError
 IDEMPOTENCY: Final = "idempotency"
 ALERT: Final = "alert"
 REQUEST: Final = "request"
+# Written by service/sweep.py (clusters it forgot) and service/gates.py (generation marks).
+FORGOTTEN: Final = "forgotten"
+GATE_BUILT: Final = "gatebuilt"
+GATE_COMPLETE: Final = "gatecomplete"
 # Table Storage answers a query with at most 1,000 entities ("Query Timeout and Pagination").
 MAX_PAGE: Final = 1000
 _DAY: Final = dt.timedelta(days=1)
@@ -88,11 +92,13 @@ class RetentionPolicy:
     pause: dt.timedelta = dt.timedelta(days=30)
     # A lease a crashed worker left behind: a day past its expiry nobody can still hold it.
     lease: dt.timedelta = _DAY
+    # A forgotten cluster's finding stays on the status page a month, long enough to notice.
+    forgotten: dt.timedelta = dt.timedelta(days=30)
     # Rows per query; Table Storage's own maximum.
     page: int = MAX_PAGE
 
     def __post_init__(self) -> None:
-        for name in ("ledger", "poison", "idempotency", "alert", "pause", "lease"):
+        for name in ("ledger", "poison", "idempotency", "alert", "pause", "lease", "forgotten"):
             _positive(getattr(self, name), name)
         for name in ("progress", "watch_months", "page"):
             _at_least_one(getattr(self, name), name)
@@ -180,6 +186,10 @@ SEGMENTS: Final = (
     _Segment(IDEMPOTENCY, lambda n: n.snapshots, kind=IDEMPOTENCY),
     _Segment(ALERT, lambda n: n.snapshots, kind=ALERT),
     _Segment(REQUEST, lambda n: n.snapshots, kind=REQUEST),
+    _Segment(FORGOTTEN, lambda n: n.snapshots, kind=FORGOTTEN),
+    _Segment(GATE_BUILT, lambda n: n.snapshots, kind=GATE_BUILT),
+    _Segment(GATE_COMPLETE, lambda n: n.snapshots, kind=GATE_COMPLETE),
+    _Segment("gates", lambda n: n.gates),
 )
 SEGMENT_NAMES: Final = tuple(segment.name for segment in SEGMENTS)
 
@@ -267,11 +277,19 @@ class Retention:
     """Bounded passes over the store that delete what has outlived its lifetime."""
 
     def __init__(
-        self, rows: Rows, names: TableNames | None = None, policy: RetentionPolicy | None = None
+        self,
+        rows: Rows,
+        names: TableNames | None = None,
+        policy: RetentionPolicy | None = None,
+        *,
+        generation: str | None = None,
     ) -> None:
         self._rows = rows
         self._names = names or TableNames()
         self._policy = policy or RetentionPolicy()
+        # The ring gates' current generation: sums and marks of any other are removed.
+        # None: gate rows are left alone (the caller does not know the policy).
+        self._generation = generation
         self._rules: dict[str, Callable[[Row, _Pass], bool]] = {
             "ledger": self._ledger_done,
             "progress": self._progress_done,
@@ -283,6 +301,10 @@ class Retention:
             IDEMPOTENCY: self._idempotency_done,
             ALERT: self._alert_done,
             REQUEST: self._request_done,
+            FORGOTTEN: self._forgotten_done,
+            GATE_BUILT: self._old_generation_kind,
+            GATE_COMPLETE: self._old_generation_key,
+            "gates": self._old_gate_row,
         }
 
     @property
@@ -473,6 +495,26 @@ class Retention:
             if len(found) < limit:
                 return frozenset(ids)
             after = (found[-1].partition, found[-1].key)
+
+    def _forgotten_done(self, row: Row, state: _Pass) -> bool:
+        return _snapshot(row) and _instant(row, "observed_at") + self._policy.forgotten <= state.now
+
+    def _old_generation_kind(self, row: Row, state: _Pass) -> bool:
+        """A shard's mark of a generation (kind ``gatebuilt~<generation>``) no longer current."""
+        generation = row.partition.partition("~")[2]
+        return self._generation is not None and _snapshot(row) and generation != self._generation
+
+    def _old_generation_key(self, row: Row, state: _Pass) -> bool:
+        """A generation's completion mark (keyed by the generation) no longer current."""
+        key = row.props.get("key")
+        return self._generation is not None and _snapshot(row) and key != self._generation
+
+    def _old_gate_row(self, row: Row, state: _Pass) -> bool:
+        """A gate sum or member row of another generation (``gate~<generation>~...``)."""
+        parts = row.partition.split(keys.SEPARATOR)
+        if self._generation is None or len(parts) < 4 or parts[0] != "gate":
+            return False  # index rows (``member~...``) are kept exact by their writers
+        return parts[1] != self._generation
 
     def _request_done(self, row: Row, state: _Pass) -> bool:
         if not _snapshot(row):

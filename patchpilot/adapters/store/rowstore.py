@@ -57,6 +57,7 @@ from patchpilot.adapters.store.records import (
     positive,
     utc,
 )
+from patchpilot.adapters.store.retention import Retention
 from patchpilot.adapters.store.rows import Row, RowChangedError, RowExistsError, Rows, Value
 from patchpilot.domain.gates import GateKey, Tally
 from patchpilot.domain.history import Kind, PauseScope, Reached
@@ -95,6 +96,13 @@ class RowStore:
         """How far the storage service's clock is from this process's (None: no service clock)."""
         return self._rows.clock_offset()
 
+    def retention(self, generation: str | None = None) -> Retention:
+        """The bounded cleanup over these rows, with the default lifetimes.
+
+        With the ring gates' current `generation`, older generations' gate rows go too.
+        """
+        return Retention(self._rows, self._names, generation=generation)
+
     def close(self) -> None:
         """Release the backend's connections."""
         self._rows.close()
@@ -128,16 +136,16 @@ class RowStore:
         )
         table = self._names.ledger
         partition, row_key = codec.operation_keys(key)
-        try:
-            etag = self._rows.insert(table, partition, row_key, codec.operation_props(fresh))
-            return Claim(replace(fresh, etag=etag))
-        except RowExistsError:
-            pass
-        row = self._rows.get(table, partition, row_key)
-        if row is None:
-            # Ledger rows are never deleted; a vanished row means a broken store.
-            raise StoreContentionError(f"the ledger row of {key} vanished during a claim")
-        return self._take_over(row, fresh, now)
+        for _ in range(_ATTEMPTS):
+            try:
+                etag = self._rows.insert(table, partition, row_key, codec.operation_props(fresh))
+                return Claim(replace(fresh, etag=etag))
+            except RowExistsError:
+                row = self._rows.get(table, partition, row_key)
+            # Retention removed a long-finished record between the insert and the read.
+            if row is not None:
+                return self._take_over(row, fresh, now)
+        raise StoreContentionError(f"the ledger row of {key} kept changing during a claim")
 
     def _take_over(self, row: Row, fresh: Operation, now: dt.datetime) -> Claim | AlreadyClaimed:
         existing = codec.operation_from(row)
@@ -476,6 +484,12 @@ class RowStore:
         partition, row_key = codec.reached_keys(key)
         row = self._rows.get(self._names.progress, partition, row_key)
         return None if row is None else codec.reached_from(row)
+
+    def forget_progress(self, cluster: str) -> int:
+        """Delete a gone cluster's progress rows, each at the etag read."""
+        table = self._names.progress
+        rows = self._rows.scan(table, codec.cluster_partition(cluster))
+        return sum(self._rows.delete(table, row.partition, row.key, row.etag) for row in rows)
 
     def list_reached(self, cluster: str | None = None) -> tuple[Reached, ...]:
         """Ring progress of one cluster or the fleet, in order of arrival."""
