@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from patchpilot.files import read_document
 from patchpilot.service.gates import REBUILDING
 from patchpilot.service.messages import handle_reconcile_message
 from patchpilot.service.snapshots import stored_clusters
+from patchpilot.service.sweep import fan_out
 from patchpilot.sim.harness import Harness, running_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +60,17 @@ def test_the_timer_only_fans_out_and_each_shard_sweeps_its_subscription(app: Har
     assert len(second) == 3
     assert all(f"/subscriptions/{SECOND}/" in key for key in second)
     assert not app.host.failures
+
+
+def test_shard_messages_are_staggered_to_resource_graphs_query_rate(tmp_path: Path) -> None:
+    fleet, policy = two_subscriptions()
+    many = [f"/subscriptions/{n:08d}-0000-0000-0000-000000000000" for n in range(7)]
+    policy = replace(policy, scopes=tuple(many))
+    with running_app(fleet, policy, START, tmp_path) as app:
+        assert fan_out(app.services, START) == tuple(s.split("/")[2] for s in many)
+        queue = app.services.queue
+        visible = [queue.count(now=START + dt.timedelta(seconds=n)) for n in range(3)]
+    assert visible == [3, 6, 7]
 
 
 def test_later_rings_hold_until_every_subscription_built_the_gates(app: Harness) -> None:
