@@ -77,6 +77,7 @@ def _utc_now() -> dt.datetime:
 
 def build_services(settings: Settings) -> Services:
     """Every collaborator for the Function App, from settings."""
+    from patchpilot.adapters.arm.budget import ARM_LIMITS, RequestBudget
     from patchpilot.adapters.arm.client import ArmClients, build_credential
     from patchpilot.adapters.arm.gateway import ArmGateway
     from patchpilot.adapters.discovery import discovery_from
@@ -86,7 +87,10 @@ def build_services(settings: Settings) -> Services:
 
     policy = load_policy(settings.policy_path)
     credential = build_credential(settings)
-    clients = ArmClients(settings, credential=credential)
+    # One budget per process at ARM's documented per-subscription buckets; AKS's own
+    # (stricter, per operation) limits lower it through the remaining-count headers and
+    # every 429's Retry-After, which hold back the whole subscription at once.
+    clients = ArmClients(settings, credential=credential, budget=RequestBudget(ARM_LIMITS))
     telemetry = Telemetry.default()
     return Services(
         policy=policy,

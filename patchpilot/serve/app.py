@@ -177,6 +177,7 @@ def _services(
     store: Store,
     queue: MessageQueue,
 ) -> Services:
+    from patchpilot.adapters.arm.budget import ARM_LIMITS, RequestBudget
     from patchpilot.adapters.arm.client import ArmClients
     from patchpilot.adapters.arm.gateway import ArmGateway
     from patchpilot.adapters.discovery import Discovery, StaticDiscovery, discovery_from
@@ -193,7 +194,7 @@ def _services(
         policy=policy,
         store=store,
         queue=queue,
-        gateway=ArmGateway.from_settings(settings, policy.scopes),
+        gateway=ArmGateway.from_settings(settings, policy.scopes, budget=RequestBudget(ARM_LIMITS)),
         discovery=discovery,
         telemetry=Telemetry.default(),
         publisher=NullPublisher(),

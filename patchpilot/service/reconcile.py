@@ -32,6 +32,7 @@ from patchpilot.service.deps import Services
 from patchpilot.service.gates import planning_history
 from patchpilot.service.outcomes import ReconcileOutcome
 from patchpilot.service.settle import (
+    StillRunning,
     os_of,
     poll_running,
     settle,
@@ -67,9 +68,11 @@ def _reconcile_held(
 ) -> ReconcileOutcome:
     active = services.store.list_operations(cluster=cluster.key, states=ACTIVE_STATES)
     known = poll_running(services, active, now)
-    if known is None:
+    if isinstance(known, StillRunning):
+        # AKS's Retry-After is a minimum: never poll sooner than it asks, nor than usual.
+        hint = dt.timedelta(seconds=known.retry_after or 0)
         why = f"an operation is running on {cluster.name}"
-        return _requeue(services, request, now, services.tuning.follow_up, why)
+        return _requeue(services, request, now, max(services.tuning.follow_up, hint), why)
     early = settle_polled(services, cluster, active, known, now)
     if early is not None:
         mine, history = _plan_cluster(services, early.state, early.regions, now)

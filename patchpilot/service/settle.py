@@ -52,10 +52,16 @@ class Polled(NamedTuple):
 # Following what runs -------------------------------------------------------------------
 
 
+class StillRunning(NamedTuple):
+    """An operation still runs; AKS asked to poll again no sooner than this (seconds)."""
+
+    retry_after: float | None
+
+
 def poll_running(
     services: Services, active: Sequence[Operation], now: dt.datetime
-) -> dict[OperationKey, OperationStatus] | None:
-    """Poll the cluster's started operations; None while one of them still runs.
+) -> dict[OperationKey, OperationStatus] | StillRunning:
+    """Poll the cluster's started operations; :class:`StillRunning` while one of them runs.
 
     While an upgrade runs nothing else may start on the cluster (invariant 2),
     so a follow-up costs one request (the operation's status) instead of a
@@ -71,7 +77,7 @@ def poll_running(
             return known  # something only the observation can settle
         known[op.key] = status
         if not status.done and now - (op.started_at or op.claimed_at) < services.tuning.poll_only:
-            return None
+            return StillRunning(status.retry_after)
     return known
 
 
