@@ -41,6 +41,8 @@ MEMBER_TARGETS: Final = 16
 SUM_TARGETS: Final = 64
 # Failure messages a sum shows; the count beyond them is kept exactly.
 SHOWN_FAILURES: Final = 5
+# Characters of one failure message kept in a tally (AKS errors run to kilobytes).
+FAILURE_CHARS: Final = 300
 
 GateKey = tuple[str, str]
 V = TypeVar("V")
@@ -216,11 +218,16 @@ def _images(
 def _failure_texts(cluster: ClusterState, failed: list[Failure]) -> dict[str, str]:
     texts = {
         f"{f.cluster}|{f.pool or ''}|{f.target}": (
-            f"{cluster.id.name}{'/' + f.pool if f.pool else ''} failed {f.target}: {f.message}"
+            f"{cluster.id.name}{'/' + f.pool if f.pool else ''} failed {f.target}: "
+            f"{_clipped(f.message)}"
         )
         for f in failed
     }
     return dict(sorted(texts.items())[:SHOWN_FAILURES])
+
+
+def _clipped(message: str) -> str:
+    return message if len(message) <= FAILURE_CHARS else message[: FAILURE_CHARS - 1] + "…"
 
 
 def _arrivals(members: Iterable[Mapping[str, dt.datetime | None]]) -> dict[str, Arrivals]:

@@ -135,7 +135,7 @@ def _upgrade_held(ask: _Ask) -> UpgradeAnswer:
     cache = SweepCache()
     observation = services.gateway.observe(request.cluster, cache)
     state = observation.state
-    save_clusters(services.store, [state], now)
+    save_clusters(services.store, [state], now, policy=services.policy)
     regions = merge_catalog(services.store, cache.catalog(), now)
     fleet = fleet_of([state], regions)
     _pool(state, request.pool)

@@ -84,7 +84,7 @@ def _reconcile_held(
     state = observation.state
     regions = merge_catalog(services.store, cache.catalog(), now)
     settled = (early.settled if early else ()) + settle(services, observation, now, regions, known)
-    save_clusters(services.store, [state], now)
+    save_clusters(services.store, [state], now, policy=services.policy)
     mine, history = _plan_cluster(services, state, regions, now)
     due = [action for action in mine if action.status == "due"]
     if due:

@@ -108,7 +108,7 @@ def settle_polled(
         state = state.reached(op.key.pool or None, op.key.kind, op.key.target)
     regions = stored_regions(services.store, [state.location])
     settled = tuple(_close(services, state, op, ("succeeded", None), now, regions) for op in active)
-    save_clusters(services.store, [state], now)
+    save_clusters(services.store, [state], now, policy=services.policy)
     return Polled(state, settled, regions)
 
 

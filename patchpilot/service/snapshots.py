@@ -19,6 +19,7 @@ from typing import Any
 
 from patchpilot.adapters.store import Store
 from patchpilot.adapters.store.codec import subscription_of
+from patchpilot.adapters.store.rowstore import MAX_SNAPSHOT_CHARS
 from patchpilot.domain.fleet import (
     ClusterState,
     FleetState,
@@ -28,6 +29,7 @@ from patchpilot.domain.fleet import (
     region_document,
 )
 from patchpilot.domain.node_images import parse_node_image_version
+from patchpilot.domain.policy import Policy
 from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration
 from patchpilot.errors import InvalidInputError
 
@@ -50,6 +52,7 @@ def save_clusters(
     now: dt.datetime,
     *,
     stored: Mapping[str, str] | None = None,
+    policy: Policy | None = None,
 ) -> tuple[ClusterState, ...]:
     """Keep the latest observation of each cluster, record what it newly reached; the changed.
 
@@ -58,11 +61,17 @@ def save_clusters(
     which only lengthens a soak); a cluster seen for the first time counts from
     now too, since nothing says how long it has run what it runs. `stored`
     holds the pictures already read (a sweep shard's one query); otherwise
-    each cluster's is point-read.
+    each cluster's is point-read. With `policy`, only the tags its rings match
+    on are kept: Azure allows 50 tags of 768 characters, more than one stored
+    value holds, and rings are all a picture's tags are read for.
     """
+    keys = None if policy is None else ring_tags(policy)
     changed = []
     for cluster in clusters:
-        body = json.dumps(cluster_document(cluster))
+        document = cluster_document(cluster)
+        if keys is not None:
+            document["tags"] = {k: v for k, v in document["tags"].items() if k in keys}
+        body = json.dumps(document)
         kind = cluster_kind(cluster.key)
         previous = (
             stored.get(cluster.key) if stored is not None else store.get_snapshot(kind, cluster.key)
@@ -73,6 +82,11 @@ def save_clusters(
         store.put_snapshot(kind, cluster.key, body, now)
         changed.append(cluster)
     return tuple(changed)
+
+
+def ring_tags(policy: Policy) -> frozenset[str]:
+    """The tag names the policy's rings match on."""
+    return frozenset(key for ring in policy.rings for key, _ in ring.tags)
 
 
 def stored_clusters(store: Store, subscription: str | None = None) -> dict[str, str]:
@@ -150,7 +164,7 @@ def merge_catalog(
         document = known.setdefault(region, {"kubernetes": [], "node_images": {}})
         changed = _add_versions(document, region_document(catalog), now.date())
         if changed:
-            store.put_snapshot(REGIONS, region, json.dumps(document), now)
+            store.put_snapshot(REGIONS, region, _fitted(document), now)
     return known
 
 
@@ -236,15 +250,35 @@ def _add_versions(document: dict[str, Any], observed: dict[str, Any], today: dt.
     return changed
 
 
-def _newest_images(family: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The newest :data:`IMAGES_KEPT` images of a family, in the order they were first seen.
+def _fitted(document: dict[str, Any]) -> str:
+    """The region document as stored: older images dropped until it fits one value.
+
+    A region whose fleet runs many image families could pass the store's
+    32,000 characters even at :data:`IMAGES_KEPT` a family; the oldest image of
+    the longest family goes first, and each family keeps its newest two.
+    """
+    text = json.dumps(document)
+    images = document["node_images"]
+    while len(text) > MAX_SNAPSHOT_CHARS:
+        family = max(images, key=lambda name: len(images[name]))
+        if len(images[family]) <= 2:
+            break  # nothing more to give: put_snapshot says so
+        images[family] = _newest_images(family, images[family], len(images[family]) - 1)
+        text = json.dumps(document)
+    return text
+
+
+def _newest_images(
+    family: str, entries: list[dict[str, Any]], keep: int = IMAGES_KEPT
+) -> list[dict[str, Any]]:
+    """The newest `keep` images of a family, in the order they were first seen.
 
     Only the newest image of a family is ever a target; older entries only
     date pools still on them, and a pool on an image no longer listed counts
     as having run it since long ago (a gate then waits on nothing it lacks).
     """
 
-    newest = sorted(entries, key=lambda e: _image_order(family, e), reverse=True)[:IMAGES_KEPT]
+    newest = sorted(entries, key=lambda e: _image_order(family, e), reverse=True)[:keep]
     kept = {id(entry) for entry in newest}
     return [entry for entry in entries if id(entry) in kept]
 

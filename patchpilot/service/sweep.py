@@ -144,7 +144,7 @@ def sweep_subscription(services: Services, subscription: str, now: dt.datetime) 
     listed = _listed(services, scopes)
     observations, unobserved, absent = _observe_all(services, listed, stored, cache)
     states = [o.state for o in observations]
-    changed = save_clusters(services.store, states, now, stored=stored)
+    changed = save_clusters(services.store, states, now, stored=stored, policy=services.policy)
     save_posture(services.store, observations, services.policy, now)
     regions = merge_catalog(services.store, cache.catalog(), now)
     fleet = fleet_of(states, regions)
