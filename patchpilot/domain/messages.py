@@ -58,29 +58,37 @@ class ReconcileRequest:
 
 def decode(text: str | bytes) -> ReconcileRequest:
     """Parse and validate a queue message; anything else is an input error."""
-    if len(text) > MAX_MESSAGE_BYTES:
-        raise InvalidInputError(f"message is larger than {MAX_MESSAGE_BYTES} bytes")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        # RecursionError: nesting deeper than the decoder's stack; no message of ours nests.
-        raise InvalidInputError("message is not JSON") from exc
-    fields = Fields.of(data, path="message").only(
+    fields = Fields.of(_json(text), path="message").only(
         "cluster", "reason", "requested_at", "traceparent", "attempt"
     )
     cluster = parse_cluster_id(fields.raw("cluster"), path="message.cluster")
+    return ReconcileRequest(
+        cluster=str(cluster),
+        reason=fields.text("reason")[:200],
+        requested_at=parse_instant(fields.text("requested_at"), path="message.requested_at"),
+        traceparent=_traceparent(fields),
+        attempt=fields.integer("attempt", 0, low=0, high=10_000),
+    )
+
+
+def _json(text: str | bytes) -> object:
+    """A message's JSON, bounded in size; anything else is an input error."""
+    if len(text) > MAX_MESSAGE_BYTES:
+        raise InvalidInputError(f"message is larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the decoder's stack; no message of ours nests.
+        raise InvalidInputError("message is not JSON") from exc
+
+
+def _traceparent(fields: Fields) -> str | None:
     traceparent = fields.raw("traceparent", None)
     if traceparent is not None and (
         not isinstance(traceparent, str) or not _TRACEPARENT.fullmatch(traceparent)
     ):
         raise fields.error("traceparent", "is not a W3C traceparent")
-    return ReconcileRequest(
-        cluster=str(cluster),
-        reason=fields.text("reason")[:200],
-        requested_at=parse_instant(fields.text("requested_at"), path="message.requested_at"),
-        traceparent=traceparent,
-        attempt=fields.integer("attempt", 0, low=0, high=10_000),
-    )
+    return traceparent
 
 
 @dataclass(frozen=True)
@@ -106,25 +114,15 @@ _SUBSCRIPTION = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 
 def decode_sweep(text: str | bytes) -> SweepShard | None:
     """The sweep shard a message asks for; None when it is not one (a reconcile request)."""
-    if len(text) > MAX_MESSAGE_BYTES:
-        raise InvalidInputError(f"message is larger than {MAX_MESSAGE_BYTES} bytes")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidInputError("message is not JSON") from exc
+    data = _json(text)
     if not isinstance(data, dict) or "sweep" not in data:
         return None
     fields = Fields.of(data, path="message").only("sweep", "requested_at", "traceparent")
     subscription = fields.text("sweep").lower()
     if not _SUBSCRIPTION.fullmatch(subscription):
         raise fields.error("sweep", "is not a subscription ID")
-    traceparent = fields.raw("traceparent", None)
-    if traceparent is not None and (
-        not isinstance(traceparent, str) or not _TRACEPARENT.fullmatch(traceparent)
-    ):
-        raise fields.error("traceparent", "is not a W3C traceparent")
     return SweepShard(
         subscription,
         parse_instant(fields.text("requested_at"), path="message.requested_at"),
-        traceparent,
+        _traceparent(fields),
     )
