@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from patchpilot.adapters.store import Store
-from patchpilot.adapters.store.retention import Cursor, Retention, Swept
+from patchpilot.adapters.store.retention import SEGMENT_NAMES, Cursor, Retention, Swept
 from patchpilot.domain.gates import generation
 from patchpilot.service.deps import Services
 
@@ -27,6 +27,10 @@ KEY: Final = "cursor"
 # Rows read per run: about 5 pages and their deletes, seconds on Table Storage. Hourly,
 # that walks 120,000 rows a day, a lap of a 10k-cluster fleet's state in about a week.
 BUDGET: Final = 5000
+# After a whole lap, the next one waits this long: the shortest lifetime is a day, and a
+# small store would otherwise be read whole every hour.
+REST: Final = dt.timedelta(hours=6)
+LAP_KEY: Final = "lap"
 _log = logging.getLogger(__name__)
 
 
@@ -56,9 +60,18 @@ def run_retention(services: Services, now: dt.datetime) -> RetentionOutcome:
 def sweep_store(
     store: Store, retention: Retention, now: dt.datetime, *, budget: int = BUDGET
 ) -> RetentionOutcome:
-    """Load the cursor, run one pass of at most `budget` rows, save the cursor, log the counts."""
-    swept, cursor = retention.run(now, budget=budget, cursor=load_cursor(store))
+    """Load the cursor, run one pass of at most `budget` rows, save the cursor, log the counts.
+
+    A run that finds the walk at its start within :data:`REST` of the last
+    whole lap reads nothing: what lives a day or more is not worth a lap an hour.
+    """
+    cursor = load_cursor(store)
+    if _resting(store, cursor, now):
+        return RetentionOutcome(Swept(0, {}, 0), cursor or Cursor(SEGMENT_NAMES[0]))
+    swept, cursor = retention.run(now, budget=budget, cursor=cursor)
     store.put_snapshot(KIND, KEY, json.dumps(cursor.to_json()), now)
+    if swept.laps:
+        store.put_snapshot(KIND, LAP_KEY, json.dumps({"at": now.isoformat()}), now)
     removed = ", ".join(f"{kind} {count}" for kind, count in swept.deleted.items() if count)
     _log.info(
         "retention read %d rows, deleted %d (%s); next from %s",
@@ -68,6 +81,19 @@ def sweep_store(
         cursor.segment,
     )
     return RetentionOutcome(swept, cursor)
+
+
+def _resting(store: Store, cursor: Cursor | None, now: dt.datetime) -> bool:
+    """True while the walk is at its start and the last lap ended within REST."""
+    at_start = cursor is None or (cursor.segment == SEGMENT_NAMES[0] and cursor.after is None)
+    body = store.get_snapshot(KIND, LAP_KEY)
+    if not at_start or body is None:
+        return False
+    try:
+        ended = dt.datetime.fromisoformat(json.loads(body)["at"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    return now - ended < REST
 
 
 def load_cursor(store: Store) -> Cursor | None:

@@ -16,6 +16,7 @@ backends, so SQLite and Tables hold identical keys.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import string
@@ -29,8 +30,12 @@ _HASH_MARK = "!!"
 SEPARATOR = "~"
 
 
+@functools.lru_cache(maxsize=65_536)
 def escape(text: str) -> str:
-    """The key form of one part; long parts end in a hash instead of the full text."""
+    """The key form of one part; long parts end in a hash instead of the full text.
+
+    Memoised: the same cluster IDs are escaped for every row of theirs.
+    """
     escaped = "".join(
         char if char in _SAFE else "".join(f"!{byte:02X}" for byte in char.encode())
         for char in text
