@@ -65,7 +65,9 @@ def test_a_deleted_cluster_is_forgotten_and_its_ring_stops_waiting(app: Harness)
     # Its records are closed (retention ages them out) and its progress is gone.
     key = forgotten[0]["cluster"]
     store = app.services.store
-    assert {op.state for op in store.list_operations(cluster=key)} == {"expired"}
+    states = {op.state for op in store.list_operations(cluster=key)}
+    assert "expired" in states  # its failure, closed
+    assert states <= {"expired", "succeeded"}  # nothing open or failed remains
     assert store.list_reached(key) == ()
     assert not app.host.failures
 
