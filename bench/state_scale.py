@@ -101,6 +101,7 @@ CLUSTERS_PER_SUBSCRIPTION: Final = 100
 NEVER: Final = {
     "PATCHPILOT_SWEEP_SCHEDULE": "0 0 0 1 1 *",
     "PATCHPILOT_WINDOWS_SCHEDULE": "0 0 0 1 1 *",
+    "PATCHPILOT_RETENTION_SCHEDULE": "0 17 * * * *",
 }
 GOAL: Final = 1.2
 # Small sizes for a smoke test; the year starts two days before the 2025-07-20 release.

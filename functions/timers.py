@@ -45,7 +45,9 @@ def windows_patch_cycle(timer: func.TimerRequest) -> None:
 
 
 @bp.function_name("retention")
-@bp.timer_trigger(arg_name="timer", schedule="0 17 * * * *", run_on_startup=False)
+@bp.timer_trigger(
+    arg_name="timer", schedule="%PATCHPILOT_RETENTION_SCHEDULE%", run_on_startup=False
+)
 def retention(timer: func.TimerRequest) -> None:
     """Hourly, one bounded cleanup pass: Table Storage has no TTL (at most 5,000 rows a run)."""
     from patchpilot.service.retention import run_retention

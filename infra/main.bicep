@@ -56,6 +56,9 @@ param sweepSchedule string = '0 */15 * * * *'
 @description('NCRONTAB schedule of the Patch Tuesday cycle (UTC). Must equal settings.DEFAULT_WINDOWS_SCHEDULE unless changed on purpose.')
 param windowsSchedule string = '0 0 18 8-14 * Tue'
 
+@description('NCRONTAB schedule of the bounded retention pass (UTC). Must equal settings.DEFAULT_RETENTION_SCHEDULE unless changed on purpose.')
+param retentionSchedule string = '0 17 * * * *'
+
 @description('Most instances the Flex Consumption plan may scale out to.')
 @minValue(40)
 @maxValue(1000)
@@ -162,6 +165,7 @@ module functionApp 'modules/function-app.bicep' = {
     noticeHours: noticeHours
     sweepSchedule: sweepSchedule
     windowsSchedule: windowsSchedule
+    retentionSchedule: retentionSchedule
   }
 }
 

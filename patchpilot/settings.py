@@ -44,6 +44,7 @@ NOTICE_HOURS: Final = "PATCHPILOT_NOTICE_HOURS"
 # Read by the Functions host itself (timer triggers name them as %SETTING%).
 SWEEP_SCHEDULE: Final = "PATCHPILOT_SWEEP_SCHEDULE"
 WINDOWS_SCHEDULE: Final = "PATCHPILOT_WINDOWS_SCHEDULE"
+RETENTION_SCHEDULE: Final = "PATCHPILOT_RETENTION_SCHEDULE"
 KNOWN: Final = (
     ARM_ENDPOINT,
     ARM_AUDIENCE,
@@ -59,6 +60,7 @@ KNOWN: Final = (
     NOTICE_HOURS,
     SWEEP_SCHEDULE,
     WINDOWS_SCHEDULE,
+    RETENTION_SCHEDULE,
 )
 # The Functions host's own storage connection, shared by the store and the queue:
 # a connection string (local, Azurite) or identity-based service URIs (Azure).
@@ -69,6 +71,8 @@ STORAGE_QUEUES: Final = "AzureWebJobsStorage__queueServiceUri"
 DEFAULT_SWEEP_SCHEDULE: Final = "0 */15 * * * *"
 # Patch Tuesday at 18:00 UTC: NCRONTAB needs day-of-month AND day-of-week to match.
 DEFAULT_WINDOWS_SCHEDULE: Final = "0 0 18 8-14 * Tue"
+# Hourly at :17, away from the sweep's quarter hours; each run reads at most 5,000 rows.
+DEFAULT_RETENTION_SCHEDULE: Final = "0 17 * * * *"
 StoreKind = Literal["tables", "sqlite"]
 
 PUBLIC_ARM: Final = "https://management.azure.com"

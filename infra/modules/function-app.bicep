@@ -29,6 +29,7 @@ param armDeadlineSeconds string
 param noticeHours string
 param sweepSchedule string
 param windowsSchedule string
+param retentionSchedule string
 
 @allowed([
   2048
@@ -196,6 +197,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'PATCHPILOT_WINDOWS_SCHEDULE'
           value: windowsSchedule
+        }
+        {
+          name: 'PATCHPILOT_RETENTION_SCHEDULE'
+          value: retentionSchedule
         }
       ]
     }

@@ -64,6 +64,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_SETTINGS = {
     "PATCHPILOT_SWEEP_SCHEDULE": "0 */15 * * * *",
     "PATCHPILOT_WINDOWS_SCHEDULE": "0 0 18 8-14 * Tue",
+    "PATCHPILOT_RETENTION_SCHEDULE": "0 17 * * * *",
 }
 
 

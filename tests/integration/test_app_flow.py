@@ -72,7 +72,7 @@ def test_the_app_registers_each_trigger_with_its_binding() -> None:
         "on_aks_event": ("eventGridTrigger", None),
         "sweep": ("timerTrigger", "%PATCHPILOT_SWEEP_SCHEDULE%"),
         "windows_patch_cycle": ("timerTrigger", "%PATCHPILOT_WINDOWS_SCHEDULE%"),
-        "retention": ("timerTrigger", "0 17 * * * *"),
+        "retention": ("timerTrigger", "%PATCHPILOT_RETENTION_SCHEDULE%"),
         "reconcile": ("queueTrigger", "reconcile"),
         "reconcile_poison": ("queueTrigger", "reconcile-poison"),
         **dict.fromkeys(

@@ -267,6 +267,12 @@ def test_the_queues_are_the_ones_the_code_and_its_triggers_use() -> None:
             "windowsSchedule",
             id="windows",
         ),
+        pytest.param(
+            settings.RETENTION_SCHEDULE,
+            settings.DEFAULT_RETENTION_SCHEDULE,
+            "retentionSchedule",
+            id="retention",
+        ),
     ],
 )
 def test_each_timer_schedule_is_one_setting_with_the_same_default_everywhere(
