@@ -134,6 +134,19 @@ def _inputs(cluster: ClusterState, ring: str, history: History, region: RegionCa
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def kept_history(
+    store: Store, policy: Policy, cluster: ClusterState, region: RegionCatalog, now: dt.datetime
+) -> History:
+    """A cluster's own history, its tallies put in its ring's gates on the way.
+
+    Whoever reads a cluster's own past keeps its tallies current with it: the
+    reconcile, an operator's upgrade, and the sweep for the clusters it reads.
+    """
+    own = load_own_history(store, cluster.key, now)
+    keep_contributions(store, policy, cluster, region, own)
+    return own
+
+
 def planning_history(
     store: Store, policy: Policy, cluster: ClusterState, region: RegionCatalog, now: dt.datetime
 ) -> History:
@@ -142,8 +155,7 @@ def planning_history(
     What a reconcile and an operator's upgrade plan one cluster with: its own
     partitions and a few gate rows, never the fleet.
     """
-    own = load_own_history(store, cluster.key, now)
-    keep_contributions(store, policy, cluster, region, own)
+    own = kept_history(store, policy, cluster, region, now)
     gates, hold = load_gates(store, policy, [cluster])
     return replace(own, gates=gates, gates_hold=hold)
 

@@ -35,7 +35,6 @@ from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.discovery import Inventory, subscriptions_of
 from patchpilot.adapters.publisher import Notice
-from patchpilot.adapters.store import load_own_history
 from patchpilot.adapters.store.history import load_requests_of
 from patchpilot.adapters.store.records import OperationState
 from patchpilot.domain.cadence import covered_patch_tuesday
@@ -52,7 +51,7 @@ from patchpilot.service.findings import FORGOTTEN, forget_posture, save_posture
 from patchpilot.service.gates import (
     built,
     forget_contributions,
-    keep_contributions,
+    kept_history,
     load_gates,
     mark_built,
 )
@@ -169,13 +168,8 @@ def _keep_gates(
     services: Services, fleet: FleetState, changed: Sequence[ClusterState], now: dt.datetime
 ) -> dict[str, History]:
     """Put each changed cluster's tallies in its ring's gates; their histories, read for it."""
-    histories = {}
-    for cluster in changed:
-        own = load_own_history(services.store, cluster.key, now)
-        region = fleet.region(cluster.location)
-        keep_contributions(services.store, services.policy, cluster, region, own)
-        histories[cluster.key] = own
-    return histories
+    store, policy = services.store, services.policy
+    return {c.key: kept_history(store, policy, c, fleet.region(c.location), now) for c in changed}
 
 
 def _retire_ledger(services: Services, cluster: str, now: dt.datetime) -> None:
@@ -231,9 +225,8 @@ def _plan_shard(
             continue
         own = histories.get(cluster.key)
         if own is None:
-            own = load_own_history(store, cluster.key, now)
-            # Read anyway: keep its tallies current (a failure since retired, say).
-            keep_contributions(store, policy, cluster, fleet.region(cluster.location), own)
+            # Read anyway: its tallies are kept current too (a failure since retired, say).
+            own = kept_history(store, policy, cluster, fleet.region(cluster.location), now)
         exact = plan(
             fleet, policy, replace(own, gates=gates, gates_hold=hold), now, only=cluster.key
         )
