@@ -68,6 +68,8 @@ class SimulatedAks:
         self._by_key = {c.key: c for c in self._clusters}
         self._operations: dict[str, Operation] = {}
         self._active: dict[str, Operation] = {}
+        self._aborts: list[Operation] = []
+        self._polls: list[str] = []
         self._pending: list[Happening] = []
         self._emitted: list[dict[str, Any]] = []
         self._planner = Planner(self.catalog, pace, self._drain_fails, self._deprecated)
@@ -138,6 +140,16 @@ class SimulatedAks:
             pending = [e.at for e in self._faults.external_starts if e not in self._external]
         return min((at for at in pending if at > after), default=None)
 
+    def record_poll(self, url: str) -> None:
+        """Note the whole URL a client polled an operation's status or result at."""
+        with self._lock:
+            self._polls.append(url)
+
+    def polls(self) -> list[str]:
+        """Every operation status and result URL polled, whole, in the order they came."""
+        with self._lock:
+            return list(self._polls)
+
     def emitted(self) -> list[dict[str, Any]]:
         """Every event delivered so far, in delivery order."""
         with self._lock:
@@ -175,7 +187,7 @@ class SimulatedAks:
         found = self._by_key.get(str(ClusterId(subscription.lower(), group, name)).lower())
         if found is None:
             raise arm_errors.resource_not_found(
-                "Microsoft.ContainerService/managedClusters", name, group
+                "Microsoft.ContainerService/managedClusters", name, group, gateway=True
             )
         return found
 
@@ -227,7 +239,7 @@ class SimulatedAks:
     def put_pool(
         self, cluster: SimCluster, pool: SimPool, body: dict[str, Any], now: dt.datetime
     ) -> Operation | None:
-        """An agent pool PUT; None when nothing changes."""
+        """An agent pool PUT: always an operation (``Updating`` when the version stays), as AKS."""
         self._refuse_if_busy(cluster)
         return self._start(
             cluster,
@@ -266,8 +278,12 @@ class SimulatedAks:
         abort = Operation(str(uuid.uuid4()), "abort", cluster, pool.name if pool else None, now)
         self._pending.extend(running.abort(now, abort.id))
         del self._active[cluster.key]
-        abort.status, abort.ended = "Succeeded", now
+        # Recorded (azure-cli test_aks_abort): the abort's own status is InProgress for a few
+        # seconds, then Succeeded; the aborted operation and the resources are Canceled at once
+        # here (AKS shows "Canceling" meanwhile, per the REST reference; not modelled).
+        abort.due = now + dt.timedelta(seconds=self.pace.update)
         self._operations[abort.id] = abort
+        self._aborts.append(abort)
         return abort
 
     # -- internals ----------------------------------------------------------------------------
@@ -323,6 +339,9 @@ class SimulatedAks:
             self._checked = now
 
     def _advance_operations(self, now: dt.datetime) -> None:
+        for abort in self._aborts:
+            abort.settle(now)
+        self._aborts = [a for a in self._aborts if a.running]
         for key, operation in list(self._active.items()):
             self._pending.extend(operation.advance(now, self.catalog))
             if not operation.running:

@@ -95,13 +95,18 @@ def group_not_found(group: str) -> ArmError:
     return ArmError(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
 
 
-def resource_not_found(type_name: str, name: str, group: str) -> ArmError:
-    """ARM's 404 for a missing resource (managed cluster, agent pool, configuration)."""
+def resource_not_found(type_name: str, name: str, group: str, *, gateway: bool = False) -> ArmError:
+    """ARM's 404 for a missing resource (managed cluster, agent pool, configuration).
+
+    ``gateway``: ARM itself answers (a top-level resource it does not know), with
+    ``x-ms-failure-cause: gateway`` as recorded (``azure-cli__test_aks_abort.yaml``).
+    """
     return ArmError(
         404,
         "ResourceNotFound",
         f"The Resource '{type_name}/{name}' under resource group '{group}' was not found. "
         "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+        headers={"x-ms-failure-cause": "gateway"} if gateway else None,
     )
 
 
@@ -185,8 +190,15 @@ def internal_error(tracking_id: str, at: dt.datetime) -> ArmError:
 def operation_not_allowed(
     operation: str, operation_id: str, scope: str, started: dt.datetime, *, pool: bool
 ) -> ArmError:
-    """AKS's 409 for a second operation while one is in progress.
+    """AKS's 409 for a second operation while one is in progress, in ARM's CloudError form.
 
+    The body is ``{"error": {"code": "OperationNotAllowed", "message": ...}}``
+    (CloudError, the ``Other Status Codes`` answer of every AKS operation in the
+    REST reference). No recording holds a 409, so the wording is taken from
+    public AKS answers. In 2024 AKS said "Operation is not allowed: Another
+    operation (Updating) is in progress, please wait for it to finish before
+    starting a new operation. See https://aka.ms/aks-pending-operation for more
+    details" (Azure/terraform-azurerm-avm-ptn-aks-production#25, 2024-03).
     Wording of today's AKS (Azure/azure-cli-extensions#9855, 2026: "...in progress
     update managed cluster operation (operation ID: ...) on the managed cluster
     started on UTC ..."; a Terraform log of 2026-02 for "...on the agent pool
@@ -240,4 +252,18 @@ def deprecated_api_usage(target_minor: str, seen: dt.datetime) -> ArmError:
         f"{target_minor}\n\n",
         code="ValidationError",
         subcode="UpgradeBlockedOnDeprecatedAPIUsage",
+    )
+
+
+def not_latest_operation(operation_id: str) -> ArmError:
+    """The ``error`` AKS has put in a status body that is still InProgress, or Succeeded.
+
+    The code is the one seen on AKS's status bodies (issue 15); no public
+    document gives its wording, so the message is the simulator's own.
+    """
+    return ArmError(
+        409,
+        "NotLatestOperation",
+        f"Operation {operation_id} is not the latest operation on the resource; a later "
+        "operation has superseded it. Read the resource for its current state.",
     )

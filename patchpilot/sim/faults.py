@@ -41,6 +41,9 @@ START_OPERATIONS: Final = frozenset(
     }
 )
 
+# Operation statuses whose bodies AKS has been seen to give an error object besides.
+STATUS_ERROR_STATES: Final = ("InProgress", "Succeeded")
+
 _SPEC_HELP: Final = (
     "expected comma-separated KEY=VALUE items such as "
     '"429=0.2,500=0.05,drop=0.05,slow=0.1:2.5,pdb=prod-1/win22,seed=7"; keys: '
@@ -111,6 +114,10 @@ class FaultPlan:
     plane minor upgrades AKS refuses with ``UpgradeBlockedOnDeprecatedAPIUsage``
     while the plan is in force. ``aks_throttle``, when set, answers requests to
     the AKS resource provider over its per-subscription buckets with 429.
+    ``status_errors`` names the operation statuses (``InProgress``,
+    ``Succeeded``) whose status bodies also carry an ``error``
+    (``NotLatestOperation``), as AKS's sometimes do (issue 15), so a test can
+    check that a client reads ``status`` and not the mere presence of ``error``.
     """
 
     throttle_rate: float = 0.0
@@ -127,8 +134,15 @@ class FaultPlan:
     storms: tuple[Storm, ...] = ()
     external_starts: tuple[ExternalStart, ...] = ()
     aks_throttle: AksThrottle | None = None
+    status_errors: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        odd = set(self.status_errors) - set(STATUS_ERROR_STATES)
+        if odd:
+            raise InvalidInputError(
+                f"status_errors holds operation statuses {', '.join(STATUS_ERROR_STATES)}, "
+                f"got {', '.join(sorted(odd))}"
+            )
         for name in (
             "throttle_rate",
             "server_error_rate",

@@ -5,8 +5,11 @@ and the catalog. A few things the simulator needs are only in the raw
 mapping: the maintenance configurations as ARM returns them (the domain keeps
 them parsed), and optional raw ARM ``properties`` overlays (``arm_properties``
 on a cluster or a pool) for fields the fleet format has no name for yet, such
-as ``apiServerAccessProfile`` or ``vmSize``. The overlays are taken out before
-the domain parser sees the document, which refuses unknown fields.
+as ``apiServerAccessProfile`` or ``vmSize``, or values the API adds on GA
+versions that the fleet format refuses (a pool's ``mode: Machines``); and an
+optional ``arm_shape`` on a cluster, the API generation whose body it is served
+in (:data:`ARM_SHAPES`). The overlays and the shape are taken out before the
+domain parser sees the document, which refuses unknown fields.
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ from patchpilot.domain.fleet import FleetState, parse_fleet
 from patchpilot.errors import InvalidInputError
 
 OVERLAY_KEY = "arm_properties"
+SHAPE_KEY = "arm_shape"
+# The body generations the simulator serves, as recorded (shared/fixtures/arm-recordings):
+# "current" (2023 on: currentKubernetesVersion, currentOrchestratorVersion, osSKU,
+# autoUpgradeProfile.nodeOSUpgradeChannel); "2021-10-01" (no current* fields, no
+# nodeOSUpgradeChannel; azure-cli__test_aks_upgrade_node_image_only_nodepool.yaml);
+# "2020-11-01" (also no osSKU; aks-preview__test_aks_nodepool_get_upgrades.yaml).
+ARM_SHAPES = ("current", "2021-10-01", "2020-11-01")
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class ClusterExtras:
     maintenance: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     properties: Mapping[str, Any] = field(default_factory=dict)
     pool_properties: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    shape: str = "current"
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,11 @@ def _take_extras(cluster: object, source: str | None) -> ClusterExtras:
     if not isinstance(cluster, dict):
         return ClusterExtras()
     properties = _overlay(cluster.pop(OVERLAY_KEY, None), source, "cluster")
+    shape = cluster.pop(SHAPE_KEY, "current")
+    if shape not in ARM_SHAPES:
+        raise InvalidInputError(
+            f"{SHAPE_KEY} must be one of {', '.join(ARM_SHAPES)}, got {shape!r}", source=source
+        )
     pool_properties: dict[str, Mapping[str, Any]] = {}
     for pool in cluster.get("pools") or ():
         if isinstance(pool, dict):
@@ -75,7 +91,7 @@ def _take_extras(cluster: object, source: str | None) -> ClusterExtras:
         if isinstance(maintenance, Mapping)
         else {}
     )
-    return ClusterExtras(raw_maintenance, properties, pool_properties)
+    return ClusterExtras(raw_maintenance, properties, pool_properties, str(shape))
 
 
 def _overlay(value: object, source: str | None, owner: str) -> Mapping[str, Any]:

@@ -2,11 +2,20 @@
 
 The server calls every handler inside :meth:`SimulatedAks.transaction` and
 passes its instant, so a handler sees and changes the model at one instant.
-Long-running operations answer as AKS does: the PUTs ``200`` with
-``Azure-AsyncOperation``, the POSTs ``202`` with
-``Azure-AsyncOperation`` and ``Location``; the status URL answers ARM's
-operation status body and the ``Location`` URL ``202`` until the end, then
-``204`` (or the error).
+Long-running operations answer as AKS does (the recordings in
+``shared/fixtures/arm-recordings``): the PUTs ``200`` with the resource and
+``Azure-AsyncOperation``, the POSTs (``upgradeNodeImageVersion``, ``abort``)
+``202`` with the resource as it stood and ``Azure-AsyncOperation`` and
+``Location``; the status URL answers AKS's operation status body and the
+``Location`` URL ``202`` until the end, then ``204`` with ``Location`` (or the
+error). Both URLs are signed as ARM's have been since 2024
+(:mod:`patchpilot.sim.operation_urls`; ``Settings.signed_operation_urls``).
+
+``Retry-After`` is not in any recording (the recorder keeps it out); it is
+sent on the start answers and on the polls of a running operation because
+ARM's contract says to use it to space polls (Microsoft Learn, "Track
+asynchronous Azure operations": "Use the value from Retry-After to schedule
+how often to check the status").
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from patchpilot.sim import arm_errors, payloads, resource_graph
+from patchpilot.sim import arm_errors, operation_urls, payloads, resource_graph
 from patchpilot.sim.aks import SimulatedAks
 from patchpilot.sim.arm_errors import ArmError
 from patchpilot.sim.catalog import region_key
@@ -38,6 +47,12 @@ class Request:
     body: bytes
     base_url: str
     params: Mapping[str, str] = field(default_factory=dict)
+    raw_query: str = ""
+
+    @property
+    def url(self) -> str:
+        """The whole URL the client asked for, query as sent."""
+        return f"{self.base_url}{self.path}" + (f"?{self.raw_query}" if self.raw_query else "")
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object, or ARM's InvalidRequestContent."""
@@ -61,10 +76,11 @@ class Response:
 
 @dataclass(frozen=True)
 class Settings:
-    """Knobs of the REST surface: list and Resource Graph page sizes."""
+    """Knobs of the REST surface: list and Resource Graph page sizes, signed operation URLs."""
 
     list_page_size: int = 1000
     graph_page_size: int = 100
+    signed_operation_urls: bool = True
 
 
 Handler = Callable[[SimulatedAks, Request, Settings, dt.datetime], Response]
@@ -101,7 +117,9 @@ def put_cluster(
     body = request.json()
     operation = aks.put_cluster(cluster, body, now)
     resource = payloads.managed_cluster(cluster)
-    return Response(200, resource, _async_headers(request, aks, operation, location=False))
+    return Response(
+        200, resource, _async_headers(request, aks, settings, operation, location=False)
+    )
 
 
 def cluster_upgrade_profile(
@@ -115,10 +133,11 @@ def cluster_upgrade_profile(
 def abort_cluster(
     aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
 ) -> Response:
-    """ManagedClusters_AbortLatestOperation."""
+    """ManagedClusters_AbortLatestOperation: 202 with the cluster as it stood (recorded)."""
     cluster = _cluster(aks, request)
+    resource = payloads.managed_cluster(cluster)
     operation = aks.abort(cluster, None, now)
-    return Response(202, None, _async_headers(request, aks, operation, location=True))
+    return Response(202, resource, _async_headers(request, aks, settings, operation, location=True))
 
 
 def list_pools(
@@ -149,7 +168,9 @@ def put_pool(aks: SimulatedAks, request: Request, settings: Settings, now: dt.da
     body = request.json()
     operation = aks.put_pool(cluster, pool, body, now)
     resource = payloads.agent_pool(cluster, pool)
-    return Response(200, resource, _async_headers(request, aks, operation, location=False))
+    return Response(
+        200, resource, _async_headers(request, aks, settings, operation, location=False)
+    )
 
 
 def available_pool_versions(
@@ -188,17 +209,21 @@ def upgrade_node_image(
     resource = payloads.agent_pool(cluster, pool)
     if operation is None:
         return Response(200, resource)
-    return Response(202, resource, _async_headers(request, aks, operation, location=True))
+    return Response(202, resource, _async_headers(request, aks, settings, operation, location=True))
 
 
 def abort_pool(
     aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
 ) -> Response:
-    """AgentPools_AbortLatestOperation."""
+    """AgentPools_AbortLatestOperation: 202 with the pool as it stood.
+
+    Not recorded; taken to answer as the cluster's abort does.
+    """
     cluster = _cluster(aks, request)
     pool = aks.find_pool(cluster, request.params["pool"])
+    resource = payloads.agent_pool(cluster, pool)
     operation = aks.abort(cluster, pool, now)
-    return Response(202, None, _async_headers(request, aks, operation, location=True))
+    return Response(202, resource, _async_headers(request, aks, settings, operation, location=True))
 
 
 def list_maintenance(
@@ -239,9 +264,11 @@ def kubernetes_versions(
 def operation_status(
     aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
 ) -> Response:
-    """The ``Azure-AsyncOperation`` URL: ARM's operation status body."""
+    """The ``Azure-AsyncOperation`` URL: AKS's operation status body."""
     operation = _operation(aks, request)
     body = payloads.operation_status(operation, now)
+    if "error" not in body and operation.status in aks.faults.status_errors:
+        body["error"] = arm_errors.not_latest_operation(operation.id).detail()
     running = operation.running
     headers = {"Retry-After": str(aks.pace.retry_after_seconds)} if running else {}
     return Response(200, body, headers)
@@ -250,16 +277,17 @@ def operation_status(
 def operation_result(
     aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
 ) -> Response:
-    """The ``Location`` URL: 202 while running, 204 once succeeded, the error once failed."""
+    """The ``Location`` URL: 202 while running, 204 once succeeded, the error once failed.
+
+    Both 202 and 204 carry ``Location``, the URL polled (the 204 as recorded).
+    """
     operation = _operation(aks, request)
     status, error = operation.status, operation.error
+    location = {"Location": request.url}
     if status == "InProgress":
-        headers = {
-            "Location": f"{request.base_url}{request.path}?api-version={OPERATION_API_VERSION}"
-        }
-        return Response(202, None, {**headers, "Retry-After": str(aks.pace.retry_after_seconds)})
+        return Response(202, None, {**location, "Retry-After": str(aks.pace.retry_after_seconds)})
     if status == "Succeeded":
-        return Response(204)
+        return Response(204, None, location)
     detail = error or {"code": status, "message": f"The operation ended {status}."}
     raise ArmError(
         400,
@@ -292,33 +320,55 @@ def _cluster(aks: SimulatedAks, request: Request, *, creating: bool = False) -> 
 
 
 def _operation(aks: SimulatedAks, request: Request) -> Operation:
+    """The polled operation; 404 when unknown, another subscription's, or its URL was altered."""
+    aks.record_poll(request.url)
     operation = aks.operation(request.params["operation"])
     if (
         operation is None
         or operation.cluster.id.subscription != request.params["subscription"].lower()
+        or not operation_urls.signature_holds(
+            request.path,
+            request.query,
+            required=operation.status_url is not None
+            and operation_urls.is_signed(operation.status_url),
+        )
     ):
         raise ArmError(404, "NotFound", f"Operation {request.params['operation']} was not found.")
     return operation
 
 
 def _async_headers(
-    request: Request, aks: SimulatedAks, operation: Operation | None, *, location: bool
+    request: Request,
+    aks: SimulatedAks,
+    settings: Settings,
+    operation: Operation | None,
+    *,
+    location: bool,
 ) -> dict[str, str]:
     """``Azure-AsyncOperation`` (and ``Location``) of a started operation, as absolute URLs."""
     if operation is None:
         return {}
     cluster = operation.cluster
     prefix = (
-        f"{request.base_url}/subscriptions/{cluster.id.subscription}/providers/"
+        f"/subscriptions/{cluster.id.subscription}/providers/"
         f"Microsoft.ContainerService/locations/{region_key(cluster.location)}"
     )
-    query = f"?api-version={OPERATION_API_VERSION}"
+
+    def url(kind: str) -> str:
+        path = f"{prefix}/{kind}/{operation.id}"
+        if settings.signed_operation_urls:
+            query = operation_urls.signed_query(path, OPERATION_API_VERSION, operation.started)
+        else:
+            query = f"api-version={OPERATION_API_VERSION}"
+        return f"{request.base_url}{path}?{query}"
+
     headers = {
-        "Azure-AsyncOperation": f"{prefix}/operations/{operation.id}{query}",
+        "Azure-AsyncOperation": url("operations"),
         "Retry-After": str(aks.pace.retry_after_seconds),
     }
     if location:
-        headers["Location"] = f"{prefix}/operationresults/{operation.id}{query}"
+        headers["Location"] = url("operationresults")
+    operation.status_url = headers["Azure-AsyncOperation"]
     return headers
 
 

@@ -94,6 +94,8 @@ class Operation:
     ``pool`` is the agent pool whose own operation this is (None: the cluster's).
     ``external`` marks an operation started outside Patch Pilot (another tool, a
     person), which the chaos tests inject through the same model calls.
+    ``due`` is when an operation without phases (an abort) ends Succeeded.
+    ``status_url`` is the ``Azure-AsyncOperation`` URL AKS handed out for it.
     """
 
     id: str
@@ -106,11 +108,18 @@ class Operation:
     ended: dt.datetime | None = None
     error: dict[str, Any] | None = None
     external: bool = False
+    due: dt.datetime | None = None
+    status_url: str | None = None
 
     @property
     def running(self) -> bool:
         """Whether the operation still holds the cluster."""
         return self.status == "InProgress"
+
+    def settle(self, now: dt.datetime) -> None:
+        """An operation without phases (an abort) succeeds once its time is up."""
+        if self.running and self.due is not None and self.due <= now:
+            self.status, self.ended = "Succeeded", self.due
 
     def upgrades(self) -> list[tuple[str | None, str, str]]:
         """(pool or None, kind, target) of each upgrade this operation carries out.
@@ -177,9 +186,10 @@ class Operation:
                 continue
             pool = self._pool(phase)
             if pool is not None:
-                in_flight = phase.started
-                pool.provisioning_state = "Canceled" if in_flight else "Succeeded"
-                if in_flight:
+                # Every pool the operation shows as running ends Canceled, rolled or not yet
+                # (recorded: the cluster's abort left its pool Canceled).
+                pool.provisioning_state = "Canceled"
+                if phase.started:
                     happened.extend(self._rolling("NodePoolRollingFailed", phase, now))
             phase.done = True
         self.status, self.ended = "Canceled", now

@@ -22,7 +22,12 @@ VIRTUAL_SECONDS_PER_NODE = 600.0
 class Pace:
     """Step durations of simulated operations, and the polling hint sent to clients.
 
-    ``control_plane_seconds`` defaults to two node steps. ``retry_after_seconds``
+    ``control_plane_seconds`` defaults to two node steps. ``update_seconds`` is
+    how long an operation that rolls no node takes (an agent pool PUT that
+    changes nothing, an abort): a hundredth of a node step by default, 6 s on
+    the virtual clock, as recorded (``aks-preview__test_aks_upgrade_nodepool.yaml``:
+    the pool PUT to its own version ran 6.2 s; ``azure-cli__test_aks_abort.yaml``:
+    the abort 5.4 s). ``retry_after_seconds``
     is the ``Retry-After`` header on long-running operation answers; 0 sends
     ``Retry-After: 0``, which the Azure SDK reads as "use your own
     ``polling_interval``" (tests pass a small one).
@@ -31,6 +36,7 @@ class Pace:
     seconds_per_node: float = REAL_SECONDS_PER_NODE
     control_plane_seconds: float | None = None
     retry_after_seconds: int = 1
+    update_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if not self.seconds_per_node > 0:
@@ -41,6 +47,8 @@ class Pace:
             raise InvalidInputError(
                 f"control_plane_seconds must be above 0, got {self.control_plane_seconds}"
             )
+        if self.update_seconds is not None and not self.update_seconds > 0:
+            raise InvalidInputError(f"update_seconds must be above 0, got {self.update_seconds}")
         if self.retry_after_seconds < 0:
             raise InvalidInputError(
                 f"retry_after_seconds must not be negative, got {self.retry_after_seconds}"
@@ -52,6 +60,13 @@ class Pace:
         if self.control_plane_seconds is not None:
             return self.control_plane_seconds
         return 2 * self.seconds_per_node
+
+    @property
+    def update(self) -> float:
+        """Seconds an operation that rolls no node takes."""
+        if self.update_seconds is not None:
+            return self.update_seconds
+        return self.seconds_per_node / 100
 
     @classmethod
     def default_for(cls, clock: Clock) -> Pace:

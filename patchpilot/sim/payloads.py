@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +23,6 @@ from patchpilot.sim.state import SimCluster, SimPool
 
 CLUSTER_TYPE = "Microsoft.ContainerService/ManagedClusters"
 POOL_TYPE = "Microsoft.ContainerService/managedClusters/agentPools"
-MAINTENANCE_TYPE = "Microsoft.ContainerService/managedClusters/maintenanceConfigurations"
 TENANT_ID = "72f988bf-0000-0000-0000-00000000aaaa"
 
 
@@ -32,8 +32,12 @@ def arm_time(moment: dt.datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}0Z"
 
 
-def pool_properties(pool: SimPool) -> dict[str, Any]:
-    """The ``properties`` of an agent pool (the same fields appear in the cluster's profiles)."""
+def pool_properties(pool: SimPool, shape: str = "current") -> dict[str, Any]:
+    """The ``properties`` of an agent pool (the same fields appear in the cluster's profiles).
+
+    ``shape``: the API generation (:data:`~patchpilot.sim.fleet_input.ARM_SHAPES`);
+    older ones lack ``currentOrchestratorVersion``, the oldest ``osSKU`` too.
+    """
     properties: dict[str, Any] = {
         "count": pool.count,
         "vmSize": "Standard_D4ds_v5",
@@ -61,6 +65,10 @@ def pool_properties(pool: SimPool) -> dict[str, Any]:
     }
     if pool.error is not None:
         properties["status"] = {"provisioningError": pool.error}
+    if shape != "current":
+        del properties["currentOrchestratorVersion"]
+    if shape == "2020-11-01":
+        del properties["osSKU"]
     return _merged(properties, pool.overlay)
 
 
@@ -70,7 +78,7 @@ def agent_pool(cluster: SimCluster, pool: SimPool) -> dict[str, Any]:
         "id": f"{cluster.id}/agentPools/{pool.name}",
         "name": pool.name,
         "type": POOL_TYPE,
-        "properties": pool_properties(pool),
+        "properties": pool_properties(pool, cluster.shape),
     }
 
 
@@ -80,7 +88,7 @@ def managed_cluster(cluster: SimCluster) -> dict[str, Any]:
     seed = hashlib.sha256(cluster.key.encode()).hexdigest()
     dns_prefix = f"{name}-dns"
     fqdn = f"{dns_prefix}-{seed[:8]}.hcp.{cluster.location}.azmk8s.io"
-    profiles = [{"name": p.name, **pool_properties(p)} for p in cluster.pools]
+    profiles = [{"name": p.name, **pool_properties(p, cluster.shape)} for p in cluster.pools]
     properties: dict[str, Any] = {
         "provisioningState": cluster.provisioning_state,
         "powerState": {"code": "Running"},
@@ -105,10 +113,6 @@ def managed_cluster(cluster: SimCluster) -> dict[str, Any]:
             "dnsServiceIP": "10.0.0.10",
             "outboundType": "loadBalancer",
         },
-        "autoUpgradeProfile": {
-            "upgradeChannel": cluster.auto_upgrade_channel,
-            "nodeOSUpgradeChannel": cluster.node_os_upgrade_channel,
-        },
         "apiServerAccessProfile": {"enablePrivateCluster": False},
         "disableLocalAccounts": False,
         "securityProfile": {},
@@ -117,6 +121,11 @@ def managed_cluster(cluster: SimCluster) -> dict[str, Any]:
     }
     if cluster.error is not None:
         properties["status"] = {"provisioningError": cluster.error}
+    if cluster.shape != "current":
+        del properties["currentKubernetesVersion"]
+    channels = _channels(cluster)
+    if channels:
+        properties["autoUpgradeProfile"] = channels
     return {
         "id": str(cluster.id),
         "location": cluster.location,
@@ -131,6 +140,21 @@ def managed_cluster(cluster: SimCluster) -> dict[str, Any]:
         },
         "properties": _merged(properties, cluster.overlay),
     }
+
+
+def _channels(cluster: SimCluster) -> dict[str, str]:
+    """``autoUpgradeProfile`` as AKS shows it: a channel that is off is absent, not ``none``.
+
+    Recorded: no cluster body in ``shared/fixtures/arm-recordings`` carries
+    ``upgradeChannel`` (all were created with the channel off). The node OS
+    channel exists from the current generation on, and is always shown there.
+    """
+    shown: dict[str, str] = {}
+    if cluster.auto_upgrade_channel.lower() != "none":
+        shown["upgradeChannel"] = cluster.auto_upgrade_channel
+    if cluster.shape == "current":
+        shown["nodeOSUpgradeChannel"] = cluster.node_os_upgrade_channel
+    return shown
 
 
 def cluster_upgrade_profile(
@@ -174,6 +198,8 @@ def pool_upgrade_profile(
 
     ``latestNodeImageVersion`` is the newest image of the pool's family offered
     in the region at ``now`` (the pool's own image when the region lists none).
+    ``upgrades`` is left out when there is none, as recorded
+    (``aks-preview__test_aks_nodepool_get_upgrades.yaml``).
     """
     offered = catalog.offered(cluster.location, now)
     latest = catalog.latest_image(cluster.location, pool.node_image.family, now) or pool.node_image
@@ -182,15 +208,15 @@ def pool_upgrade_profile(
     properties: dict[str, Any] = {
         "kubernetesVersion": str(pool.current_orchestrator_version),
         "osType": pool.os_type,
-        "upgrades": upgrade_items(
-            upgrades_from(
-                pool.current_orchestrator_version,
-                offered,
-                ceiling=cluster.current_kubernetes_version,
-            )
-        ),
         "latestNodeImageVersion": str(latest),
     }
+    upgrades = upgrade_items(
+        upgrades_from(
+            pool.current_orchestrator_version, offered, ceiling=cluster.current_kubernetes_version
+        )
+    )
+    if upgrades:
+        properties["upgrades"] = upgrades
     if pool.recently_used:
         properties["recentlyUsedVersions"] = [
             {
@@ -211,32 +237,47 @@ def pool_upgrade_profile(
 def maintenance_configuration(
     cluster: SimCluster, name: str, properties: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """A maintenance configuration as ARM returns it (fixture MaintenanceConfigurationsCreate)."""
+    """A maintenance configuration as AKS returns it: ``id``, ``name``, ``properties``.
+
+    Recorded (``azure-cli__test_aks_maintenancewindow.yaml``): no ``type`` and
+    no ``systemData``, which the REST examples show.
+    """
     return {
         "id": f"{cluster.id}/maintenanceConfigurations/{name}",
         "name": name,
-        "type": MAINTENANCE_TYPE,
         "properties": copy.deepcopy(dict(properties)),
     }
 
 
 def operation_status(operation: Operation, now: dt.datetime) -> dict[str, Any]:
-    """An ``Azure-AsyncOperation`` status body (ARM's async operation contract)."""
-    cluster = operation.cluster
-    location = cluster.location.replace(" ", "").lower()
+    """An ``Azure-AsyncOperation`` status body, as AKS answers it.
+
+    Recorded (``azure-cli__test_aks_abort.yaml``, ``aks-preview__test_aks_upgrade_nodepool.yaml``):
+    ``name``, ``status``, ``startTime`` and, once ended, ``endTime``; no ``id``
+    and no ``percentComplete``; ``name`` is the operation ID of the URL with
+    its first three groups byte-swapped (the GUID's little-endian bytes, as
+    .NET's ``Guid.ToByteArray`` writes them). ``error`` when the operation
+    failed or was canceled, or when the fault plan adds one to a running or
+    succeeded operation (:attr:`FaultPlan.status_errors`).
+    """
     body: dict[str, Any] = {
-        "id": f"/subscriptions/{cluster.id.subscription}/providers/Microsoft.ContainerService"
-        f"/locations/{location}/operations/{operation.id}",
-        "name": operation.id,
+        "name": swapped_guid(operation.id),
         "status": operation.status,
         "startTime": arm_time(operation.started),
-        "percentComplete": operation.percent_complete(now),
     }
     if operation.ended is not None:
         body["endTime"] = arm_time(operation.ended)
     if operation.error is not None:
         body["error"] = dict(operation.error)
     return body
+
+
+def swapped_guid(operation_id: str) -> str:
+    """The operation ID as the status body's ``name`` shows it (first three groups byte-swapped)."""
+    try:
+        return str(uuid.UUID(bytes=uuid.UUID(operation_id).bytes_le))
+    except ValueError:
+        return operation_id
 
 
 def _merged(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:

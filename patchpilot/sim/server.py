@@ -143,7 +143,9 @@ class _ArmRequestHandler(BaseHTTPRequestHandler):
             self.server.count(operation, DROPPED)
             self.close_connection = True
             return
-        request = Request(self.command, path, query, body or b"", self._base_url())
+        request = Request(
+            self.command, path, query, body or b"", self._base_url(), raw_query=split.query
+        )
         try:
             if body is None:
                 raise ArmError(

@@ -79,6 +79,7 @@ class SimCluster:
     provisioning_state: str = "Succeeded"
     error: dict[str, Any] | None = None
     overlay: Mapping[str, Any] = field(default_factory=dict)
+    shape: str = "current"
 
     @classmethod
     def from_fleet(cls, cluster: ClusterState, extras: ClusterExtras) -> SimCluster:
@@ -98,6 +99,7 @@ class SimCluster:
             maintenance=extras.maintenance,
             provisioning_state=cluster.provisioning_state,
             overlay=extras.properties,
+            shape=extras.shape,
         )
 
     @property

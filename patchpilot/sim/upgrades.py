@@ -5,7 +5,9 @@ in the region, no downgrade, no skipped minor, the node pool / control plane
 skew, rollback only to ``recentlyUsedVersions``), raises the
 :class:`~patchpilot.sim.arm_errors.ArmError` AKS would answer, and otherwise
 lays out the operation's phases from ``now``. An empty plan means nothing
-changes. AKS wording is quoted from Microsoft's troubleshooting articles
+changes (a managed cluster PUT or ``upgradeNodeImageVersion`` with nothing to
+do); an agent pool PUT always starts an operation, as recorded. AKS wording
+is quoted from Microsoft's troubleshooting articles
 ("NodePoolMcVersionIncompatible", "Troubleshoot AKS upgrade errors because of
 version skew") and AKS answers seen in public issues (rancher/dashboard#11884,
 Azure/AKS#1109, elastic/cloud-on-k8s#2760).
@@ -77,9 +79,11 @@ class Planner:
             self._check_rollback(pool, image)
             return [self._pool_phase(cluster, pool, "node_image", now, image=image)]
         if goal == pool.current_orchestrator_version:
-            # Recorded (aks-preview test_aks_upgrade_nodepool): AKS runs a 6 s Updating
-            # operation even for this; the simulator runs one only to put a broken pool right.
-            return self._reconcile(pool.provisioning_state, now, pool.name)
+            # Recorded (aks-preview test_aks_upgrade_nodepool): a PUT to the version the pool
+            # already runs still starts an operation, the pool Updating for about 6 s.
+            return self._reconcile(pool.provisioning_state, now, pool.name) or [
+                Phase("reconcile", pool.name, now, self._pace.update, ("update the agent pool",))
+            ]
         self._check_pool_version(cluster, pool, goal, cluster.current_kubernetes_version, now)
         pool.orchestrator_version = goal
         return [self._pool_phase(cluster, pool, "kubernetes", now, version=goal)]

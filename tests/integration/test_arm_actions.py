@@ -261,7 +261,8 @@ def test_a_node_image_upgrade_polled_on_the_real_clock_completes(
         image = str(pool_of(gateway, DEV, "system").node_image)
         gateway.close()
 
-    assert (status.status, status.percent_complete, image) == ("Succeeded", 100.0, NEW_UBUNTU)
+    # AKS's status bodies carry no percentComplete (recorded: shared/fixtures/arm-recordings).
+    assert (status.status, status.percent_complete, image) == ("Succeeded", None, NEW_UBUNTU)
 
 
 OUT_OF_SCOPE: list[Any] = [

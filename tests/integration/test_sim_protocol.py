@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+import uuid
 from typing import Any
 
 import pytest
@@ -115,7 +117,12 @@ def test_long_running_answers_carry_absolute_status_and_result_urls(sim: Simulat
     )
     assert response.headers["Retry-After"] == "0"
     body = status.json()
+    operation_id = urllib.parse.urlsplit(response.headers["Azure-AsyncOperation"]).path
+    operation_id = operation_id.rsplit("/", 1)[-1]
+    # As recorded: no id, no percentComplete, the name a byte-swapped form of the URL's ID.
+    assert set(body) == {"name", "status", "startTime"}
     assert (body["status"], body["startTime"]) == ("InProgress", "2025-11-20T01:00:00.0000000Z")
-    assert body["name"] in body["id"]
-    assert "endTime" not in body
+    assert uuid.UUID(bytes_le=uuid.UUID(body["name"]).bytes) == uuid.UUID(operation_id)
+    assert body["name"] != operation_id
     assert result.status_code == 202
+    assert result.headers["Location"] == response.headers["Location"]
