@@ -140,15 +140,6 @@ class Operation:
         """When the operation ends if nothing fails."""
         return self.phases[-1].end if self.phases else self.started
 
-    def percent_complete(self, now: dt.datetime) -> float:
-        """Share of the planned time that has passed (100 once finished)."""
-        if not self.running:
-            return 100.0
-        total = (self.expected_end() - self.started).total_seconds()
-        if total <= 0:
-            return 100.0
-        return round(min(99.0, 100.0 * (now - self.started).total_seconds() / total), 1)
-
     def step_at(self, now: dt.datetime) -> str | None:
         """What AKS is doing at ``now`` ("surge node ...", "cordon and drain node ...")."""
         if not self.running:
