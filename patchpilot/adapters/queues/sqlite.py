@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,9 @@ class SqliteQueue:
     def __init__(self, path: Path, name: str) -> None:
         self.name = name
         self._path = path
+        self._local = threading.local()
         with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
 
     def send(self, text: str, *, now: dt.datetime, delay: dt.timedelta = NO_DELAY) -> None:
@@ -111,13 +114,18 @@ class SqliteQueue:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A short-lived connection in autocommit mode, closed on exit."""
-        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            yield db
-        finally:
-            db.close()
+        """This thread's connection, in autocommit mode.
+
+        One per thread, opened on first use and kept: the local host asks the
+        queue when its next message shows at every stop, and opening a file
+        (and setting WAL) each time cost more than the query. Threads never
+        share a connection; processes share the file, not connections.
+        """
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            self._local.db = db
+        yield db
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
