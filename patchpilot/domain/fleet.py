@@ -8,7 +8,7 @@ from live ARM observations (the adapters). Either way it is plain data.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
@@ -188,17 +188,36 @@ class FleetState:
 def parse_fleet(data: object, *, source: str | None = None) -> FleetState:
     """Validate a fleet document (see DESIGN.md, "Fleet file") and build the state."""
     fields = Fields.of(data, source=source).only("catalog", "clusters", "node_image_pinning")
-    catalog = fields.child("catalog", {})
-    regions = {
-        _region_key(str(name)): _region(Fields.of(value, source=source, path=catalog.at(str(name))))
-        for name, value in catalog.data.items()
-    }
+    regions = _regions(fields.child("catalog", {}))
     clusters = tuple(
         _cluster(Fields.of(item, source=source, path=path))
         for path, item in fields.items("clusters", required=True)
     )
     _refuse_duplicates(fields, clusters)
     return FleetState(clusters, regions, fields.flag("node_image_pinning", False))
+
+
+def with_catalog(
+    clusters: Iterable[ClusterState], catalog: object, *, pinning: bool = False, source: str
+) -> FleetState:
+    """A fleet of clusters already parsed and a catalog document (the fleet file's `catalog`).
+
+    The sweep and the reconcile hold parsed clusters; writing them out to
+    parse them again only to join them with the catalog cost most of a plan.
+    """
+    ordered = tuple(sorted(clusters, key=lambda cluster: cluster.key))
+    fields = Fields.of({"catalog": catalog, "clusters": []}, source=source)
+    _refuse_duplicates(fields, ordered)
+    return FleetState(ordered, _regions(fields.child("catalog", {})), pinning)
+
+
+def _regions(catalog: Fields) -> dict[str, RegionCatalog]:
+    return {
+        _region_key(str(name)): _region(
+            Fields.of(value, source=catalog.source, path=catalog.at(str(name)))
+        )
+        for name, value in catalog.data.items()
+    }
 
 
 def _region(fields: Fields) -> RegionCatalog:

@@ -13,6 +13,7 @@ does not say when AKS released it).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -27,6 +28,7 @@ from patchpilot.domain.fleet import (
     cluster_document,
     parse_fleet,
     region_document,
+    with_catalog,
 )
 from patchpilot.domain.node_images import parse_node_image_version
 from patchpilot.domain.policy import Policy
@@ -123,13 +125,25 @@ def stored_maintenance(bodies: Mapping[str, str]) -> dict[str, dict[str, Schedul
     for key, body in bodies.items():
         try:
             configurations = json.loads(body).get("maintenance_configurations") or {}
-            found[key] = {
-                str(name): parse_maintenance_configuration(value, source=f"snapshot of {key}")
-                for name, value in configurations.items()
-            }
+            text = json.dumps(configurations, sort_keys=True)
+            found[key] = dict(_schedules(text, f"snapshot of {key}"))
         except (ValueError, AttributeError, InvalidInputError):
             continue
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _schedules(text: str, source: str) -> tuple[tuple[str, Schedule], ...]:
+    """Configurations parsed once per process while they stay the same (every sweep reads them).
+
+    Keyed by the configurations' own text (a few hundred characters), not
+    the whole picture, so the cache stays small; schedules are frozen values.
+    """
+    configurations = json.loads(text)
+    return tuple(
+        (str(name), parse_maintenance_configuration(value, source=source))
+        for name, value in configurations.items()
+    )
 
 
 def load_cluster(store: Store, key: str) -> ClusterState | None:
@@ -199,12 +213,7 @@ def fleet_of(
     clusters: Iterable[ClusterState], regions: Mapping[str, Any], *, pinning: bool = False
 ) -> FleetState:
     """A fleet of just these clusters and the stored catalog: no store read."""
-    document = {
-        "catalog": regions,
-        "clusters": [cluster_document(c) for c in sorted(clusters, key=lambda c: c.key)],
-        "node_image_pinning": pinning,
-    }
-    return parse_fleet(document, source="fleet snapshot")
+    return with_catalog(clusters, regions, pinning=pinning, source="fleet snapshot")
 
 
 def stored_regions(store: Store, regions: Iterable[str] | None = None) -> dict[str, Any]:
