@@ -27,9 +27,11 @@ KEY: Final = "cursor"
 # Rows read per run: about 5 pages and their deletes, seconds on Table Storage. Hourly,
 # that walks 120,000 rows a day, a lap of a 10k-cluster fleet's state in about a week.
 BUDGET: Final = 5000
-# After a whole lap, the next one waits this long: the shortest lifetime is a day, and a
-# small store would otherwise be read whole every hour.
-REST: Final = dt.timedelta(hours=6)
+# After a whole lap, the next one waits this long: lifetimes are counted in days (the
+# shortest, a crashed lease's, is a day), so a lap a day removes each kind within about a
+# day of its end; a small store would otherwise be read whole every hour. 20 h, not 24, so
+# an hourly timer that drifts still laps once a day.
+REST: Final = dt.timedelta(hours=20)
 LAP_KEY: Final = "lap"
 _log = logging.getLogger(__name__)
 
