@@ -14,12 +14,14 @@ _log = logging.getLogger(__name__)
 
 @bp.function_name("on_aks_event")
 @bp.event_grid_trigger(arg_name="event")
-def on_aks_event(event: func.EventGridEvent) -> None:
+def on_aks_event(event: func.EventGridEvent, context: func.Context) -> None:
     """One AKS event: acknowledged whatever it holds; what happened is logged."""
     from patchpilot.service.events import handle_event  # heavy: loaded on first use
 
     runtime = current_runtime()
-    with runtime.services.telemetry.invocation("on_aks_event", "pubsub"):
+    with runtime.services.telemetry.invocation(
+        "on_aks_event", "pubsub", host=context.trace_context
+    ):
         outcome = handle_event(runtime.services, event_payload(event), runtime.now())
     _log.info("event %s: %s (%s)", event.id, outcome.verdict, outcome.reason)
 

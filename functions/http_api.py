@@ -9,31 +9,56 @@ for every route. The heavy modules load on the first request, not at import.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import azure.functions as func
+
+if TYPE_CHECKING:
+    from patchpilot.api.exchange import Call, Reply
 
 bp = func.Blueprint()
 _KEY = func.AuthLevel.FUNCTION
 
 
+def _answer(
+    name: str, req: func.HttpRequest, context: func.Context, handle: Callable[[Call], Reply]
+) -> func.HttpResponse:
+    """Answer inside the invocation's span, a child of the host's (context.trace_context).
+
+    Python 3.13+ workers attach the host's trace context only for async
+    functions; a sync one passes it on itself or its spans start new traces.
+    """
+    from patchpilot.api.exchange import answer
+    from patchpilot.runtime import current_runtime
+
+    try:
+        telemetry = current_runtime().services.telemetry
+    except Exception:  # the app cannot start: `answer` turns the same failure into JSON
+        return answer(req, handle)
+    with telemetry.invocation(name, "http", host=context.trace_context):
+        return answer(req, handle)
+
+
 @bp.function_name("api_status")
 @bp.route(route="status", methods=["GET"], auth_level=_KEY)
-def api_status(req: func.HttpRequest) -> func.HttpResponse:
+def api_status(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """Every cluster in scope (filters: ring, cluster) with what an operator looks for."""
-    from patchpilot.api.exchange import Call, Reply, answer
+    from patchpilot.api.exchange import Reply
     from patchpilot.service.status import fleet_status
 
     def handle(call: Call) -> Reply:
         ring, cluster = call.query("ring"), call.query("cluster")
         return Reply(200, fleet_status(call.services, call.now, ring=ring, cluster=cluster))
 
-    return answer(req, handle)
+    return _answer("api_status", req, context, handle)
 
 
 @bp.function_name("api_plan")
 @bp.route(route="plan", methods=["GET"], auth_level=_KEY)
-def api_plan(req: func.HttpRequest) -> func.HttpResponse:
+def api_plan(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """The dry-run plan at `at` (default now), as `patchpilot plan --json` prints it."""
-    from patchpilot.api.exchange import Call, Reply, answer
+    from patchpilot.api.exchange import Reply
     from patchpilot.domain.instants import parse_instant
     from patchpilot.service.status import stored_plan
 
@@ -42,15 +67,15 @@ def api_plan(req: func.HttpRequest) -> func.HttpResponse:
         at = parse_instant(at_text, path="at") if at_text else call.now
         return Reply(200, stored_plan(call.services, at).to_json())
 
-    return answer(req, handle)
+    return _answer("api_plan", req, context, handle)
 
 
 @bp.function_name("api_upgrade")
 @bp.route(route="upgrades", methods=["POST"], auth_level=_KEY)
-def api_upgrade(req: func.HttpRequest) -> func.HttpResponse:
+def api_upgrade(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """A manual upgrade: started (202), scheduled (202), done already (200) or refused (409)."""
     from patchpilot.api.bodies import upgrade_request
-    from patchpilot.api.exchange import Call, Reply, answer
+    from patchpilot.api.exchange import Reply
     from patchpilot.service.idempotency import check_key
     from patchpilot.service.manual import request_upgrade
 
@@ -64,29 +89,29 @@ def api_upgrade(req: func.HttpRequest) -> func.HttpResponse:
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
         return Reply(status, result.to_json(), headers)
 
-    return answer(req, handle)
+    return _answer("api_upgrade", req, context, handle)
 
 
 @bp.function_name("api_list_pauses")
 @bp.route(route="pauses", methods=["GET"], auth_level=_KEY)
-def api_list_pauses(req: func.HttpRequest) -> func.HttpResponse:
+def api_list_pauses(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """The pauses in force."""
-    from patchpilot.api.exchange import Call, Reply, answer
+    from patchpilot.api.exchange import Reply
     from patchpilot.service.pauses import list_pauses, pause_json
 
     def handle(call: Call) -> Reply:
         pauses = list_pauses(call.services, call.now)
         return Reply(200, {"pauses": [pause_json(p) for p in pauses]})
 
-    return answer(req, handle)
+    return _answer("api_list_pauses", req, context, handle)
 
 
 @bp.function_name("api_add_pause")
 @bp.route(route="pauses", methods=["POST"], auth_level=_KEY)
-def api_add_pause(req: func.HttpRequest) -> func.HttpResponse:
+def api_add_pause(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """Pause the fleet, a ring or a cluster; who asked is recorded as the pause's `by`."""
     from patchpilot.api.bodies import pause_request
-    from patchpilot.api.exchange import Call, Reply, answer
+    from patchpilot.api.exchange import Reply
     from patchpilot.service.idempotency import check_key
     from patchpilot.service.pauses import add_pause, pause_json
 
@@ -96,44 +121,44 @@ def api_add_pause(req: func.HttpRequest) -> func.HttpResponse:
         pause = add_pause(call.services, request, call.operator, call.now, idempotency_key=key)
         return Reply(201, pause_json(pause))
 
-    return answer(req, handle)
+    return _answer("api_add_pause", req, context, handle)
 
 
 @bp.function_name("api_delete_pause")
 @bp.route(route="pauses/{id}", methods=["DELETE"], auth_level=_KEY)
-def api_delete_pause(req: func.HttpRequest) -> func.HttpResponse:
+def api_delete_pause(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """Resume: delete one pause by id."""
-    from patchpilot.api.exchange import Call, Reply, answer
+    from patchpilot.api.exchange import Reply
     from patchpilot.service.pauses import pause_json, remove_pause
 
     def handle(call: Call) -> Reply:
         pause = remove_pause(call.services, call.route("id"), call.operator, call.now)
         return Reply(200, {"deleted": pause_json(pause)})
 
-    return answer(req, handle)
+    return _answer("api_delete_pause", req, context, handle)
 
 
 @bp.function_name("api_alert")
 @bp.route(route="alerts", methods=["POST"], auth_level=_KEY)
-def api_alert(req: func.HttpRequest) -> func.HttpResponse:
+def api_alert(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """Azure Monitor's webhook: a fired alert pauses its scope, its resolution resumes it."""
-    from patchpilot.api.exchange import Call, Reply, answer
+    from patchpilot.api.exchange import Reply
     from patchpilot.service.alerts import handle_alert
 
     def handle(call: Call) -> Reply:
         return Reply(200, handle_alert(call.services, call.json(), call.now).to_json())
 
-    return answer(req, handle)
+    return _answer("api_alert", req, context, handle)
 
 
 @bp.function_name("api_openapi")
 @bp.route(route="openapi.json", methods=["GET"], auth_level=_KEY)
-def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
+def api_openapi(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """The OpenAPI 3.1 document describing every route."""
-    from patchpilot.api.exchange import Call, Reply, answer
+    from patchpilot.api.exchange import Reply
     from patchpilot.api.openapi import document
 
     def handle(call: Call) -> Reply:
         return Reply(200, document())
 
-    return answer(req, handle)
+    return _answer("api_openapi", req, context, handle)

@@ -12,13 +12,15 @@ _log = logging.getLogger(__name__)
 
 @bp.function_name("reconcile")
 @bp.queue_trigger(arg_name="message", queue_name=RECONCILE_QUEUE, connection="AzureWebJobsStorage")
-def reconcile(message: func.QueueMessage) -> None:
+def reconcile(message: func.QueueMessage, context: func.Context) -> None:
     """One cluster (lease, observe, plan, start what is due, release), or one sweep shard."""
     from patchpilot.service.messages import handle_reconcile_message  # heavy: first use
     from patchpilot.service.outcomes import ReconcileOutcome
 
     runtime = current_runtime()
-    with runtime.services.telemetry.invocation("reconcile", "pubsub", invocation_id=message.id):
+    with runtime.services.telemetry.invocation(
+        "reconcile", "pubsub", invocation_id=message.id, host=context.trace_context
+    ):
         outcome = handle_reconcile_message(runtime.services, message.get_body(), runtime.now())
     if isinstance(outcome, ReconcileOutcome):  # a sweep shard logs its own line
         _log.info(
@@ -31,10 +33,12 @@ def reconcile(message: func.QueueMessage) -> None:
 
 @bp.function_name("reconcile_poison")
 @bp.queue_trigger(arg_name="message", queue_name=POISON_QUEUE, connection="AzureWebJobsStorage")
-def reconcile_poison(message: func.QueueMessage) -> None:
+def reconcile_poison(message: func.QueueMessage, context: func.Context) -> None:
     """A message the host gave up on: keep it for the status page and count it."""
     from patchpilot.service.messages import handle_poison
 
     runtime = current_runtime()
-    with runtime.services.telemetry.invocation("reconcile_poison", "pubsub"):
+    with runtime.services.telemetry.invocation(
+        "reconcile_poison", "pubsub", host=context.trace_context
+    ):
         handle_poison(runtime.services, message.id or "", message.get_body(), runtime.now())

@@ -16,12 +16,12 @@ _log = logging.getLogger(__name__)
 
 @bp.function_name("sweep")
 @bp.timer_trigger(arg_name="timer", schedule="%PATCHPILOT_SWEEP_SCHEDULE%", run_on_startup=False)
-def sweep(timer: func.TimerRequest) -> None:
+def sweep(timer: func.TimerRequest, context: func.Context) -> None:
     """Sweep the fleet: one subscription here, several fanned out as one message each."""
     from patchpilot.service.sweep import on_timer  # heavy: loaded on first use
 
     runtime = current_runtime()
-    with runtime.services.telemetry.invocation("sweep", "timer"):
+    with runtime.services.telemetry.invocation("sweep", "timer", host=context.trace_context):
         outcome = on_timer(runtime.services, runtime.now())
     _log.info(
         "sweep observed %d clusters, enqueued %d, could not read %d, fanned out to %d shards",
@@ -34,12 +34,14 @@ def sweep(timer: func.TimerRequest) -> None:
 
 @bp.function_name("windows_patch_cycle")
 @bp.timer_trigger(arg_name="timer", schedule="%PATCHPILOT_WINDOWS_SCHEDULE%", run_on_startup=False)
-def windows_patch_cycle(timer: func.TimerRequest) -> None:
+def windows_patch_cycle(timer: func.TimerRequest, context: func.Context) -> None:
     """Patch Tuesday: watch for this month's AKS Windows images."""
     from patchpilot.service.windows_cycle import windows_patch_cycle as open_watches
 
     runtime = current_runtime()
-    with runtime.services.telemetry.invocation("windows_patch_cycle", "timer"):
+    with runtime.services.telemetry.invocation(
+        "windows_patch_cycle", "timer", host=context.trace_context
+    ):
         watched = open_watches(runtime.services, runtime.now())
     _log.info("Patch Tuesday: watching %d region/image families", len(watched))
 
@@ -48,11 +50,11 @@ def windows_patch_cycle(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(
     arg_name="timer", schedule="%PATCHPILOT_RETENTION_SCHEDULE%", run_on_startup=False
 )
-def retention(timer: func.TimerRequest) -> None:
+def retention(timer: func.TimerRequest, context: func.Context) -> None:
     """Hourly, one bounded cleanup pass: Table Storage has no TTL (at most 5,000 rows a run)."""
     from patchpilot.service.retention import run_retention
 
     runtime = current_runtime()
-    with runtime.services.telemetry.invocation("retention", "timer"):
+    with runtime.services.telemetry.invocation("retention", "timer", host=context.trace_context):
         outcome = run_retention(runtime.services, runtime.now())
     _log.info("retention: %s", outcome.to_json())

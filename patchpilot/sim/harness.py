@@ -202,7 +202,7 @@ def running_app(
     event_schema: Literal["EventGridSchema", "CloudEventSchemaV1_0"] = "EventGridSchema",
     app_settings: Mapping[str, str] | None = None,
     discovery: Literal["static", "resource_graph"] = "static",
-    threads: int = 1,
+    threads: int | None = None,
     skew: dt.timedelta = dt.timedelta(0),
     open_store: Callable[[], Store] | None = None,
     budget: BudgetLimits | None = None,
@@ -214,8 +214,10 @@ def running_app(
     `discovery`: the fleet's fixed cluster list (every sweep then observes
     each cluster in full, two requests apiece), or the simulator's Resource
     Graph, as the app finds clusters in Azure (a sweep then costs requests
-    per region and image family, not per cluster). `threads`: how many queue
-    messages of a batch run at once. `skew`: how far this instance's clock is
+    per region and image family, not per cluster). `threads`: the worker's
+    thread pool for queue messages (None: as in Azure, see
+    :attr:`~patchpilot.sim.host.HostConfig.worker_threads`; 1: one message
+    after another, in order). `skew`: how far this instance's clock is
     off the virtual clock. `open_store` opens another store object on the same
     storage for each added instance (default: the SQLite file, or the given
     `store` itself). `budget`: the limits of the request budget each
@@ -280,6 +282,7 @@ def running_app(
             {RECONCILE_QUEUE: reconcile_queue, POISON_QUEUE: poison_queue},
             threads=threads,
         )
+        stack.callback(host.close)
         assert isinstance(services.publisher, RecordingPublisher)
         releases = sorted(
             {
@@ -397,7 +400,9 @@ def _virtual_retry(clock: VirtualClock) -> RetryPolicy:
     """
 
     def sleep(seconds: float) -> None:
-        clock.advance(dt.timedelta(seconds=seconds))
+        # To the sleeper's own wake-up instant: threads that sleep at once overlap, as
+        # real sleeps do, instead of adding up (one after another it is the same).
+        clock.advance_to(clock.now() + dt.timedelta(seconds=seconds))
 
     return RetryPolicy(sleep=sleep)
 

@@ -2,18 +2,44 @@
 
 No Functions Core Tools here, so this host reads the app's function metadata
 (trigger type, schedule, queue name, route) and delivers inputs the way the
-Azure Functions host and Python worker do, through the worker's own input
-converters (`azure.functions.eventgrid`, `.queue`):
+Azure Functions host and Python worker do: it builds each input in the wire
+form the host sends and decodes it with the worker's own converters from
+`azure.functions` (:mod:`patchpilot.sim.wire` cites the host and worker code
+each rule comes from):
 
-- Event Grid events go to the `eventGridTrigger` function, one per call;
+- Event Grid: a delivery is one event (a JSON object) or a batch (an array),
+  one invocation per event; anything else is refused, as the trigger
+  extension refuses it; the schema is the converter's reading (`specversion`);
 - timer triggers fire by their NCRONTAB schedules (app-setting references
   resolved, day-of-month and day-of-week both matching) on a virtual clock;
-- queue messages move to `queueTrigger` functions with visibility delays and
-  dequeue counts; a message that fails `maxDequeueCount` times (host.json)
-  moves to `<queue>-poison`, as the host does;
-- HTTP requests are routed to `httpTrigger` functions by route and method.
+- queue messages: the Storage extension's listener, a batch of host.json's
+  `batchSize` at once and the next as soon as no more than
+  `newBatchThreshold` run, on the worker's thread pool for sync functions
+  (`PYTHON_THREADPOOL_THREAD_COUNT`, else Python's default size); a message
+  whose `maxDequeueCount`-th attempt fails moves to `<queue>-poison` at once;
+- HTTP requests are routed to `httpTrigger` functions by route and method;
+  the query map leaves out empty values (``?cluster=`` is no filter), header
+  names are lower-cased, the body is bytes;
+- a function that takes `context` gets one, with the host's invocation span
+  as `trace_context.trace_parent` (a child of an HTTP caller's `traceparent`).
 
 There is no second copy of any function: what runs here is what runs in Azure.
+
+What the host still models by hand, and why:
+
+- routing, the function key and the body limit (the host's HTTP pipeline is
+  ASP.NET, not Python: `patchpilot serve`'s front door models the key);
+- the queue listener's loop (batch, threshold, poison copy): the extension
+  is .NET code; the rules are its `QueueProcessor` and `QueuesOptions`;
+- a failed message shows again `visibilityTimeout` after it was *received*,
+  not after the failure (the queue port has no release call), and a message
+  whose lock runs out on the virtual clock while it still runs is kept with
+  its invocation, not run twice (Azure renews the lock), at the cost of one
+  extra dequeue count;
+- Event Grid's own delivery retries, and its schema checks, are not modelled;
+- timers run at their instants on the virtual clock: no past-due catch-up
+  after a pause, no singleton lock across instances (the harness's workers
+  place timers on the first instance, as the lock would).
 
 Time moves in jumps, not ticks: :meth:`LocalHost.run_until` sets the clock
 straight to the next instant at which anything can happen (a timer firing, a
@@ -23,10 +49,9 @@ moving on. Forty-five simulated days cost a few thousand stops, not 65,000
 one-minute ticks. The clock may also move during an invocation (a retry's
 wait, a slow answer): the host then carries on from wherever it stands.
 
-As on Azure, a batch of queue messages can run at once (``threads``: the
-Python worker runs sync functions on a thread pool, the queue trigger fetches
-a batch), and invocations can be spread over several instances of the app
-(``placement``: which :class:`Runtime` runs an invocation).
+Invocations can be spread over several instances of the app (``placement``:
+which :class:`Runtime` runs an invocation). ``threads=1`` runs one message
+after another, in order, for tests that want a fixed sequence.
 """
 
 from __future__ import annotations
@@ -35,23 +60,24 @@ import datetime as dt
 import functools
 import json
 import logging
+import os
 import re
+import threading
+import urllib.parse
+import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Protocol, runtime_checkable
 
 import azure.functions as func
-from azure.functions import meta
-from azure.functions.eventgrid import EventGridEventInConverter
-from azure.functions.queue import QueueMessageInConverter
 from azure.functions.timer import TimerRequest
 
 from patchpilot.adapters.queues import Delivery, MessageQueue
 from patchpilot.runtime import Runtime, use_runtime
-from patchpilot.sim import ncrontab
+from patchpilot.sim import ncrontab, wire
 from patchpilot.sim.clock import VirtualClock
 
 _log = logging.getLogger(__name__)
@@ -60,6 +86,12 @@ _ROUTE_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 BLIND_STEP: Final = dt.timedelta(minutes=1)
 # Rounds of "deliver events, drain queues" at one instant before the host calls it a loop.
 MAX_ROUNDS_PER_INSTANT: Final = 1000
+# The Storage extension's ceiling on host.json `batchSize` (one Get Messages call).
+MAX_BATCH_SIZE: Final = 32
+# The app setting that sizes the Python worker's thread pool for sync functions.
+THREAD_COUNT_SETTING: Final = "PYTHON_THREADPOOL_THREAD_COUNT"
+# The shortest lock a received message gets (see LocalHost._lock_span).
+MIN_LOCK: Final = dt.timedelta(seconds=1)
 
 # Called once per stop: delivers what happened outside the host (the simulator's
 # events) and returns how many things it delivered (None counts as nothing).
@@ -94,21 +126,61 @@ class Registered:
 
 @dataclass
 class HostConfig:
-    """What host.json and the app settings say about triggers."""
+    """What host.json and the app settings say about triggers and the worker.
+
+    Queue defaults are the Storage extension's (`QueuesOptions`: batchSize
+    16, at most 32; newBatchThreshold half the batch on one vCPU; 5
+    dequeues; a released message visible again at once). The worker's
+    thread pool for sync functions has Python's default size on 3.9+
+    workers (`min(32, cpu + 4)`) unless PYTHON_THREADPOOL_THREAD_COUNT says
+    otherwise (Azure/azure-functions-python-worker 4.34,
+    azure_functions_worker/dispatcher.py lines 949-980, `_get_sync_tp_max_workers`;
+    the extension's options: QueuesOptions in the
+    Microsoft.Azure.WebJobs.Extensions.Storage.Queues 5.x reference).
+    """
 
     max_dequeue_count: int = 5
     visibility_timeout: dt.timedelta = dt.timedelta(seconds=30)
+    batch_size: int = 16
+    new_batch_threshold: int | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batchSize must be 1 to {MAX_BATCH_SIZE}, got {self.batch_size}")
+        if self.new_batch_threshold is not None and self.new_batch_threshold < 0:
+            raise ValueError(
+                f"newBatchThreshold must not be negative, got {self.new_batch_threshold}"
+            )
 
     @classmethod
     def load(cls, host_json: Path, settings: Mapping[str, str]) -> HostConfig:
         """Read the queue extension settings of host.json (defaults as in Azure)."""
         queues = json.loads(host_json.read_text()).get("extensions", {}).get("queues", {})
+        threshold = queues.get("newBatchThreshold")
         return cls(
             max_dequeue_count=int(queues.get("maxDequeueCount", 5)),
-            visibility_timeout=_timespan(queues.get("visibilityTimeout", "00:00:30")),
+            visibility_timeout=_timespan(queues.get("visibilityTimeout", "00:00:00")),
+            batch_size=int(queues.get("batchSize", 16)),
+            new_batch_threshold=int(threshold) if threshold is not None else None,
             settings=dict(settings),
         )
+
+    @property
+    def fetch_threshold(self) -> int:
+        """Another batch is fetched once no more than this many messages are in flight."""
+        if self.new_batch_threshold is not None:
+            return self.new_batch_threshold
+        return self.batch_size // 2
+
+    @property
+    def worker_threads(self) -> int:
+        """The size of the worker's thread pool for sync functions."""
+        given = self.settings.get(THREAD_COUNT_SETTING, "").strip()
+        if given.isdigit() and int(given) >= 1:
+            return int(given)
+        # ThreadPoolExecutor(max_workers=None), what the worker builds on Python 3.9+.
+        return min(32, (os.cpu_count() or 1) + 4)
 
 
 @functools.cache
@@ -122,8 +194,22 @@ def registered_functions(app: func.FunctionApp) -> Mapping[str, Registered]:
         bindings = json.loads(function.get_function_json())["bindings"]
         trigger = next(b for b in bindings if str(b["type"]).endswith("Trigger"))
         name = str(function.get_function_name())
-        found[name] = Registered(name, trigger, function.get_user_function())
+        call = function.get_user_function()
+        if wire.wants_context(call):
+            call = _context_filled(name, call)
+        found[name] = Registered(name, trigger, call)
     return MappingProxyType(found)
+
+
+def _context_filled(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+    """The function with `context` optional: a caller that stands in for the host
+    (a test double wrapping the app's own function) may leave it out; the host never does.
+    """
+
+    def invoke(value: Any, context: func.Context | None = None) -> Any:
+        return call(value, context=context or wire.invocation_context(name, str(uuid.uuid4())))
+
+    return invoke
 
 
 class LocalHost:
@@ -137,8 +223,9 @@ class LocalHost:
         config: HostConfig,
         queues: Mapping[str, MessageQueue],
         *,
-        threads: int = 1,
+        threads: int | None = None,
     ) -> None:
+        threads = config.worker_threads if threads is None else threads
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self.functions = registered_functions(app)
@@ -151,6 +238,8 @@ class LocalHost:
         self.queues = dict(queues)
         self.invocations: list[tuple[dt.datetime, str, str]] = []
         self.failures: list[tuple[str, str]] = []
+        # (function, trace_parent) of each invocation whose function took `context`.
+        self.trace_parents: list[tuple[str, str]] = []
         self._timers = {
             name: ncrontab.parse(str(f.trigger["schedule"]), config.settings)
             for name, f in self.functions.items()
@@ -159,16 +248,29 @@ class LocalHost:
         self._next_fire = {name: s.next_after(clock.now()) for name, s in self._timers.items()}
         self.tick_hooks: list[TickHook] = []
         self.wakeups: list[Wakeup] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        # The newest receipt of each message in flight (see _renew).
+        self._held: dict[str, Delivery] = {}
+
+    def close(self) -> None:
+        """Stop the worker threads (idle ones; the host can still run inline afterwards)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     # Event Grid -------------------------------------------------------------------------
 
-    def deliver_event(self, payload: Mapping[str, Any]) -> None:
-        """Invoke the Event Grid trigger with one event, decoded as the worker decodes it."""
+    def deliver_event(self, payload: Any) -> None:
+        """One Event Grid delivery: an event or a batch, one invocation per event.
+
+        Decoded as the trigger extension and the worker decode it (see
+        :mod:`patchpilot.sim.wire`); a payload that is neither an object nor
+        an array is refused with a ValueError, as the extension refuses it.
+        """
         target = self._only("eventGridTrigger")
-        event = EventGridEventInConverter.decode(
-            meta.Datum(json.dumps(payload), "json"), trigger_metadata={}
-        )
-        self._invoke(target, event)
+        for element in wire.event_batch(payload):
+            self._invoke(target, wire.event(element))
 
     # Timers ------------------------------------------------------------------------------
 
@@ -193,41 +295,119 @@ class LocalHost:
                 target = self._queue_trigger(name)
                 if target is None:
                     continue
-                batch = queue.receive(
-                    now=self.clock.now(), limit=16, lock=self.config.visibility_timeout
-                )
-                self._deliver_batch(target, queue, batch)
-                handled += len(batch)
-                progress = progress or bool(batch)
+                taken = self._pump(target, queue, limit - handled)
+                handled += taken
+                progress = progress or bool(taken)
         return handled
 
-    def _deliver_batch(
-        self, target: Registered, queue: MessageQueue, batch: list[Delivery]
-    ) -> None:
-        """One after another, or at once on `threads` threads, as the worker's pool runs them."""
-        if self.threads == 1 or len(batch) < 2:
+    def _pump(self, target: Registered, queue: MessageQueue, limit: int) -> int:
+        """The queue listener: batches of `batchSize`, another once few are left in flight.
+
+        As the Storage extension does, it fetches `batchSize` messages, runs
+        them at once, and fetches the next batch as soon as no more than
+        `newBatchThreshold` are still running: at most batchSize plus
+        newBatchThreshold invocations at once, on the worker's `threads`.
+        One thread: the same batches, one message after another.
+        """
+        if self.threads == 1:
+            return self._pump_inline(target, queue, limit)
+        running: set[Future[None]] = set()
+        taken = 0
+        while True:
+            if len(running) <= self.config.fetch_threshold and taken < limit:
+                batch = self._receive(queue, min(self.config.batch_size, limit - taken))
+                taken += len(batch)
+                running.update(self._submit(target, queue, d) for d in batch)
+            if not running:
+                return taken
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for finished in done:
+                finished.result()
+
+    def _pump_inline(self, target: Registered, queue: MessageQueue, limit: int) -> int:
+        taken = 0
+        while taken < limit:
+            batch = self._receive(queue, min(self.config.batch_size, limit - taken))
+            if not batch:
+                break
+            taken += len(batch)
             for delivery in batch:
                 self._deliver(target, queue, delivery)
-            return
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="functions-worker") as pool:
-            for done in [pool.submit(self._deliver, target, queue, d) for d in batch]:
-                done.result()
+        return taken
+
+    def _receive(self, queue: MessageQueue, count: int) -> list[Delivery]:
+        """Visible messages; one still in flight here is renewed, not run twice."""
+        batch = queue.receive(now=self.clock.now(), limit=count, lock=self._lock_span())
+        return [delivery for delivery in batch if not self._renew(delivery)]
+
+    def _renew(self, delivery: Delivery) -> bool:
+        """True when `delivery` is a message already running (its lock ran out on the clock).
+
+        The extension renews the lock of a message while its function runs;
+        here an invocation that moves the virtual clock past the lock lets
+        the queue hand the message out again. It is kept with the running
+        invocation (its newer receipt replaces the old) instead of running
+        twice. Harsher than Azure in one way: the queue counted a dequeue.
+        """
+        with self._lock:
+            if delivery.id not in self._held:
+                self._held[delivery.id] = delivery
+                return False
+            self._held[delivery.id] = delivery
+            return True
+
+    def _submit(self, target: Registered, queue: MessageQueue, delivery: Delivery) -> Future[None]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="functions-worker")
+        return self._pool.submit(self._deliver, target, queue, delivery)
+
+    def _lock_span(self) -> dt.timedelta:
+        """How long a received message stays hidden: the visibility timeout, a second at least.
+
+        Azure hides a running message under a renewed lease and, on failure,
+        releases it with host.json's `visibilityTimeout` counted from then.
+        The queue port has no release, so the receive lock stands for both:
+        a failed message shows again `visibilityTimeout` after it was taken
+        (the same instant when the invocation took no virtual time). The
+        floor of a second keeps a zero timeout from handing out a running
+        message again within the same instant.
+        """
+        return max(self.config.visibility_timeout, MIN_LOCK)
 
     def _deliver(self, target: Registered, queue: MessageQueue, delivery: Delivery) -> None:
-        if delivery.dequeue_count > self.config.max_dequeue_count:
-            self._poison(queue, delivery)
-            return
-        message = _queue_message(delivery, self.clock.now(), self.config.visibility_timeout)
-        if self._invoke(target, message):
-            queue.delete(delivery)
+        try:
+            if delivery.dequeue_count > self.config.max_dequeue_count:
+                # Policy: a message already past the limit (a host that crashed) moves unrun.
+                self._poison(queue, self._latest(delivery))
+                return
+            message = wire.queue_message(delivery, self.clock.now(), self._lock_span())
+            succeeded = self._invoke(target, message)
+            latest = self._latest(delivery)
+            if succeeded:
+                queue.delete(latest)
+            elif latest.dequeue_count >= self.config.max_dequeue_count:
+                # As the extension does: the maxDequeueCount-th failure moves it at once.
+                self._poison(queue, latest)
+        finally:
+            with self._lock:
+                self._held.pop(delivery.id, None)
+
+    def _latest(self, delivery: Delivery) -> Delivery:
+        with self._lock:
+            return self._held.get(delivery.id, delivery)
 
     def _poison(self, queue: MessageQueue, delivery: Delivery) -> None:
-        """As the host does: after maxDequeueCount failures the message moves to `-poison`."""
+        """Copy the message to `<queue>-poison` and delete it, as the Storage extension does."""
         poison = self.queues.get(f"{queue.name}-poison")
         if poison is not None:
             poison.send(delivery.text, now=self.clock.now())
         queue.delete(delivery)
-        _log.warning("moved message %s to %s-poison", delivery.id, queue.name)
+        _log.warning(
+            "message %s has reached MaxDequeueCount of %d: moved to %s-poison",
+            delivery.id,
+            self.config.max_dequeue_count,
+            queue.name,
+        )
 
     # Time ---------------------------------------------------------------------------------
 
@@ -296,8 +476,14 @@ class LocalHost:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> func.HttpResponse:
-        """Route a request to the HTTP trigger whose route and method match."""
-        found = self.route(method, path)
+        """Route a request to the HTTP trigger whose route and method match.
+
+        `path` may carry a query string; `params` are query values a caller
+        already split. Both reach the function as the host sends them
+        (:func:`patchpilot.sim.wire.query_values`: empty values left out).
+        """
+        split = urllib.parse.urlsplit(path)
+        found = self.route(method, split.path)
         if found is None:
             return func.HttpResponse(
                 json.dumps({"error": {"code": "NotFound", "message": f"no route {method} {path}"}}),
@@ -305,17 +491,20 @@ class LocalHost:
                 mimetype="application/json",
             )
         function, route_params = found
-        runtime = self._runtime_for(function)
-        request = func.HttpRequest(
-            method.upper(),
-            f"http://127.0.0.1/api/{path.removeprefix('/api/').strip('/')}",
-            headers=dict(headers or {}),
-            params=dict(params or {}),
+        query = "&".join(part for part in (split.query, _encode(params)) if part)
+        given = dict(headers or {})
+        request = wire.http_request(
+            method,
+            f"http://127.0.0.1/api/{split.path.removeprefix('/api/').strip('/')}"
+            + (f"?{query}" if query else ""),
+            headers=given,
+            query=wire.query_values(query),
             route_params=route_params,
             body=body,
         )
-        with use_runtime(runtime):
-            response: func.HttpResponse = function.call(request)
+        caller = wire.caller_traceparent(given)
+        with use_runtime(self._runtime_for(function)):
+            response: func.HttpResponse = self._call(function, request, caller)
         return response
 
     def route(self, method: str, path: str) -> tuple[Registered, dict[str, str]] | None:
@@ -337,12 +526,23 @@ class LocalHost:
         self.invocations.append((self.clock.now(), target.name, target.trigger_type))
         try:
             with use_runtime(self._runtime_for(target)):
-                target.call(value)
+                self._call(target, value)
         except Exception as exc:  # the host records any failure, as Azure's does
             _log.exception("function %s failed", target.name)
             self.failures.append((target.name, f"{type(exc).__name__}: {exc}"))
             return False
         return True
+
+    def _call(
+        self, target: Registered, value: Any, caller: tuple[str | None, str | None] = (None, None)
+    ) -> Any:
+        """The trigger's value, and a `context` if the function takes one, as the worker does."""
+        if not wire.wants_context(target.call):
+            return target.call(value)
+        context = wire.invocation_context(target.name, str(uuid.uuid4()), *caller)
+        with self._lock:
+            self.trace_parents.append((target.name, context.trace_context.trace_parent))
+        return target.call(value, context=context)
 
     def _runtime_for(self, target: Registered) -> Runtime:
         """The instance that runs this invocation."""
@@ -362,31 +562,17 @@ class LocalHost:
         return None
 
 
-def _queue_message(delivery: Delivery, now: dt.datetime, lock: dt.timedelta) -> Any:
-    """Decode through the worker's own converter, trigger metadata included."""
-    metadata = {
-        "Id": meta.Datum(delivery.id, "string"),
-        "DequeueCount": meta.Datum(delivery.dequeue_count, "int"),
-        "PopReceipt": meta.Datum(delivery.receipt, "string"),
-        "InsertionTime": meta.Datum(_iso(delivery.inserted_at), "string"),
-        "NextVisibleTime": meta.Datum(_iso(now + lock), "string"),
-        "ExpirationTime": meta.Datum(_iso(delivery.inserted_at + dt.timedelta(days=7)), "string"),
-    }
-    return QueueMessageInConverter.decode(
-        meta.Datum(delivery.text, "string"), trigger_metadata=metadata
-    )
-
-
 def _match(route: str, path: str) -> dict[str, str] | None:
     pattern = _ROUTE_PARAM.sub(lambda m: f"(?P<{m.group(1)}>[^/]+)", route.strip("/"))
     found = re.fullmatch(pattern, path)
     return found.groupdict() if found else None
 
 
+def _encode(params: Mapping[str, str] | None) -> str:
+    """Query values a caller split already, back in query-string form (blanks kept)."""
+    return urllib.parse.urlencode(dict(params or {}))
+
+
 def _timespan(text: str) -> dt.timedelta:
     hours, minutes, seconds = (float(part) for part in text.split(":"))
     return dt.timedelta(hours=hours, minutes=minutes, seconds=seconds)
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat()

@@ -80,7 +80,7 @@ class Workers:
     # (race kind, holder of the instance) of each racing reconcile, as it began.
     racers: list[tuple[str, str]] = field(default_factory=list)
     manual_answers: list[tuple[int, str]] = field(default_factory=list)
-    _inner: Callable[[func.QueueMessage], None] | None = field(default=None, repr=False)
+    _inner: Callable[..., None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.instances:
@@ -110,13 +110,13 @@ class Workers:
         with self._lock:
             return self._dice.choice(list(self.instances))
 
-    def __call__(self, message: func.QueueMessage) -> None:
+    def __call__(self, message: func.QueueMessage, context: func.Context | None = None) -> None:
         # The host placed this invocation already: the instance it chose is installed.
         runtime = current_runtime()
         # A sweep shard shares the queue but names no cluster to race on.
         kind = None if decode_sweep(message.get_body()) is not None else self._roll()
         if kind is None:
-            self._reconcile(runtime, message)
+            self._reconcile(runtime, message, context)
             return
         with self._lock:
             self.races[kind] += 1
@@ -127,12 +127,13 @@ class Workers:
         else:
             cluster = decode(message.get_body()).cluster
             _together(
-                lambda: self._reconcile(runtime, message, kind), lambda: self._operator(cluster)
+                lambda: self._reconcile(runtime, message, context, kind),
+                lambda: self._operator(cluster),
             )
             return
         _together(
-            lambda: self._reconcile(first, message, kind),
-            lambda: self._reconcile(second, message, kind),
+            lambda: self._reconcile(first, message, context, kind),
+            lambda: self._reconcile(second, message, context, kind),
         )
 
     def _roll(self) -> RaceKind | None:
@@ -151,14 +152,22 @@ class Workers:
         return None
 
     def _reconcile(
-        self, runtime: Runtime, message: func.QueueMessage, kind: RaceKind | None = None
+        self,
+        runtime: Runtime,
+        message: func.QueueMessage,
+        context: func.Context | None,
+        kind: RaceKind | None = None,
     ) -> None:
+        """One reconcile through the app's own function, with the host's context if it sent one."""
         assert self._inner is not None  # install() ran
         if kind is not None:
             with self._lock:
                 self.racers.append((kind, runtime.services.holder))
         with use_runtime(runtime):
-            self._inner(message)
+            if context is None:
+                self._inner(message)
+            else:
+                self._inner(message, context=context)
 
     def _operator(self, cluster: str) -> None:
         """An operator's POST /api/upgrades for the same cluster, through the HTTP function."""

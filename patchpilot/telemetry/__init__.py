@@ -9,7 +9,9 @@ The service layer and the functions use:
   :func:`link_from` / :meth:`Telemetry.reconcile` to link back to it;
 - :func:`configure_telemetry` and :func:`configure_logging`, once at start-up
   in `patchpilot serve` and `patchpilot demo` (never at import, never in the
-  Functions worker, which configures Azure Monitor itself).
+  Functions worker, which configures Azure Monitor itself);
+- :func:`quiet_sdk_loggers`, once in `function_app.py`: the Azure SDK's
+  per-request INFO records stay out of Application Insights.
 
 Tests use :func:`patchpilot.telemetry.testing.in_memory_telemetry`. Importing
 this package loads only the OpenTelemetry API; the SDK and the exporters load
@@ -24,7 +26,7 @@ from patchpilot.telemetry.context import (
     span_context_from,
 )
 from patchpilot.telemetry.instruments import Instruments, count_pools_behind
-from patchpilot.telemetry.logs import configure_logging, current_ids
+from patchpilot.telemetry.logs import configure_logging, current_ids, quiet_sdk_loggers
 from patchpilot.telemetry.recorder import ArmCall, Telemetry, Trigger, decision
 from patchpilot.telemetry.setup import TelemetrySetup, choose_export, configure_telemetry
 
@@ -43,5 +45,6 @@ __all__ = [
     "current_traceparent",
     "decision",
     "link_from",
+    "quiet_sdk_loggers",
     "span_context_from",
 ]

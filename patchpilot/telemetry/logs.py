@@ -3,7 +3,8 @@
 Called once at start-up by `patchpilot serve` and `patchpilot demo`
 (:func:`configure_logging`); not inside the Functions worker, which owns the
 root logger there (its gRPC handler sends records to the host, and the Azure
-Monitor distro attaches the trace ids itself).
+Monitor distro attaches the trace ids itself). The Function App only holds
+the Azure SDK's chatty loggers back there (:func:`quiet_sdk_loggers`).
 
 JSON lines rather than key=value: every field, including the `extra=` ones
 the code passes, keeps its type and needs no quoting rules, and any log
@@ -32,6 +33,9 @@ _STANDARD: Final = frozenset(
 )
 # Marks the handler this module installed, so a second call replaces it.
 _MARK: Final = "_patchpilot_json_lines"
+# The Azure SDK's loggers (azure.core's http_logging_policy logs every request and
+# answer at INFO; azure.identity every token it gets): all children of this one.
+SDK_LOGGERS: Final = ("azure",)
 
 
 class TraceIdsFilter(logging.Filter):
@@ -91,7 +95,23 @@ def configure_logging(level: int | str = logging.INFO, *, stream: TextIO | None 
     setattr(handler, _MARK, True)
     root.addHandler(handler)
     root.setLevel(resolved)
-    logging.getLogger("azure").setLevel(resolved if resolved <= logging.DEBUG else logging.WARNING)
+    quiet_sdk_loggers(debug=resolved <= logging.DEBUG)
+
+
+def quiet_sdk_loggers(*, debug: bool = False) -> None:
+    """Hold the Azure SDK's loggers at WARNING (DEBUG when asked): its INFO is per request.
+
+    Called by :func:`configure_logging` and by `function_app.py` at start-up.
+    In Azure the Python worker sets the root logger to INFO and hands every
+    record to the host (Azure/azure-functions-python-worker 4.34,
+    azure_functions_worker/dispatcher.py lines 189-196, "Switched to gRPC
+    logging"), and with OpenTelemetry on, the Azure Monitor distro
+    exports the root logger's records too: without this, each ARM, Table
+    and queue request becomes a trace record in Application Insights.
+    Warnings and errors from the SDK still pass.
+    """
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def current_ids() -> tuple[str, str]:

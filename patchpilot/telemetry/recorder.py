@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
@@ -45,6 +45,20 @@ AttributeValue = (
     str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
 )
 Attributes = Mapping[str, AttributeValue]
+
+
+class HostTraceContext(Protocol):
+    """What the Functions host sends as an invocation's trace context (`Context.trace_context`)."""
+
+    @property
+    def trace_parent(self) -> str:
+        """The W3C `traceparent` of the host's invocation span."""
+        ...
+
+    @property
+    def trace_state(self) -> str:
+        """Its W3C `tracestate` (often empty)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -84,14 +98,19 @@ class Telemetry:
         invocation_id: str | None = None,
         traceparent: str | None = None,
         tracestate: str | None = None,
+        host: HostTraceContext | None = None,
     ) -> Iterator[Span]:
         """The span of one function invocation, `function.<name>`.
 
-        Pass `azure.functions.Context.trace_context` (`trace_parent`,
+        Pass `host=context.trace_context` (or its `trace_parent` and
         `trace_state`) so the span is the child of the host's invocation span
-        even where the worker did not attach it (OpenTelemetry off, the local
-        host); without it the span continues the current context.
+        even where the worker did not attach it: sync functions on the Python
+        3.13+ workers, OpenTelemetry off, the local host. Without it the span
+        continues the current context.
         """
+        if host is not None:
+            traceparent = traceparent or host.trace_parent or None
+            tracestate = tracestate or host.trace_state or None
         attributes: dict[str, AttributeValue] = {"faas.name": function, "faas.trigger": trigger}
         if invocation_id:
             attributes["faas.invocation_id"] = invocation_id
