@@ -183,6 +183,8 @@ def app_on(
 ) -> Iterator[Harness]:
     """The whole app (simulator, SQLite, local host) with counted store rows and invocations."""
     settings = {**NEVER, **options.pop("app_settings", {})}
+    # One message at a time: rows are counted per invocation, which threads would mix.
+    options.setdefault("threads", 1)
     with running_app(fleet, policy, AT, workdir, app_settings=settings, **options) as app:
         yield app
 
@@ -315,6 +317,7 @@ def year_part(options: YearOptions) -> None:
             tuning=Tuning(lookahead=dt.timedelta(hours=SWEEP_HOURS)),
             app_settings={"PATCHPILOT_SWEEP_SCHEDULE": f"0 0 */{SWEEP_HOURS} * * *"},
             discovery="resource_graph",
+            threads=1,  # rows are counted per invocation, which threads would mix
         ) as app,
     ):
         _, log = counted(app)
