@@ -167,6 +167,7 @@ class Invocation:
     peak_bytes: int | None
     tally: Tally
     failed: bool
+    received: object = None  # the trigger's input (a queue message, a timer, a request)
 
 
 class InvocationLog:
@@ -212,7 +213,9 @@ class InvocationLog:
                 seconds = time.perf_counter() - began
                 peak = tracemalloc.get_traced_memory()[1] - base if self.trace_memory else None
                 spent = self.counting.tally.since(before)
-                self.invocations.append(Invocation(function.name, at, seconds, peak, spent, failed))
+                self.invocations.append(
+                    Invocation(function.name, at, seconds, peak, spent, failed, value)
+                )
 
         return measured
 

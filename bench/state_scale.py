@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import os
 import statistics
@@ -53,7 +54,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,7 +332,7 @@ def year_part(options: YearOptions) -> None:
                 stretch = [i for i in log.invocations if start + mark * DAY <= i.at]
                 _checkpoint(Path(work) / "state.db", day, stretch, time.perf_counter() - began)
                 mark = day
-        _year_ratio(log.invocations, start, options)
+        _year_ratio(log.invocations, start, options, _rings_of(fleet))
         failures = app.host.failures
         print(f"  host failures: {len(failures)}" + (f", first: {failures[0]}" if failures else ""))
 
@@ -358,31 +360,81 @@ def _reconcile_reads(invocations: Sequence[Invocation]) -> list[int]:
     return [i.tally.read for i in invocations if i.name == "reconcile"]
 
 
-def _year_ratio(invocations: list[Invocation], start: dt.datetime, options: YearOptions) -> None:
-    """Mean and most rows read per reconcile at the two ends of the run.
+def _year_ratio(
+    invocations: list[Invocation],
+    start: dt.datetime,
+    options: YearOptions,
+    rings: Mapping[str, str],
+) -> None:
+    """Mean and most rows read per reconcile at the two ends of the run, ring by ring.
 
-    The first end starts at the first reconcile (a replay can open with days
-    in which nothing is released, hence nothing reconciled). The mean mixes
-    reconciles that plan with follow-ups that only poll a running operation;
-    the most is a reconcile that plans, whose reads are what grows with history.
+    Ring by ring, because what a reconcile reads depends on its ring: the
+    first ring reads no gate, a later one reads the gate sums of the rings
+    before it, and new releases reach dev in the first days and prod in the
+    last, so a fleet-wide ratio would compare dev then with prod now. A
+    ring's first end starts at its first reconcile (a replay can open with
+    days in which nothing is released, hence nothing reconciled). The mean
+    mixes reconciles that plan with follow-ups that only poll a running
+    operation; the most is a reconcile that plans, whose reads are what grows
+    with history. Last line: the worst ring's ratios.
     """
-    reconciles = [i for i in invocations if i.name == "reconcile"]
-    if not reconciles:
+    by_ring: dict[str, list[Invocation]] = defaultdict(list)
+    for invocation in invocations:
+        cluster = _cluster_of(invocation) if invocation.name == "reconcile" else None
+        if cluster is not None:
+            by_ring[rings.get(cluster, "?")].append(invocation)
+    if not by_ring:
         print("ratio rows read per reconcile: n/a (no reconciles)")
         return
+    worst: tuple[float, float] = (0.0, 0.0)
+    for ring, reconciles in sorted(by_ring.items()):
+        ratios = _ring_ratio(ring, reconciles, start, options)
+        if ratios is not None:
+            worst = (max(worst[0], ratios[0]), max(worst[1], ratios[1]))
+    print(
+        f"ratio rows read per reconcile, last {options.edge} days / first {options.edge}, "
+        f"worst ring: mean {worst[0]:.2f}, most {worst[1]:.2f} (goal <= {GOAL})"
+    )
+
+
+def _ring_ratio(
+    ring: str, reconciles: list[Invocation], start: dt.datetime, options: YearOptions
+) -> tuple[float, float] | None:
+    """Print one ring's two ends; its (mean, most) ratios, or None without a last end."""
     edge, opened = options.edge * DAY, reconciles[0].at
     early = [i.tally.read for i in reconciles if i.at < opened + edge]
     late = [i.tally.read for i in reconciles if i.at >= start + options.days * DAY - edge]
     if not late:
-        print(f"ratio rows read per reconcile: n/a (none in the last {options.edge} days)")
-        return
+        print(f"  {ring}: n/a (no reconcile in the last {options.edge} days)")
+        return None
     mean_late, mean_early = statistics.fmean(late), statistics.fmean(early)
     print(
-        f"ratio rows read per reconcile, last {options.edge} days / first {options.edge} "
-        f"(from {opened:%Y-%m-%d}): mean {_ratio(mean_late, mean_early)} "
-        f"({mean_late:.0f} / {mean_early:.0f}), most {_ratio(max(late), max(early))} "
-        f"({max(late)} / {max(early)}) (goal <= {GOAL})"
+        f"  {ring} (from {opened:%Y-%m-%d}): mean {_ratio(mean_late, mean_early)} "
+        f"({mean_late:.1f} / {mean_early:.1f}, {len(late)} / {len(early)} reconciles), "
+        f"most {_ratio(max(late), max(early))} ({max(late)} / {max(early)})"
     )
+    return mean_late / max(mean_early, 1e-9), max(late) / max(*early, 1)
+
+
+def _cluster_of(invocation: Invocation) -> str | None:
+    """The cluster key a reconcile message names (None for a sweep shard or another input)."""
+    body = getattr(invocation.received, "get_body", None)
+    if body is None:
+        return None
+    try:
+        document = json.loads(body())
+    except ValueError:
+        return None
+    cluster = document.get("cluster") if isinstance(document, dict) else None
+    return str(cluster).lower() if cluster else None
+
+
+def _rings_of(fleet: Mapping[str, Any]) -> dict[str, str]:
+    """Cluster key -> ring, from the generated fleet's `env` tag (its ring)."""
+    return {
+        str(cluster["id"]).lower(): str(cluster.get("tags", {}).get("env", "?"))
+        for cluster in fleet.get("clusters", [])
+    }
 
 
 # --------------------------------------------------------------------------- part 3: the sweep
