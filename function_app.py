@@ -11,7 +11,7 @@ Insights (as `patchpilot serve` does; see `patchpilot.telemetry.logs`).
 import azure.functions as func
 
 from functions import BLUEPRINTS
-from patchpilot.telemetry.logs import quiet_sdk_loggers
+from patchpilot.sdk_logs import quiet_sdk_loggers
 
 quiet_sdk_loggers()
 

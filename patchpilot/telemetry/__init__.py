@@ -19,6 +19,7 @@ inside :func:`configure_telemetry` (cold start). docs/telemetry.md lists every
 span, attribute and metric.
 """
 
+from patchpilot.sdk_logs import quiet_sdk_loggers
 from patchpilot.telemetry.context import (
     context_from,
     current_traceparent,
@@ -26,7 +27,7 @@ from patchpilot.telemetry.context import (
     span_context_from,
 )
 from patchpilot.telemetry.instruments import Instruments, count_pools_behind
-from patchpilot.telemetry.logs import configure_logging, current_ids, quiet_sdk_loggers
+from patchpilot.telemetry.logs import configure_logging, current_ids
 from patchpilot.telemetry.recorder import ArmCall, Telemetry, Trigger, decision
 from patchpilot.telemetry.setup import TelemetrySetup, choose_export, configure_telemetry
 

@@ -4,7 +4,7 @@ Called once at start-up by `patchpilot serve` and `patchpilot demo`
 (:func:`configure_logging`); not inside the Functions worker, which owns the
 root logger there (its gRPC handler sends records to the host, and the Azure
 Monitor distro attaches the trace ids itself). The Function App only holds
-the Azure SDK's chatty loggers back there (:func:`quiet_sdk_loggers`).
+the Azure SDK's chatty loggers back there (:func:`patchpilot.sdk_logs.quiet_sdk_loggers`).
 
 JSON lines rather than key=value: every field, including the `extra=` ones
 the code passes, keeps its type and needs no quoting rules, and any log
@@ -24,6 +24,8 @@ from typing import Any, Final, TextIO
 
 from opentelemetry import trace
 
+from patchpilot.sdk_logs import quiet_sdk_loggers
+
 TRACE_ID: Final = "trace_id"
 SPAN_ID: Final = "span_id"
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -35,7 +37,6 @@ _STANDARD: Final = frozenset(
 _MARK: Final = "_patchpilot_json_lines"
 # The Azure SDK's loggers (azure.core's http_logging_policy logs every request and
 # answer at INFO; azure.identity every token it gets): all children of this one.
-SDK_LOGGERS: Final = ("azure",)
 
 
 class TraceIdsFilter(logging.Filter):
@@ -96,22 +97,6 @@ def configure_logging(level: int | str = logging.INFO, *, stream: TextIO | None 
     root.addHandler(handler)
     root.setLevel(resolved)
     quiet_sdk_loggers(debug=resolved <= logging.DEBUG)
-
-
-def quiet_sdk_loggers(*, debug: bool = False) -> None:
-    """Hold the Azure SDK's loggers at WARNING (DEBUG when asked): its INFO is per request.
-
-    Called by :func:`configure_logging` and by `function_app.py` at start-up.
-    In Azure the Python worker sets the root logger to INFO and hands every
-    record to the host (Azure/azure-functions-python-worker 4.34,
-    azure_functions_worker/dispatcher.py lines 189-196, "Switched to gRPC
-    logging"), and with OpenTelemetry on, the Azure Monitor distro
-    exports the root logger's records too: without this, each ARM, Table
-    and queue request becomes a trace record in Application Insights.
-    Warnings and errors from the SDK still pass.
-    """
-    for name in SDK_LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def current_ids() -> tuple[str, str]:

@@ -19,7 +19,7 @@ HEAVY = (
     "azure.identity",
     "azure.data",
     "azure.storage",
-    "opentelemetry.exporter",
+    "opentelemetry",  # even its API: the start-up log quieting must not bring it
     "tenacity",
 )
 
