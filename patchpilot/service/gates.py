@@ -28,7 +28,7 @@ from typing import Final
 from patchpilot.adapters.store import Store, load_own_history
 from patchpilot.domain.fleet import ClusterState, RegionCatalog, cluster_document
 from patchpilot.domain.gates import KUBERNETES, GateKey, Tally, contributions, generation
-from patchpilot.domain.history import History
+from patchpilot.domain.history import History, Kind
 from patchpilot.domain.plan import iso
 from patchpilot.domain.policy import Policy
 
@@ -110,7 +110,11 @@ def keep_contributions(
     name = ring.name
 
     def tallies() -> dict[GateKey, Tally]:
-        reached = store.list_reached(cluster.key)
+        # What contributions read: the cluster's own Kubernetes arrivals and each pool's
+        # images, one summary row each (never the cluster's whole progress partition).
+        subjects: list[tuple[str | None, Kind]] = [(None, "kubernetes")]
+        subjects += [(pool.name, "node_image") for pool in cluster.pools]
+        reached = store.list_arrivals(cluster.key, subjects)
         return contributions(cluster, name, reached, history.failures, region)
 
     inputs = _inputs(cluster, name, history, region)

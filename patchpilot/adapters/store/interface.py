@@ -185,6 +185,15 @@ class Store(Protocol):
         """Ring progress, of one cluster or of the fleet."""
         ...
 
+    def list_arrivals(
+        self, cluster: str, subjects: Iterable[tuple[str | None, Kind]]
+    ) -> tuple[Reached, ...]:
+        """The newest arrivals (16) of these (pool, kind)s of one cluster (pool None: its own).
+
+        One row each, however long the cluster's history: what ring gate tallies read.
+        """
+        ...
+
     # The Patch Tuesday watch for Windows images.
 
     def open_watch(self, month: str, region: str, family: str, now: dt.datetime) -> ImageWatch:

@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Final
 
 from patchpilot.adapters.store import codec, keys
+from patchpilot.adapters.store.arrivals import Arrivals, Subject, is_summary
 from patchpilot.adapters.store.errors import (
     ClaimLostError,
     RecordNotFoundError,
@@ -80,6 +81,7 @@ class RowStore:
         self._rows = rows
         self._names = names or TableNames()
         self._gates = GateRows(rows, self._names.gates)
+        self._arrivals = Arrivals(rows, self._names.progress)
 
     def __enter__(self) -> RowStore:
         return self
@@ -464,26 +466,35 @@ class RowStore:
         for _ in range(_ATTEMPTS):
             try:
                 self._rows.insert(table, partition, row_key, props)
-                return reached
+                break
             except RowExistsError:
                 row = self._rows.get(table, partition, row_key)
             if row is None:
                 continue
             known = codec.reached_from(row)
             if known.at <= reached.at:
-                return known
+                reached = known
+                break
             try:
                 self._rows.replace(table, partition, row_key, props, row.etag)
-                return reached
+                break
             except RowChangedError:
                 continue
-        raise StoreContentionError(f"the progress of {key} kept changing; try again")
+        else:
+            raise StoreContentionError(f"the progress of {key} kept changing; try again")
+        # Also when the row was there: a crash between the two writes is repaired here.
+        self._arrivals.add(reached)
+        return reached
 
     def get_reached(self, key: OperationKey) -> Reached | None:
         """When a cluster or pool reached one target, or None: one point read."""
         partition, row_key = codec.reached_keys(key)
         row = self._rows.get(self._names.progress, partition, row_key)
         return None if row is None else codec.reached_from(row)
+
+    def list_arrivals(self, cluster: str, subjects: Iterable[Subject]) -> tuple[Reached, ...]:
+        """The newest arrivals of these (pool, kind)s of one cluster: one row each."""
+        return self._arrivals.read(cluster, subjects)
 
     def forget_progress(self, cluster: str) -> int:
         """Delete a gone cluster's progress rows, each at the etag read."""
@@ -495,7 +506,7 @@ class RowStore:
         """Ring progress of one cluster or the fleet, in order of arrival."""
         partition = None if cluster is None else codec.cluster_partition(cluster)
         rows = self._rows.scan(self._names.progress, partition)
-        reached = [codec.reached_from(row) for row in rows]
+        reached = [codec.reached_from(row) for row in rows if not is_summary(row)]
         chosen = [r for r in reached if cluster is None or r.cluster == cluster]
         return tuple(sorted(chosen, key=lambda r: (r.at, r.cluster, r.pool or "", r.target)))
 
