@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.row_counts import CountingRows
 from patchpilot.adapters.store import open_sqlite_store
-from patchpilot.adapters.store.arrivals import KEPT, summary_key
+from patchpilot.adapters.store.arrivals import KEPT, Subject, summary_key
 from patchpilot.adapters.store.codec import cluster_partition
 from patchpilot.adapters.store.rowstore import RowStore
 from patchpilot.adapters.store.sqlite import SqliteRows
@@ -27,7 +27,7 @@ CLUSTER = (
 )
 AT = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
 WEEK = dt.timedelta(days=7)
-SUBJECTS = [(None, "kubernetes"), ("linux", "node_image"), ("win", "node_image")]
+SUBJECTS: list[Subject] = [(None, "kubernetes"), ("linux", "node_image"), ("win", "node_image")]
 
 
 def image(week: int) -> str:
