@@ -46,6 +46,16 @@ caller requeues at the slot the budget kept for it (``hold``, a key of that
 start) and, coming back, goes without taking a second token. Successive
 refusals get successive slots, so the requeued starts come back spread out
 at the refill rate instead of all at the same instant.
+
+A held start can come back late: its message shows at the slot, but the
+queue listener fetches it later and the worker's threads may all be busy.
+Its token is booked at the slot, yet the server sees nothing then: the
+server's bucket holds that token until the start arrives, and a bucket
+refills only up to its burst. So, while a slot is past and its start not
+back, the budget's bucket refills only to the burst less one per such slot
+(the server's bucket is the budget's plus those tokens, capped at the
+burst); else a ring of late starts finds the server's bucket full where the
+budget counts several tokens more, and meets 429s.
 """
 
 from __future__ import annotations
@@ -125,11 +135,24 @@ class _Bucket:
     stamp: float
     held: dict[str, float] = field(default_factory=dict)
 
-    def refill(self, now: float) -> None:
-        if now > self.stamp:
-            gained = (now - self.stamp) * self.limits.refill_per_second
-            self.level = min(self.limits.burst, self.level + gained)
-            self.stamp = now
+    def refill(self, now: float, until: float | None = None) -> None:
+        """Refill up to ``until`` (default ``now``, the clock; later: a slot promised)."""
+        until = now if until is None else until
+        if until > self.stamp:
+            gained = (until - self.stamp) * self.limits.refill_per_second
+            self.level = min(self.ceiling(now), self.level + gained)
+            self.stamp = until
+
+    def ceiling(self, now: float) -> float:
+        """The most the bucket may hold: the burst less the slots past by ``now`` and unsent.
+
+        Each such slot's token is spent here but not yet at the server, whose
+        bucket stops at the burst. Only the clock says a start is late: slots
+        ahead of it are counted as going on time. Counted as of ``now``, when
+        the most slots are past, so never above what the server holds.
+        """
+        late = sum(1 for slot in self.held.values() if slot < now)
+        return max(0.0, self.limits.burst - late)
 
     def wait(self, now: float) -> float:
         """Seconds until one token is free (0: now)."""
@@ -138,15 +161,26 @@ class _Bucket:
         short = max(0.0, 1.0 - self.level)
         return _round_up(blocked + short / self.limits.refill_per_second)
 
-    def take(self, at: float) -> None:
+    def take(self, now: float, at: float) -> None:
         """Spend a token at ``at`` (now, or the slot a wait promised); the level is as of then."""
-        self.refill(at)
+        self.refill(now, at)
         self.level -= 1.0
 
     def lapse(self, now: float) -> None:
-        """Forget held slots whose callers never came back (their tokens stay spent)."""
-        for key in [k for k, slot in self.held.items() if slot + HOLD_GRACE_SECONDS < now]:
+        """Forget held slots whose callers never came back, and give their tokens back.
+
+        The server never saw those tokens spent: its bucket is the budget's
+        plus them (see :meth:`ceiling`), so the budget's level rises by as
+        many, under the ceiling left. A caller that comes back after all is
+        a new request and takes a new token.
+        """
+        # Refilled first, under the ceiling those slots kept until now.
+        self.refill(now)
+        lapsed = [k for k, slot in self.held.items() if slot + HOLD_GRACE_SECONDS < now]
+        for key in lapsed:
             del self.held[key]
+        if lapsed:
+            self.level = min(self.ceiling(now), self.level + len(lapsed))
 
 
 class RequestBudget:
@@ -194,7 +228,7 @@ class RequestBudget:
             if wait > max_wait and hold is None:
                 return wait
             # Booked at the instant it goes, as the server's bucket will count it.
-            bucket.take(now + wait)
+            bucket.take(now, now + wait)
             if hold is not None and wait > 0:
                 bucket.held[hold] = now + wait
             return wait
@@ -246,6 +280,8 @@ class RequestBudget:
         """A caller back for its held slot: through once the slot has come, else the rest."""
         slot = bucket.held[hold]
         if now >= slot:
+            # The ceiling counted this slot up to now; from now on its token is the server's too.
+            bucket.refill(now)
             del bucket.held[hold]
             return 0.0
         return _round_up(slot - now)
