@@ -8,9 +8,13 @@ The simulated AKS evaluates every upgrade lazily from ``clock.now()``, so a
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import itertools
 import threading
 import time
-from typing import Protocol
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final, Protocol
 
 from patchpilot.errors import InvalidInputError
 
@@ -31,15 +35,71 @@ class RealClock:
         return dt.datetime.now(dt.UTC)
 
 
+# A sleeper waits this long in real time for the others before it moves the clock anyway:
+# a guard against a thread that blocks on something a sleeper holds, not a pacing.
+_STUCK_SECONDS: Final = 2.0
+
+
 class VirtualClock:
     """A clock that only moves when told to, and never backwards.
 
     Thread-safe: the simulator's request threads read it while a test moves it.
+    Threads also sleep on it (:meth:`sleep`), in order, as real sleeps end.
     """
 
     def __init__(self, start: dt.datetime) -> None:
         self._now = _aware(start, "start")
         self._lock = threading.Lock()
+        self._sleeps = threading.Condition()
+        self._awake = 0  # invocations inside `running()` that are not asleep
+        self._sleepers: list[tuple[dt.datetime, int]] = []
+        self._order = itertools.count()
+        self._mine = threading.local()
+        self.stuck = 0  # sleeps that moved the clock on the real-time guard
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Mark the calling thread's invocation as running: sleepers wait for it to sleep or end."""
+        with self._sleeps:
+            self._awake += 1
+            self._mine.counted = True
+        try:
+            yield
+        finally:
+            with self._sleeps:
+                self._awake -= 1
+                self._mine.counted = False
+                self._sleeps.notify_all()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep `seconds` of virtual time, waking in order with the other threads' sleeps.
+
+        The clock moves to a sleeper's wake-up only once every running
+        invocation sleeps and that wake-up is the earliest, as real sleeps end:
+        a thread that woke first sends its request before the clock moves past
+        the next thread's wake-up. (Moving the clock at once let a thread woken
+        at its slot send seconds of virtual time late, while other threads'
+        sleeps moved the clock on.) Outside `running()`, a sleep still waits
+        for running invocations to sleep or end.
+        """
+        with self._sleeps:
+            counted = getattr(self._mine, "counted", False)
+            entry = (self.now() + dt.timedelta(seconds=seconds), next(self._order))
+            heapq.heappush(self._sleepers, entry)
+            self._awake -= counted
+            self._sleeps.notify_all()
+            while self.now() < entry[0]:
+                if self._awake == 0 and self._sleepers[0] == entry:
+                    self.advance_to(entry[0])
+                    break
+                if not self._sleeps.wait(timeout=_STUCK_SECONDS):
+                    self.stuck += 1
+                    self.advance_to(entry[0])
+                    break
+            self._sleepers.remove(entry)
+            heapq.heapify(self._sleepers)
+            self._awake += counted
+            self._sleeps.notify_all()
 
     def now(self) -> dt.datetime:
         """The instant the clock was last set to."""

@@ -399,12 +399,9 @@ def _virtual_retry(clock: VirtualClock) -> RetryPolicy:
     (harsher than Azure, never kinder).
     """
 
-    def sleep(seconds: float) -> None:
-        # To the sleeper's own wake-up instant: threads that sleep at once overlap, as
-        # real sleeps do, instead of adding up (one after another it is the same).
-        clock.advance_to(clock.now() + dt.timedelta(seconds=seconds))
-
-    return RetryPolicy(sleep=sleep)
+    # Threads that sleep at once overlap and wake in order, as real sleeps do
+    # (VirtualClock.sleep), instead of adding up.
+    return RetryPolicy(sleep=clock.sleep)
 
 
 def _cluster_ids(fleet: Mapping[str, Any] | Path) -> tuple[ClusterId, ...]:

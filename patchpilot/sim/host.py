@@ -359,7 +359,12 @@ class LocalHost:
     def _submit(self, target: Registered, queue: MessageQueue, delivery: Delivery) -> Future[None]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="functions-worker")
-        return self._pool.submit(self._deliver, target, queue, delivery)
+        return self._pool.submit(self._deliver_running, target, queue, delivery)
+
+    def _deliver_running(self, target: Registered, queue: MessageQueue, delivery: Delivery) -> None:
+        """On a worker thread: the clock's sleepers wait for this one to sleep or end."""
+        with self.clock.running():
+            self._deliver(target, queue, delivery)
 
     def _lock_span(self) -> dt.timedelta:
         """How long a received message stays hidden: the visibility timeout, a second at least.

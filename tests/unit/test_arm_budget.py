@@ -115,7 +115,8 @@ def test_a_held_slot_lapses_when_its_start_never_comes_back() -> None:
 
     clock.advance(3600.0)
 
-    # The lapsed slot's token stays spent; coming back late is a new request.
+    # The lapsed slot's token is given back (AKS never saw it spent); coming back late
+    # is a new request.
     assert requests.acquire(SUB, "write", hold="start b") == 0.0
     assert requests.level(SUB, "write") == 0.0
 
