@@ -36,9 +36,36 @@ process (`--jobs`, default one per selection up to the CPU count), and the app
 finds the clusters through the simulator's Resource Graph, as it does in
 Azure, so a sweep costs requests per region and image family, not per cluster.
 
+The report ends with two lines. The `ratios:` line gives every selection's
+ratios to the model. The last line, `exposure:`, is the one issue 16's goal is
+judged by and keeps its format so runs can be compared by eye or by script:
+
+    exposure: linux prod median <d> model <d> floor <d> never-patched <n>;
+    windows prod median <d> model <d> floor <d> never-patched <n>;
+    prod-before-dev <k>/<n>; start/earliest <r>; early <n>
+
+(one line in the output). It is for the selection the app's default policy
+uses (the parser's default of `node_images.selection`, read by parsing the
+generated policy without it, so a new default moves the line with it); when
+the run does not include that selection it is the first selection's, named:
+`exposure (selection latest): ...`. `median` is the prod ring's median days
+exposed under Patch Pilot, `model` the NodeImage model's for the same prod
+pools, `floor` the model's median plus the soak days the policy asks before
+prod may take an image (:func:`soak_days_to`: the `soak_days` of every ring up
+to and including prod, as invariant 5 counts them: dev's from the day AKS
+offered the image, each later ring's from when the ring before it finished;
+0 + 2 + 5 = 7 in the generated policy), read from the run's own policy. A
+Patch Pilot median at the floor means the rules, not the windows, set prod's
+pace. `never-patched` is not the tables' `open` column: `open` counts every
+prod pool-release still unpatched at the end, including releases that
+reached the region days before it and could not yet have passed the soaks;
+`never-patched` counts only those that reached the region at least
+NEVER_PATCHED_AGE (30 days) before the end, the goal's "left unpatched".
+`<d>` is `-` when there is no sample (a replay too short for prod to move).
+
 Run: `.venv/bin/python bench/time_to_patch.py [--clusters 30] [--start 2025-07-01]
 [--days 365] [--selection both] [--jobs 2] [--windows varied|graded]
-[--out records.json]`. Last line: the ratios of every selection.
+[--out records.json]`.
 """
 
 from __future__ import annotations
@@ -77,11 +104,12 @@ from patchpilot.domain.fleet import NODE_OS_SCHEDULE, FleetState  # noqa: E402
 from patchpilot.domain.node_images import NodeImageVersion, parse_node_image  # noqa: E402
 from patchpilot.domain.plan import iso  # noqa: E402
 from patchpilot.domain.planner import first_opening  # noqa: E402
-from patchpilot.domain.policy import Policy  # noqa: E402
+from patchpilot.domain.policy import Policy, parse_policy  # noqa: E402
 
 DAY: Final = dt.timedelta(days=1)
 OSES: Final = ("Linux", "Windows")
 SELECTIONS: Final = ("soaked", "latest")
+NEVER_PATCHED_AGE: Final = dt.timedelta(days=30)  # issue 16: older releases must be patched
 PoolKey = tuple[str, str]  # (cluster resource ID lowercased, pool name)
 
 
@@ -148,6 +176,7 @@ class Figures:
 
     exposures: Mapping[tuple[str, str], tuple[float, ...]]
     unpatched: Mapping[tuple[str, str], int]
+    never_patched: Mapping[tuple[str, str], int]  # unpatched, in region NEVER_PATCHED_AGE or more
     start_ratio: float | None
     early_starts: int
     operations: int
@@ -381,6 +410,7 @@ def figures(
             done[op.key].append(op)
     exposures: dict[tuple[str, str], list[float]] = defaultdict(list)
     unpatched: dict[tuple[str, str], int] = defaultdict(int)
+    never_patched: dict[tuple[str, str], int] = defaultdict(int)
     for pool in pools:
         for image, at in catalog.released(pool.region):
             if image.family != pool.family or at >= end:
@@ -388,6 +418,8 @@ def figures(
             patched = _patched_at(done[pool.key], image)
             if patched is None:
                 unpatched[(pool.os, pool.ring)] += 1
+                if at <= end - NEVER_PATCHED_AGE:
+                    never_patched[(pool.os, pool.ring)] += 1
             else:
                 exposures[(pool.os, pool.ring)].append((patched - at) / DAY)
     timed = [
@@ -406,6 +438,7 @@ def figures(
     return Figures(
         exposures={k: tuple(v) for k, v in exposures.items()},
         unpatched=dict(unpatched),
+        never_patched=dict(never_patched),
         start_ratio=waited / allowed if allowed > 0 else None,
         early_starts=early,
         operations=len(operations),
@@ -455,7 +488,8 @@ def _overall(figures: Figures, os_name: str) -> tuple[float, ...]:
 
 
 def render(result: Replay) -> str:
-    """The printed report, one column per selection next to the model; the last line: ratios."""
+    """The printed report, one column per selection next to the model; then the ratios line,
+    and last the `exposure:` line of the default selection (see the module docstring)."""
     model = result.model_figures
     runs = ", ".join(f"{s.selection} {s.run.elapsed_seconds:.0f} s" for s in result.sides)
     lines = [
@@ -490,8 +524,69 @@ def render(result: Replay) -> str:
             f"{s.selection}: " + "; ".join(_ratios(s.figures, model)) for s in result.sides
         )
         + f" | nodeimage: prod before dev {_share(model.prod_before_dev, model.prod_operations)}",
+        exposure_line(result),
     ]
     return "\n".join(lines)
+
+
+def default_selection() -> str:
+    """The `node_images.selection` a policy gets when it names none: the generated policy
+    parsed without the field, so the answer is the parser's, not a copy of it."""
+    document = generate_policy()
+    del document["node_images"]["selection"]
+    return parse_policy(document).node_images.selection
+
+
+def soak_days_to(policy: Policy, ring_name: str) -> int:
+    """Days of soak the rules put between AKS offering an image and `ring_name` taking it.
+
+    Invariant 5: the first ring's `soak_days` count from the offer, each later
+    ring's from when the ring before it finished; so the sum over the rings up
+    to and including this one (dev 0 + staging 2 + prod 5 in the generated
+    policy). With every window always open that is prod's whole wait.
+    """
+    ring = next(r for r in policy.rings if r.name == ring_name)
+    return sum(r.soak_days for r in (*policy.rings_before(ring), ring))
+
+
+def floor_days(model_median: float | None, soak_days: int) -> float | None:
+    """The least median exposure rings can give: NodeImage's (same windows) plus the soaks."""
+    return None if model_median is None else model_median + soak_days
+
+
+def exposure_line(result: Replay) -> str:
+    """The stable last line: prod exposure against the model and floor, for the default selection
+    (or the first selection run, named, when the default was not run)."""
+    default = default_selection()
+    side = next((s for s in result.sides if s.selection == default), result.sides[0])
+    label = "exposure" if side.selection == default else f"exposure (selection {side.selection})"
+    prod = RINGS[-1]
+    soak = soak_days_to(side.run.inputs.policy, prod)
+    parts = []
+    for os_name in OSES:
+        ours = _prod_median(side.figures, os_name, prod)
+        model = _prod_median(result.model_figures, os_name, prod)
+        parts.append(
+            f"{os_name.lower()} prod median {_days(ours)} model {_days(model)} "
+            f"floor {_days(floor_days(model, soak))} "
+            f"never-patched {side.figures.never_patched.get((os_name, prod), 0)}"
+        )
+    figures = side.figures
+    parts += [
+        f"prod-before-dev {_share(figures.prod_before_dev, figures.prod_operations)}",
+        f"start/earliest {_ratio(figures.start_ratio)}",
+        f"early {figures.early_starts}",
+    ]
+    return f"{label}: " + "; ".join(parts)
+
+
+def _prod_median(figures: Figures, os_name: str, ring: str) -> float | None:
+    values = figures.exposures.get((os_name, ring), ())
+    return percentile(values, 0.5) if values else None
+
+
+def _days(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _exposure_rows(result: Replay, os_name: str) -> list[str]:

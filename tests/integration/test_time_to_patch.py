@@ -6,14 +6,17 @@ inside its pool's node OS window, never before the earliest moment the rules
 allowed (which itself is never before the image reached the region), never
 twice, and prod never ahead of dev. The windows here are recomputed from the
 fleet's schedules and the policy's freezes, not taken from the benchmark's
-own fields.
+own fields. The report's last line, `exposure:`, is held to its format and
+its floor to the generated policy's soaks, so issue 16's runs stay comparable.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from bench.replay_calendar import (
     WindowLayout,
     build_catalog,
     generate_fleet,
+    generate_policy,
     read_releases,
 )
 from bench.time_to_patch import (
@@ -31,7 +35,9 @@ from bench.time_to_patch import (
     Operation,
     Replay,
     Side,
+    default_selection,
     main,
+    percentile,
     render,
     replay,
     write_operations,
@@ -46,6 +52,19 @@ if not RELEASES_CSV.exists():
 START = dt.date(2025, 8, 1)
 DAYS = 61  # crosses the 2025-08-08, 08-29 and 09-21 releases and two Patch Tuesdays
 CLUSTERS = 6
+_DAYS = r"(\d+\.\d|-)"
+_OS_PART = (
+    rf"(?P<{{os}}>{{os}}) prod median (?P<{{os}}_median>{_DAYS}) model (?P<{{os}}_model>{_DAYS}) "
+    rf"floor (?P<{{os}}_floor>{_DAYS}) never-patched (?P<{{os}}_never>\d+)"
+)
+EXPOSURE = re.compile(
+    r"exposure(?: \(selection (?P<selection>[a-z_]+)\))?: "
+    + _OS_PART.format(os="linux")
+    + "; "
+    + _OS_PART.format(os="windows")
+    + r"; prod-before-dev (?P<ahead>\d+)/(?P<prod>\d+); "
+    r"start/earliest (?P<ratio>\d+\.\d\d|-); early (?P<early>\d+)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -134,21 +153,58 @@ def test_output_and_last_line(result: Replay, tmp_path: Path) -> None:
     assert {"available_at", "earliest_allowed_at", "started_at", "finished_at"} <= set(
         document["patchpilot"][0]
     )
-    last = render(result).splitlines()[-1]
-    assert last.startswith("ratios: soaked: ")
-    assert " | latest: " in last
+    ratios, last = render(result).splitlines()[-2:]
+    assert ratios.startswith("ratios: soaked: ")
+    assert " | latest: " in ratios
+    assert EXPOSURE.fullmatch(last), last
+
+
+def test_the_exposure_line_is_the_default_selections_prod_against_its_floor(
+    result: Replay,
+) -> None:
+    match = EXPOSURE.fullmatch(render(result).splitlines()[-1])
+    assert match is not None
+    assert match["selection"] is None  # the default selection ran: the line does not name it
+    default = default_selection()
+    ours, model = result.side(default).figures, result.model_figures
+    soak = sum(ring["soak_days"] for ring in generate_policy(default)["rings"])  # dev to prod
+    for os_name in ("Linux", "Windows"):
+        key, name = (os_name, "prod"), os_name.lower()
+        assert match[f"{name}_median"] == _median_text(ours.exposures.get(key, ()))
+        assert match[f"{name}_model"] == _median_text(model.exposures[key])
+        assert float(match[f"{name}_floor"]) == pytest.approx(
+            float(match[f"{name}_model"]) + soak, abs=0.051
+        )
+        assert int(match[f"{name}_never"]) == ours.never_patched.get(key, 0)
+        assert ours.never_patched.get(key, 0) <= ours.unpatched.get(key, 0)
+    assert (int(match["ahead"]), int(match["prod"])) == (
+        ours.prod_before_dev,
+        ours.prod_operations,
+    )
+    assert int(match["early"]) == ours.early_starts == 0
+    assert match["linux_median"] != "-"  # two months are enough for Linux prod to move
+
+
+def _median_text(values: Sequence[float]) -> str:
+    """The line's `<d>`: one decimal, or `-` for no sample (Windows prod in a short replay)."""
+    return f"{percentile(values, 0.5):.1f}" if values else "-"
 
 
 def test_one_selection_from_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "records.json"
-    argv = ["--start", "2025-08-01", "--days", "3", "--clusters", "3", "--selection", "latest"]
+    other = next(s for s in SELECTIONS if s != default_selection())
+    argv = ["--start", "2025-08-01", "--days", "3", "--clusters", "3", "--selection", other]
     assert main([*argv, "--jobs", "1", "--out", str(path)]) == 0
     document = json.loads(path.read_text(encoding="utf-8"))
-    assert document["selections"] == ["latest"]
-    assert {record["selection"] for record in document["patchpilot"]} <= {"latest"}
-    assert capsys.readouterr().out.splitlines()[-1].startswith("ratios: latest: ")
+    assert document["selections"] == [other]
+    assert {record["selection"] for record in document["patchpilot"]} <= {other}
+    ratios, last = capsys.readouterr().out.splitlines()[-2:]
+    assert ratios.startswith(f"ratios: {other}: ")
+    match = EXPOSURE.fullmatch(last)
+    assert match is not None, last
+    assert match["selection"] == other  # the default did not run: the line says whose it is
 
 
 @pytest.mark.parametrize(
