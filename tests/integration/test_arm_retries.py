@@ -115,25 +115,29 @@ def test_a_retry_after_beyond_the_deadline_is_handed_to_the_caller_not_slept(
 
 
 def test_the_deadline_bounds_a_call_in_real_time(sim: SimulatorHandle) -> None:
-    sim.set_faults(FaultPlan(server_error_rate=1.0))
     gateway = gateway_for(
         sim,
         retry=fast_retry(
-            deadline_seconds=0.2,
+            deadline_seconds=1.0,
             max_attempts=100,
-            initial_backoff_seconds=0.04,
-            max_backoff_seconds=0.04,
+            initial_backoff_seconds=0.1,
+            max_backoff_seconds=0.1,
             jitter_seconds=0.0,
             sleep=time.sleep,
         ),
     )
+    # A first, healthy call opens the TLS connection, so the attempts counted below
+    # are round trips, not a cold handshake on a busy machine.
+    gateway.observe(DEV, SweepCache())
+    before = served(sim, GET, 500)
+    sim.set_faults(FaultPlan(server_error_rate=1.0))
     began = time.monotonic()
 
     with pytest.raises(TemporaryError):
         gateway.observe(DEV, SweepCache())
 
-    assert time.monotonic() - began < 0.5
-    assert 2 <= served(sim, GET, 500) <= 6
+    assert time.monotonic() - began < 2.5
+    assert 2 <= served(sim, GET, 500) - before <= 11
 
 
 def test_an_action_is_retried_through_throttling_and_starts_once(sim: SimulatorHandle) -> None:
