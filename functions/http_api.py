@@ -1,10 +1,16 @@
 """HTTP triggers: the operator's API (status, plan, manual upgrades, pauses, alerts, OpenAPI).
 
-Every route needs the function key (`authLevel` function); Azure Monitor
-action groups pass it in the webhook URL (`?code=`). Each trigger hands its
-request to `patchpilot.api.exchange.answer` with one use case; reading the
-caller and the body, and turning errors into statuses, happen there, once
-for every route. The heavy modules load on the first request, not at import.
+Who may call what is `patchpilot.api.roles` (route -> role, docs/api.md).
+At the Functions host: with App Service authentication on (the platform's
+`WEBSITE_AUTH_ENABLED`, read once when the worker indexes the functions),
+people's routes are `anonymous` to the host, since Easy Auth has already
+refused a request without a valid Entra token and the code checks the app
+roles; with it off they need a function key, as before. The alert webhook
+always keeps its own function key (`authLevel` function; Azure Monitor puts
+it in the webhook URL), so that key opens nothing else. Each trigger hands
+its request to `patchpilot.api.exchange.answer` with one use case; reading
+the caller and the body, and turning errors into statuses, happen there.
+The heavy modules load on the first request, not at import.
 """
 
 from __future__ import annotations
@@ -14,11 +20,15 @@ from typing import TYPE_CHECKING
 
 import azure.functions as func
 
+from patchpilot.settings import platform_auth_enabled
+
 if TYPE_CHECKING:
     from patchpilot.api.exchange import Call, Reply
 
 bp = func.Blueprint()
 _KEY = func.AuthLevel.FUNCTION
+# Fails closed: if the platform's flag is missing, people's routes still need a key.
+_PEOPLE = func.AuthLevel.ANONYMOUS if platform_auth_enabled() else func.AuthLevel.FUNCTION
 
 
 def _answer(
@@ -35,13 +45,13 @@ def _answer(
     try:
         telemetry = current_runtime().services.telemetry
     except Exception:  # the app cannot start: `answer` turns the same failure into JSON
-        return answer(req, handle)
+        return answer(req, handle, function=name)
     with telemetry.invocation(name, "http", host=context.trace_context):
-        return answer(req, handle)
+        return answer(req, handle, function=name)
 
 
 @bp.function_name("api_status")
-@bp.route(route="status", methods=["GET"], auth_level=_KEY)
+@bp.route(route="status", methods=["GET"], auth_level=_PEOPLE)
 def api_status(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """Every cluster in scope (filters: ring, cluster) with what an operator looks for."""
     from patchpilot.api.exchange import Reply
@@ -55,7 +65,7 @@ def api_status(req: func.HttpRequest, context: func.Context) -> func.HttpRespons
 
 
 @bp.function_name("api_plan")
-@bp.route(route="plan", methods=["GET"], auth_level=_KEY)
+@bp.route(route="plan", methods=["GET"], auth_level=_PEOPLE)
 def api_plan(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """The dry-run plan at `at` (default now), as `patchpilot plan --json` prints it."""
     from patchpilot.api.exchange import Reply
@@ -71,9 +81,12 @@ def api_plan(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
 
 
 @bp.function_name("api_upgrade")
-@bp.route(route="upgrades", methods=["POST"], auth_level=_KEY)
+@bp.route(route="upgrades", methods=["POST"], auth_level=_PEOPLE)
 def api_upgrade(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    """A manual upgrade: started (202), scheduled (202), done already (200) or refused (409)."""
+    """A manual upgrade: started (202), scheduled (202), done already (200) or refused (409).
+
+    Needs the operate role; `force: true` needs the force role as well.
+    """
     from patchpilot.api.bodies import upgrade_request
     from patchpilot.api.exchange import Reply
     from patchpilot.service.idempotency import check_key
@@ -82,9 +95,8 @@ def api_upgrade(req: func.HttpRequest, context: func.Context) -> func.HttpRespon
     def handle(call: Call) -> Reply:
         key = check_key(call.header("Idempotency-Key"))
         request = upgrade_request(call.json())
-        result = request_upgrade(
-            call.services, request, call.operator, call.now, idempotency_key=key
-        )
+        operator = call.stronger("force") if request.force else call.operator
+        result = request_upgrade(call.services, request, operator, call.now, idempotency_key=key)
         status = 200 if result.outcome == "already_done" else 202
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
         return Reply(status, result.to_json(), headers)
@@ -93,7 +105,7 @@ def api_upgrade(req: func.HttpRequest, context: func.Context) -> func.HttpRespon
 
 
 @bp.function_name("api_list_pauses")
-@bp.route(route="pauses", methods=["GET"], auth_level=_KEY)
+@bp.route(route="pauses", methods=["GET"], auth_level=_PEOPLE)
 def api_list_pauses(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """The pauses in force."""
     from patchpilot.api.exchange import Reply
@@ -107,7 +119,7 @@ def api_list_pauses(req: func.HttpRequest, context: func.Context) -> func.HttpRe
 
 
 @bp.function_name("api_add_pause")
-@bp.route(route="pauses", methods=["POST"], auth_level=_KEY)
+@bp.route(route="pauses", methods=["POST"], auth_level=_PEOPLE)
 def api_add_pause(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """Pause the fleet, a ring or a cluster; who asked is recorded as the pause's `by`."""
     from patchpilot.api.bodies import pause_request
@@ -125,7 +137,7 @@ def api_add_pause(req: func.HttpRequest, context: func.Context) -> func.HttpResp
 
 
 @bp.function_name("api_delete_pause")
-@bp.route(route="pauses/{id}", methods=["DELETE"], auth_level=_KEY)
+@bp.route(route="pauses/{id}", methods=["DELETE"], auth_level=_PEOPLE)
 def api_delete_pause(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """Resume: delete one pause by id."""
     from patchpilot.api.exchange import Reply
@@ -141,18 +153,23 @@ def api_delete_pause(req: func.HttpRequest, context: func.Context) -> func.HttpR
 @bp.function_name("api_alert")
 @bp.route(route="alerts", methods=["POST"], auth_level=_KEY)
 def api_alert(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    """Azure Monitor's webhook: a fired alert pauses its scope, its resolution resumes it."""
+    """Azure Monitor's webhook: a fired alert pauses its scope, its resolution resumes it.
+
+    Its own key (or the alert app role) opens this function only; an alert can
+    add pauses and lift only the pauses its own instance added.
+    """
     from patchpilot.api.exchange import Reply
     from patchpilot.service.alerts import handle_alert
 
     def handle(call: Call) -> Reply:
-        return Reply(200, handle_alert(call.services, call.json(), call.now).to_json())
+        outcome = handle_alert(call.services, call.json(), call.now, caller=call.operator)
+        return Reply(200, outcome.to_json())
 
     return _answer("api_alert", req, context, handle)
 
 
 @bp.function_name("api_openapi")
-@bp.route(route="openapi.json", methods=["GET"], auth_level=_KEY)
+@bp.route(route="openapi.json", methods=["GET"], auth_level=_PEOPLE)
 def api_openapi(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """The OpenAPI 3.1 document describing every route."""
     from patchpilot.api.exchange import Reply

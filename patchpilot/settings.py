@@ -74,6 +74,10 @@ DEFAULT_WINDOWS_SCHEDULE: Final = "0 0 18 8-14 * Tue"
 # Hourly at :17, away from the sweep's quarter hours; each run reads at most 5,000 rows.
 DEFAULT_RETENTION_SCHEDULE: Final = "0 17 * * * *"
 StoreKind = Literal["tables", "sqlite"]
+# Set by App Service itself (never by Patch Pilot's Bicep) to "True" when its
+# authentication (Easy Auth) is on for the app: only then are the identity
+# headers the platform's own (Microsoft.Identity.Web reads the same variable).
+PLATFORM_AUTH: Final = "WEBSITE_AUTH_ENABLED"
 
 PUBLIC_ARM: Final = "https://management.azure.com"
 PUBLIC_AUDIENCE: Final = "https://management.azure.com/.default"
@@ -166,6 +170,17 @@ def process_environment() -> dict[str, str]:
     module that reads ``os.environ``.
     """
     return dict(os.environ)
+
+
+def platform_auth_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether App Service authentication is on for this app, as the platform says.
+
+    Read per call (a few dictionary lookups) so tests can change the
+    environment; `patchpilot serve` and the tests of its front door set the
+    answer with :func:`patchpilot.api.roles.use_platform` instead.
+    """
+    values = os.environ if environ is None else environ
+    return values.get(PLATFORM_AUTH, "").strip().lower() == "true"
 
 
 def _get(environ: Mapping[str, str], name: str, default: str) -> str:

@@ -1,8 +1,10 @@
 """One HTTP exchange: read the request once, run one use case, answer JSON, map errors to statuses.
 
-Every HTTP trigger calls :func:`answer` with its request and a handler that
-calls one use case. The runtime and the instant `now` are read once here; the
-caller is read from the headers (:mod:`patchpilot.api.principal`); the body
+Every HTTP trigger calls :func:`answer` with its request, its function's
+name and a handler that calls one use case. The runtime and the instant
+`now` are read once here; the caller is read as the platform vouches for it
+and must hold the route's role (:mod:`patchpilot.api.roles`: 401 without a
+credential, 403 naming the role) before anything else is read; the body
 is parsed only when the handler asks (:meth:`Call.json`), with a size limit.
 
 Errors are answered as ``{"error": {"code", "message"}}`` with the status
@@ -22,7 +24,15 @@ from typing import Any, Final
 
 import azure.functions as func
 
-from patchpilot.api.principal import operator_from
+from patchpilot.api.roles import (
+    ROUTE_ROLES,
+    ForbiddenError,
+    Role,
+    UnauthenticatedError,
+    caller,
+    current_platform,
+    require,
+)
 from patchpilot.errors import InvalidInputError, PermanentError, ScopeError, TemporaryError
 from patchpilot.runtime import current_runtime
 from patchpilot.service.deps import Services
@@ -42,6 +52,8 @@ _HEADERS: Final = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosni
 _log = logging.getLogger(__name__)
 # The first class an error is an instance of decides its status: subclasses come first.
 _STATUSES: Final[tuple[tuple[type[BaseException], int], ...]] = (
+    (UnauthenticatedError, 401),
+    (ForbiddenError, 403),
     (TooLargeError, 413),
     (MalformedError, 400),
     (ScopeError, 404),
@@ -52,6 +64,8 @@ _STATUSES: Final[tuple[tuple[type[BaseException], int], ...]] = (
 )
 _CODES: Final = {
     400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "ClusterNotInScope",
     409: "Blocked",
     413: "PayloadTooLarge",
@@ -110,12 +124,20 @@ class Call:
         value = self.request.headers.get(name)
         return str(value) if value is not None else None
 
+    def stronger(self, role: Role) -> Operator:
+        """The operator acting with a role beyond the route's (403 without it)."""
+        return require(self.operator, role)
 
-def answer(request: func.HttpRequest, handle: Callable[[Call], Reply]) -> func.HttpResponse:
-    """Run `handle` on the request; whatever happens, answer JSON."""
+
+def answer(
+    request: func.HttpRequest, handle: Callable[[Call], Reply], *, function: str
+) -> func.HttpResponse:
+    """Check the caller's role for `function`, run `handle`; whatever happens, answer JSON."""
     try:
+        who = caller(function, request.headers, current_platform())
+        operator = require(who, ROUTE_ROLES[function])
         runtime = current_runtime()
-        call = Call(request, runtime.services, runtime.now(), operator_from(request.headers))
+        call = Call(request, runtime.services, runtime.now(), operator)
         reply = handle(call)
     except Exception as exc:  # translated at the edge: every error becomes a JSON answer
         reply = error_reply(exc)
@@ -134,6 +156,9 @@ def error_reply(exc: BaseException) -> Reply:
     message = str(exc) if status != 500 else "the request failed inside Patch Pilot; see its logs"
     if status == 500:
         _log.error("request failed", exc_info=exc)
+    elif status in (401, 403):
+        # Refusals of a credential are part of the audit trail, as the changes are.
+        _log.warning("refused with %d: %s", status, message)
     body = {"error": {"code": code, "message": message[:_MAX_MESSAGE]}}
     return Reply(status, body, headers)
 
@@ -147,6 +172,8 @@ def _classify(exc: BaseException) -> tuple[int, str, dict[str, str]]:
     code = getattr(exc, "code", None) if status != 500 else None
     retry = getattr(exc, "retry_after", None)
     headers = {"Retry-After": str(max(1, round(retry)))} if isinstance(retry, float | int) else {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="patchpilot"'
     return status, code if isinstance(code, str) else _CODES[status], headers
 
 

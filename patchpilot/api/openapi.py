@@ -13,6 +13,7 @@ import copy
 from typing import Any, Final
 
 from patchpilot import __version__
+from patchpilot.api.roles import APP_ROLES, KEY_FUNCTIONS, ROUTE_ROLES
 
 JSON: Final = "application/json"
 _NULLABLE_TEXT: Final = {"type": ["string", "null"]}
@@ -57,7 +58,10 @@ def _response(description: str, schema: str | None = None) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     meaning = {
         400: "Malformed request: not JSON, wrong shape, unknown or missing field.",
-        401: "No valid function key (x-functions-key header or code query parameter).",
+        401: "No valid credential: an Entra token for Patch Pilot's app (App Service "
+        "authentication on), or the function's key (x-functions-key or ?code=) where it "
+        "takes one. Easy Auth and the Functions host may answer it with an empty body.",
+        403: "A valid caller without the role this needs; the message names the role.",
         404: "Unknown cluster, pool or pause (or a cluster outside the policy's scopes).",
         409: "Blocked by a rule (window, freeze, pause, alert, version rule) or busy.",
         413: "Body larger than 256 KiB.",
@@ -65,8 +69,9 @@ def _errors(*statuses: int) -> dict[str, Any]:
         503: "The store or ARM is unavailable for now; retry after Retry-After seconds.",
     }
     answers = {str(status): _response(meaning[status], "Error") for status in statuses}
-    # Azure Functions answers a missing key itself, with an empty body.
-    answers["401"] = _response(meaning[401])
+    # Every route checks who calls it: 401 without a credential, 403 without the role.
+    answers["401"] = _response(meaning[401], "Error")
+    answers["403"] = _response(meaning[403], "Error")
     return answers
 
 
@@ -466,20 +471,57 @@ _PATHS: Final[dict[str, Any]] = {
     },
 }
 
+# The HTTP function behind each operation (functions/http_api.py), for its role.
+FUNCTIONS: Final[dict[tuple[str, str], str]] = {
+    ("/status", "get"): "api_status",
+    ("/plan", "get"): "api_plan",
+    ("/upgrades", "post"): "api_upgrade",
+    ("/pauses", "get"): "api_list_pauses",
+    ("/pauses", "post"): "api_add_pause",
+    ("/pauses/{id}", "delete"): "api_delete_pause",
+    ("/alerts", "post"): "api_alert",
+    ("/openapi.json", "get"): "api_openapi",
+}
+
+
+def _mark_roles(paths: dict[str, Any]) -> None:
+    """Each operation names its function, its role and its app role (docs/api.md's table)."""
+    for (path, method), function in FUNCTIONS.items():
+        operation = paths[path][method]
+        role = ROUTE_ROLES[function]
+        operation["x-patchpilot-function"] = function
+        operation["x-patchpilot-role"] = role
+        operation["x-patchpilot-app-role"] = APP_ROLES[role]
+        # People use the token (a function key only where App Service authentication
+        # is off); the alert webhook keeps its own key.
+        if function in KEY_FUNCTIONS:
+            operation["security"] = [{"functionKey": []}, {"functionKeyQuery": []}]
+
+
+_mark_roles(_PATHS)
+
 _DOCUMENT: Final[dict[str, Any]] = {
     "openapi": "3.1.0",
     "info": {
         "title": "AKS Patch Pilot operator API",
         "version": __version__,
         "description": "Status, dry-run plans, manual upgrades, pauses and Azure Monitor "
-        "alert gates. Every route needs the function key.",
+        "alert gates. People call it with a Microsoft Entra token for Patch Pilot's app "
+        "(App Service authentication); each operation names the app role it needs "
+        "(x-patchpilot-role). The alert webhook also takes its own function key.",
     },
     "servers": [{"url": "/api"}],
-    "security": [{"functionKey": []}, {"functionKeyQuery": []}],
+    "security": [{"entra": []}, {"functionKey": []}, {"functionKeyQuery": []}],
     "paths": _PATHS,
     "components": {
         "schemas": _SCHEMAS,
         "securitySchemes": {
+            "entra": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A Microsoft Entra access token for the app registration "
+                "(scope api://<client id>/.default), validated by App Service authentication.",
+            },
             "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
             "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
         },

@@ -69,8 +69,15 @@ class AlertOutcome:
         }
 
 
-def handle_alert(services: Services, payload: object, now: dt.datetime) -> AlertOutcome:
-    """Pause on Fired, lift on Resolved; a malformed or unmapped alert changes nothing."""
+def handle_alert(
+    services: Services, payload: object, now: dt.datetime, *, caller: Operator | None = None
+) -> AlertOutcome:
+    """Pause on Fired, lift on Resolved; a malformed or unmapped alert changes nothing.
+
+    `caller` is the credential that delivered the notification (the alert
+    function's key, or Azure Monitor's token with the alert role), traced
+    beside the rule; the pauses' `by` stays the rule, which is what acted.
+    """
     try:
         notice = parse_alert(payload)
     except InvalidInputError as exc:
@@ -83,8 +90,14 @@ def handle_alert(services: Services, payload: object, now: dt.datetime) -> Alert
             "ring for it"
         )
     operator = Operator(alert_actor(notice.rule), "alert")
+    delivered_by = caller.actor if caller is not None else None
     with operator_span(
-        services, "alert", operator, alert_id=notice.alert_id, condition=notice.condition
+        services,
+        "alert",
+        operator,
+        alert_id=notice.alert_id,
+        condition=notice.condition,
+        delivered_by=delivered_by,
     ):
         if notice.fired:
             return _fire(services, notice, scopes, now)

@@ -8,6 +8,10 @@ so retrying a refused request asks again. The ledger stays the guard against
 two concurrent first attempts (at most one claim wins); this record only
 makes the retry's answer the same. Records live in the store's snapshots
 (kind :data:`KIND`) for :data:`KEEP`.
+
+A record belongs to the caller that made it (the operator's name): another
+caller sending the same key is refused (422) and never sees the first
+caller's answer, since keys are chosen by clients and may collide or leak.
 """
 
 from __future__ import annotations
@@ -44,15 +48,21 @@ def fingerprint(request: Any) -> str:
 
 
 def recall(
-    store: Store, route: str, key: str, digest: str, now: dt.datetime
+    store: Store, route: str, key: str, digest: str, now: dt.datetime, *, caller: str
 ) -> dict[str, Any] | None:
-    """The answer kept for this key on this route, or None when there is none (or it aged out)."""
+    """The answer kept for this caller's key on this route, or None (none, or aged out)."""
     body = store.get_snapshot(KIND, f"{route}:{key}")
     if body is None:
         return None
     kept = json.loads(body)
     if dt.datetime.fromisoformat(kept["at"]) + KEEP <= now:
         return None
+    # Records kept before callers were recorded have none: they answer as before.
+    if kept.get("caller", caller) != caller:
+        raise ReusedKeyError(
+            f"Idempotency-Key {key!r} was already used by another caller on {route}; "
+            "use a new key (a UUID)"
+        )
     if kept["fingerprint"] != digest:
         raise ReusedKeyError(
             f"Idempotency-Key {key!r} was already used for a different request on {route}; "
@@ -63,8 +73,15 @@ def recall(
 
 
 def remember(
-    store: Store, route: str, key: str, digest: str, *, answer: dict[str, Any], now: dt.datetime
+    store: Store,
+    route: str,
+    key: str,
+    digest: str,
+    *,
+    answer: dict[str, Any],
+    now: dt.datetime,
+    caller: str,
 ) -> None:
-    """Keep the answer given to the first request with this key."""
-    record = {"fingerprint": digest, "answer": answer, "at": now.isoformat()}
+    """Keep the answer given to the caller's first request with this key."""
+    record = {"fingerprint": digest, "answer": answer, "at": now.isoformat(), "caller": caller}
     store.put_snapshot(KIND, f"{route}:{key}", json.dumps(record), now)

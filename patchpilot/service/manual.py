@@ -75,7 +75,9 @@ def request_upgrade(
     """Start, schedule or refuse one upgrade; a retried key gets the first answer."""
     digest = idempotency.fingerprint(request.to_json())
     if idempotency_key is not None:
-        kept = idempotency.recall(services.store, ROUTE, idempotency_key, digest, now)
+        kept = idempotency.recall(
+            services.store, ROUTE, idempotency_key, digest, now, caller=operator.name
+        )
         if kept is not None:
             return UpgradeAnswer.from_json(kept)
     details = {k: v for k, v in request.to_json().items() if k != "cluster"}
@@ -95,7 +97,13 @@ def request_upgrade(
     )
     if idempotency_key is not None:
         idempotency.remember(
-            services.store, ROUTE, idempotency_key, digest, answer=answer.to_json(), now=now
+            services.store,
+            ROUTE,
+            idempotency_key,
+            digest,
+            answer=answer.to_json(),
+            now=now,
+            caller=operator.name,
         )
     return answer
 
@@ -148,7 +156,7 @@ def _upgrade_held(ask: _Ask) -> UpgradeAnswer:
         return _already(ask, state, existing)
     _refuse_backwards(state, request, target)
     wanted = Requested(
-        state.key, request.pool, request.kind, target, ask.operator.name, _why(request), now
+        state.key, request.pool, request.kind, target, ask.operator.actor, _why(request), now
     )
     others = tuple(r for r in history.requests if r.subject != wanted.subject)
     history = replace(history, requests=(*others, wanted))
@@ -257,7 +265,7 @@ def _start(ask: _Ask, observation: ClusterObservation, action: Action) -> Upgrad
     state = observation.state
     assert ask.lease is not None  # taken by _upgrade
     start = StartAsk(
-        observation, action, ask.lease, ask.operator.name, _why(request), forced=request.force
+        observation, action, ask.lease, ask.operator.actor, _why(request), forced=request.force
     )
     result = start_once(services, start, now)
     if result.verdict in ("held", "found"):
@@ -321,7 +329,7 @@ def _answer(
         planned_at=action.not_before,
         window_end=None if request.force else action.window_end,
         forced=request.force,
-        requested_by=ask.operator.name,
+        requested_by=ask.operator.actor,
         reason=reason,
         operation=operation_json(operation) if operation else None,
     )
@@ -342,7 +350,7 @@ def _already(ask: _Ask, state: ClusterState, existing: Operation) -> UpgradeAnsw
         planned_at=existing.started_at or existing.claimed_at,
         window_end=None,
         forced=request.force,
-        requested_by=ask.operator.name,
+        requested_by=ask.operator.actor,
         reason=f"the ledger already holds this upgrade ({existing.state}, asked by {who} "
         f"at {iso(existing.claimed_at)}): nothing new was started",
         operation=operation_json(existing),
@@ -350,7 +358,7 @@ def _already(ask: _Ask, state: ClusterState, existing: Operation) -> UpgradeAnsw
 
 
 def _notice(ask: _Ask, action: Action) -> dict[str, Any]:
-    return {**started_data(action), "requested_by": ask.operator.name, "forced": ask.request.force}
+    return {**started_data(action), "requested_by": ask.operator.actor, "forced": ask.request.force}
 
 
 # Small readers ----------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 A pause stops every new upgrade in its scope (the whole fleet, one ring, one
 cluster) until it expires or someone deletes it; upgrades already running
-finish. Who asked is stored as the pause's `by` and traced; so is who
-resumed, in the trace and the log (the store forgets a deleted pause).
+finish. Who asked, with which role, is stored as the pause's `by`
+(:attr:`~patchpilot.service.operator.Operator.actor`) and traced with the
+reason; so is who resumed, in the trace and the log (the store forgets a
+deleted pause).
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ def add_pause(
     """Store the pause (who asked is its `by`); a retried key returns the first pause."""
     digest = idempotency.fingerprint(request.to_json())
     if idempotency_key is not None:
-        kept = idempotency.recall(services.store, ROUTE, idempotency_key, digest, now)
+        kept = idempotency.recall(
+            services.store, ROUTE, idempotency_key, digest, now, caller=operator.name
+        )
         if kept is not None:
             return pause_from_json(kept)
     target = _target(services, request)
@@ -68,13 +72,19 @@ def add_pause(
         services, "pause", operator, scope=request.scope, target=target, reason=request.reason
     ) as span:
         pause = services.store.add_pause(
-            request.scope, request.reason, operator.name, now, target=target, until=request.until
+            request.scope, request.reason, operator.actor, now, target=target, until=request.until
         )
         span.set_attribute("patchpilot.pause_id", pause.id)
     _log.warning("%s paused %s %s: %s", operator, request.scope, target or "", request.reason)
     if idempotency_key is not None:
         idempotency.remember(
-            services.store, ROUTE, idempotency_key, digest, answer=pause_json(pause), now=now
+            services.store,
+            ROUTE,
+            idempotency_key,
+            digest,
+            answer=pause_json(pause),
+            now=now,
+            caller=operator.name,
         )
     return pause
 
@@ -92,7 +102,8 @@ def remove_pause(
         (p for p in services.store.list_pauses(now, include_expired=True) if p.id == pause_id),
         None,
     )
-    with operator_span(services, "resume", operator, pause_id=pause_id):
+    reason = pause.reason if pause is not None else None
+    with operator_span(services, "resume", operator, pause_id=pause_id, reason=reason):
         if pause is None or not services.store.delete_pause(pause_id):
             raise NotFoundError(f"no pause has id {pause_id!r}", code="PauseNotFound")
     _log.warning("%s resumed %s %s (pause %s)", operator, pause.scope, pause.target or "", pause.id)

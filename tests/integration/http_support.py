@@ -22,6 +22,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from patchpilot.api.openapi import document
+from patchpilot.api.principal import PRINCIPAL_HEADER, encode_principal
+from patchpilot.api.roles import APP_ROLES, Platform, Role, use_platform
 from patchpilot.domain.policy import Policy, parse_policy
 from patchpilot.sim.harness import Harness, running_app
 from patchpilot.telemetry import Telemetry
@@ -37,6 +39,17 @@ START = dt.datetime(2025, 11, 22, 1, 30, tzinfo=dt.UTC)
 WEEKDAY = dt.datetime(2025, 11, 20, 12, 0, tzinfo=dt.UTC)
 NEXT_WINDOW = dt.datetime(2025, 11, 22, 1, 0, tzinfo=dt.UTC)
 DOCUMENT = document()
+OID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+def person(name: str, *roles: Role, oid: str = OID) -> dict[str, str]:
+    """The header App Service authentication sends for a signed-in person with app roles."""
+    return {PRINCIPAL_HEADER: encode_principal(name, oid, tuple(APP_ROLES[r] for r in roles))}
+
+
+def actor(name: str, role: Role, oid: str = OID) -> str:
+    """What the store records for that person acting with `role`."""
+    return f"entra:{oid} {name} ({role})"
 
 
 def cluster_id(name: str, group: str, subscription: str = SUB) -> str:
@@ -155,10 +168,19 @@ class Api:
         raw: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
+        auth: bool | None = None,
     ) -> Answer:
-        """One request through `LocalHost.http`; the answer is checked against the document."""
+        """One request through `LocalHost.http`; the answer is checked against the document.
+
+        `auth`: whether App Service authentication is on for this request
+        (None: on when the headers carry a principal, as only the platform
+        would send one; off, the caller is the function's key holder).
+        """
         data = raw if raw is not None else b"" if body is None else json.dumps(body).encode()
-        response = self.app.host.http(method, path, body=data, headers=headers, params=params)
+        lowered = {k.lower() for k in headers or {}}
+        platform = Platform(PRINCIPAL_HEADER in lowered if auth is None else auth)
+        with use_platform(platform):
+            response = self.app.host.http(method, path, body=data, headers=headers, params=params)
         answer = Answer(
             response.status_code, json.loads(response.get_body()), dict(response.headers)
         )

@@ -8,7 +8,17 @@ from typing import Any
 
 import pytest
 
-from tests.integration.http_support import DEV, DEV2, LAB, PROD, Api, cluster_id, running_api
+from tests.integration.http_support import (
+    DEV,
+    DEV2,
+    LAB,
+    PROD,
+    Api,
+    actor,
+    cluster_id,
+    person,
+    running_api,
+)
 
 
 @pytest.fixture
@@ -33,15 +43,16 @@ def reasons(api: Api, cluster: str) -> list[str]:
 def test_a_pause_blocks_its_scope_and_names_who_asked(
     api: Api, pause: dict[str, Any], paused: list[str], free: list[str]
 ) -> None:
-    who = {"X-MS-CLIENT-PRINCIPAL-NAME": "carol@contoso.com"}
+    who = person("carol@contoso.com", "stop")
     answer = api.call("POST", "/api/pauses", {**pause, "reason": "incident 7"}, headers=who)
     assert answer.status == 201
-    assert (answer.body["by"], answer.body["reason"]) == ("carol@contoso.com", "incident 7")
+    carol = actor("carol@contoso.com", "stop")
+    assert (answer.body["by"], answer.body["reason"]) == (carol, "incident 7")
     for cluster in paused:
         found = reasons(api, cluster)
         assert found
         assert all(r.startswith("blocked: ") for r in found)
-        assert any("paused by carol@contoso.com: incident 7" in r for r in found)
+        assert any(f"paused by {carol}: incident 7" in r for r in found)
     for cluster in free:
         assert not any("paused" in r for r in reasons(api, cluster))
 

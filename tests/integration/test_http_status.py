@@ -60,7 +60,7 @@ def test_status_shows_the_last_operation_of_a_pool_with_who_started_it(api: Api)
     assert (last["kind"], last["state"], last["actor"], last["reason"]) == (
         "node_image",
         "started",
-        "function key",
+        "function key: api_upgrade (operate)",
         "CVE-2025-1",
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import threading
@@ -25,14 +24,17 @@ from tests.integration.http_support import (
     PROD,
     WEEKDAY,
     Api,
+    actor,
     cluster_id,
+    person,
     policy_doc,
     running_api,
 )
 
-ALICE = {"X-MS-CLIENT-PRINCIPAL-NAME": "alice@contoso.com"}
+ALICE = person("alice@contoso.com", "operate")
+# Forcing takes a person with the force role: a function key never lifts a freeze.
+ERIN = person("erin@contoso.com", "force")
 GHOST = cluster_id("ghost", "rg-dev")
-OBJECT_ID = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 
 
 @pytest.fixture
@@ -53,15 +55,12 @@ def test_an_upgrade_inside_its_window_starts_now_and_records_who_asked(api: Api)
     answer = api.call("POST", "/api/upgrades", body, headers=ALICE)
     assert answer.status == 202
     assert answer.body["outcome"] == "started"
-    assert (answer.body["target"], answer.body["requested_by"]) == ("1.33.2", "alice@contoso.com")
+    alice = actor("alice@contoso.com", "operate")
+    assert (answer.body["target"], answer.body["requested_by"]) == ("1.33.2", alice)
     assert api.upgrade_calls() == before + 1
     record = api.app.services.store.get(OperationKey(DEV.lower(), None, "kubernetes", "1.33.2"))
     assert record is not None
-    assert (record.state, record.actor, record.reason) == (
-        "started",
-        "alice@contoso.com",
-        "new minor",
-    )
+    assert (record.state, record.actor, record.reason) == ("started", alice, "new minor")
 
 
 def test_a_repeated_request_is_not_a_second_upgrade(api: Api) -> None:
@@ -128,7 +127,10 @@ def test_outside_its_window_an_upgrade_is_scheduled_and_starts_when_the_window_o
     key = OperationKey(DEV2.lower(), None, "kubernetes", "1.33.2")
     record = weekday.app.services.store.get(key)
     assert record is not None
-    assert (record.actor, record.reason) == ("function key", "manual upgrade")
+    assert (record.actor, record.reason) == (
+        "function key: api_upgrade (operate)",
+        "manual upgrade",
+    )
 
 
 @pytest.mark.parametrize(
@@ -151,7 +153,7 @@ def test_version_rules_refuse_with_the_rule_even_when_forced(
 ) -> None:
     for force in (False, True):
         request = {"cluster": DEV, **body, "force": force, "reason": "trying"}
-        answer = api.call("POST", "/api/upgrades", request)
+        answer = api.call("POST", "/api/upgrades", request, headers=ERIN)
         assert (answer.status, answer.code) == (409, code)
         assert words in answer.body["error"]["message"]
     assert api.upgrade_calls() == 0
@@ -168,14 +170,14 @@ def test_a_minor_is_never_skipped(tmp_path: Path) -> None:
 def test_force_needs_a_reason(weekday: Api) -> None:
     for reason in (None, "", "   "):
         body = {"cluster": DEV2, "version": "1.33.2", "force": True, "reason": reason}
-        answer = weekday.call("POST", "/api/upgrades", body)
+        answer = weekday.call("POST", "/api/upgrades", body, headers=ERIN)
         assert (answer.status, answer.code) == (422, "InvalidValue")
     assert weekday.upgrade_calls() == 0
 
 
 def test_force_lifts_the_window_and_records_its_reason(weekday: Api) -> None:
     body = {"cluster": DEV2, "version": "1.33.2", "force": True, "reason": "CVE-2025-1234"}
-    answer = weekday.call("POST", "/api/upgrades", body)
+    answer = weekday.call("POST", "/api/upgrades", body, headers=ERIN)
     assert answer.status == 202
     assert (answer.body["outcome"], answer.body["forced"]) == ("started", True)
     assert answer.body["planned_at"] == "2025-11-20T12:00:00Z"
@@ -189,7 +191,9 @@ def test_force_lifts_a_freeze(tmp_path: Path) -> None:
         body: dict[str, Any] = {"cluster": DEV2, "version": "1.33.2"}
         waiting = api.call("POST", "/api/upgrades", body)
         assert waiting.body["planned_at"] == "2026-01-10T01:00:00Z"
-        forced = api.call("POST", "/api/upgrades", {**body, "force": True, "reason": "hotfix"})
+        forced = api.call(
+            "POST", "/api/upgrades", {**body, "force": True, "reason": "hotfix"}, headers=ERIN
+        )
     assert forced.body["outcome"] == "started"
 
 
@@ -197,10 +201,10 @@ def test_force_does_not_lift_a_pause_or_a_ring_gate(weekday: Api) -> None:
     pause = {"scope": "cluster", "target": DEV2, "reason": "incident 42"}
     assert weekday.call("POST", "/api/pauses", pause).status == 201
     body = {"cluster": DEV2, "version": "1.33.2", "force": True, "reason": "please"}
-    paused = weekday.call("POST", "/api/upgrades", body)
+    paused = weekday.call("POST", "/api/upgrades", body, headers=ERIN)
     assert (paused.status, paused.code) == (409, "Blocked")
     assert "incident 42" in paused.body["error"]["message"]
-    gated = weekday.call("POST", "/api/upgrades", {**body, "cluster": PROD})
+    gated = weekday.call("POST", "/api/upgrades", {**body, "cluster": PROD}, headers=ERIN)
     assert gated.status == 409
     assert "ring prod waits for ring staging" in gated.body["error"]["message"]
     assert weekday.upgrade_calls() == 0
@@ -238,18 +242,7 @@ def test_bad_requests_are_refused_and_change_nothing(
 
 def test_an_entra_principal_is_recorded_in_the_store_and_the_trace(tmp_path: Path) -> None:
     memory: InMemoryTelemetry = in_memory_telemetry()
-    claims = {
-        "auth_typ": "aad",
-        "name_typ": "preferred_username",
-        "claims": [
-            {"typ": "preferred_username", "val": "bob@contoso.com"},
-            {
-                "typ": "http://schemas.microsoft.com/identity/claims/objectidentifier",
-                "val": "oid-1",
-            },
-        ],
-    }
-    header = {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(claims).encode()).decode()}
+    header = person("bob@contoso.com", "force", oid="oid-1")
     try:
         with running_api(tmp_path, telemetry=memory.telemetry) as api:
             body = {"cluster": DEV, "version": "1.33.2", "reason": "quarterly"}
@@ -260,9 +253,11 @@ def test_an_entra_principal_is_recorded_in_the_store_and_the_trace(tmp_path: Pat
     finally:
         memory.shutdown()
     assert record is not None
-    assert record.actor == "bob@contoso.com"
+    # Not forced: the role used is operate, though bob holds force.
+    assert record.actor == "entra:oid-1 bob@contoso.com (operate)"
     attributes = dict(span.attributes or {})
-    assert attributes["enduser.id"] == "bob@contoso.com"
+    assert attributes["enduser.id"] == "entra:oid-1 bob@contoso.com"
+    assert attributes["enduser.role"] == "operate"
     assert attributes["patchpilot.operator.object_id"] == "oid-1"
     assert attributes["patchpilot.reason"] == "quarterly"
 

@@ -207,7 +207,9 @@ def poison_case(backend: Backend) -> tuple[Check, Check]:
 
 def idempotency_case(store: RowStore) -> tuple[Check, Check]:
     for name, at in (("old", NOW - 49 * dt.timedelta(hours=1)), ("young", NOW - 23 * DAY / 24)):
-        idempotency.remember(store, "pauses", name, "digest", answer={"id": name}, now=at)
+        idempotency.remember(
+            store, "pauses", name, "digest", answer={"id": name}, now=at, caller="test"
+        )
     return _snapshot_present(store, IDEMPOTENCY, "pauses:old"), _snapshot_present(
         store, IDEMPOTENCY, "pauses:young"
     )
@@ -418,7 +420,7 @@ def fill(store: RowStore) -> int:
         store.seen_event(f"event-{n}", old, DAY)
         store.record_poison(f"message-{n}", "{}", old)
         store.add_pause("fleet", "f", "ops", old, until=old, pause_id=f"pause-{n}")
-        idempotency.remember(store, "pauses", f"k{n}", "d", answer={}, now=old)
+        idempotency.remember(store, "pauses", f"k{n}", "d", answer={}, now=old, caller="t")
         _alert_record(store, f"alert-{n}", "resolved", [], old)
     store.open_watch("2024-01", "westeurope", "AKSWindows-2022-containerd", old)
     return 4 + 6 * 5 + 1
@@ -478,7 +480,7 @@ class RewritesAfterRead:
 def test_a_row_rewritten_between_read_and_delete_stays(backend: Backend, others: int) -> None:
     store = backend.store
     for name in ["k", *(f"other-{n}" for n in range(others))]:
-        idempotency.remember(store, "pauses", name, "d", answer={}, now=T0)
+        idempotency.remember(store, "pauses", name, "d", answer={}, now=T0, caller="t")
     target = keys.escape("pauses:k")
     racing = RewritesAfterRead(backend.rows, (IDEMPOTENCY, target))
 
