@@ -5,9 +5,12 @@ host (:class:`~patchpilot.sim.host.LocalHost`) into the HTTP triggers that
 `function_app.py` registers, exactly as Azure would route it. Around them
 this package adds what the Functions host adds in Azure (`front_door`, `app`):
 
-- the function key: one random key per run, required as the
-  `x-functions-key` header or the `code` query parameter (else 401), as
-  `authLevel: function` does;
+- who may call (`--auth`, :mod:`.credentials`): with ``entra`` (the
+  default) App Service authentication is modelled on, with one bearer
+  token per role (read, stop, operate, force) printed at start and written
+  to `<state>/tokens/`; with ``keys`` it is off, and a host key opens every
+  route while identity headers are ignored. Either way the alert webhook
+  has its own function key that opens nothing else;
 - a body limit at the socket (413 before reading), and JSON errors for
   requests that never reach a function;
 - the timers and the queue: a pump thread moves the host's clock with real
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 from patchpilot.console import port_number, positive_number, wait_for_signal
 from patchpilot.errors import InvalidInputError
 from patchpilot.serve.app import LocalApi, serving
+from patchpilot.serve.credentials import write_tokens
 from patchpilot.serve.front_door import HOST, KEY_HEADER, KEY_PARAM
 
 if TYPE_CHECKING:
@@ -49,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="run the HTTP API locally (simulator, SQLite, the registered functions)",
         description="Serve the operator's HTTP API on 127.0.0.1 through the Function App's own "
         "HTTP triggers, with the AKS simulator on the fleet file (or --arm-endpoint) and SQLite "
-        "state, until Ctrl-C or SIGTERM. Prints the URL and the function key to send.",
+        "state, until Ctrl-C or SIGTERM. Prints the URL, a token per role and the keys.",
     )
     serve.add_argument("--policy", type=Path, required=True, help="policy YAML file")
     serve.add_argument(
@@ -68,6 +72,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     serve.add_argument("--ca-bundle", type=Path, help="CA certificate for --arm-endpoint")
     serve.add_argument("--state", type=Path, help="folder for the SQLite state (default: temp)")
+    serve.add_argument(
+        "--auth",
+        choices=("entra", "keys"),
+        default="entra",
+        help="entra (default): App Service authentication on, a bearer token per role; "
+        "keys: authentication off, a host key opens every route and identity headers are ignored",
+    )
     serve.add_argument("--start-at", help="run the clock from this instant (ISO 8601)")
     serve.add_argument(
         "--speed",
@@ -114,12 +125,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     arm_endpoint=args.arm_endpoint,
                     ca_bundle=args.ca_bundle,
                     source=source,
+                    auth=args.auth,
                 )
             )
         except OSError as exc:
             raise InvalidInputError(
                 f"cannot listen on {HOST}:{args.port}: {exc.strerror or exc}"
             ) from exc
+        write_tokens(api.credentials, api.state / "tokens")
         sys.stdout.write(banner(api))
         sys.stdout.flush()
         wait_for_signal()
@@ -133,14 +146,31 @@ def render(summary: dict[str, Any]) -> str:
 
 
 def banner(api: LocalApi) -> str:
-    """What a user needs to call the API."""
-    return (
-        f"Patch Pilot API listening on {api.url}\n"
-        f"Function key: {api.key}\n"
-        f"  send it as the {KEY_HEADER} header or the ?{KEY_PARAM}= query parameter, e.g.\n"
-        f'  curl -H "{KEY_HEADER}: {api.key}" {api.url}/status\n'
-        f"OpenAPI: {api.url}/openapi.json\n"
-        f"ARM: {api.arm_endpoint}\n"
-        f"State: {api.state}\n"
-        "Press Ctrl-C to stop.\n"
-    )
+    """What a user needs to call the API: the tokens or keys of this run."""
+    credentials = api.credentials
+    lines = [f"Patch Pilot API listening on {api.url}"]
+    if credentials.mode == "entra":
+        lines.append("App Service authentication: on (a bearer token per role)")
+        lines += [f"  {role:<8} token: {token}" for role, token in credentials.tokens.items()]
+        lines += [
+            f"  also in {api.state / 'tokens'}/<role>.token, e.g.",
+            f'  curl -H "Authorization: Bearer $(cat {api.state}/tokens/read.token)" '
+            f"{api.url}/status",
+            f"  patchpilot status --app {api.url.removesuffix('/api')} "
+            f"--token-file {api.state}/tokens/read.token",
+        ]
+    else:
+        lines += [
+            "App Service authentication: off (identity headers are ignored)",
+            f"Host key (every route): {credentials.host_key}",
+            f"  send it as the {KEY_HEADER} header or the ?{KEY_PARAM}= query parameter, e.g.",
+            f'  curl -H "{KEY_HEADER}: {credentials.host_key}" {api.url}/status',
+        ]
+    lines += [
+        f"Alert webhook key (POST /api/alerts only): {credentials.alert_key}",
+        f"OpenAPI: {api.url}/openapi.json",
+        f"ARM: {api.arm_endpoint}",
+        f"State: {api.state}",
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines) + "\n"

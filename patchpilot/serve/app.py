@@ -1,15 +1,14 @@
 """The local API's app: the registered functions on a local host, ARM, SQLite, one clock.
 
 :func:`serving` starts it (the in-process simulator or a given ARM endpoint,
-the store and queues in a folder, the function key, the front door and the
-clock pump) and stops all of it when the block ends. Called by the
+the store and queues in a folder, this run's tokens and keys, the front door
+and the clock pump) and stops all of it when the block ends. Called by the
 `patchpilot serve` command and by the tests.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patchpilot.errors import InvalidInputError
+from patchpilot.serve.credentials import AuthMode, Credentials
 from patchpilot.serve.front_door import HOST, ApiServer
 
 if TYPE_CHECKING:
@@ -37,16 +37,21 @@ _log = logging.getLogger(__name__)
 
 @dataclass
 class LocalApi:
-    """A running local API: where it listens, its key, and the host and clock behind it."""
+    """A running local API: where it listens, its credentials, and the host and clock behind it."""
 
     url: str
-    key: str
+    credentials: Credentials
     host: LocalHost
     services: Services
     clock: VirtualClock
     arm_endpoint: str
     state: Path
     served: int = 0
+
+    @property
+    def key(self) -> str:
+        """The host key: opens every function (people's routes only with authentication off)."""
+        return self.credentials.host_key
 
 
 @contextmanager
@@ -60,9 +65,15 @@ def serving(
     ca_bundle: Path | None = None,
     source: Clock | None = None,
     key: str | None = None,
+    auth: AuthMode = "entra",
     pump_seconds: float | None = 1.0,
 ) -> Iterator[LocalApi]:
-    """Run the API until the block ends; `pump_seconds` None leaves the clock to the caller."""
+    """Run the API until the block ends; `pump_seconds` None leaves the clock to the caller.
+
+    `auth`: ``entra`` models App Service authentication on (a token per
+    role), ``keys`` models it off (the host key `key`, identity headers
+    ignored); see :mod:`patchpilot.serve.credentials`.
+    """
     from patchpilot.sim.clock import RealClock, VirtualClock
 
     source = source or RealClock()
@@ -71,7 +82,7 @@ def serving(
         api = _start_app(
             stack, policy, fleet, state, clock, arm_endpoint=arm_endpoint, ca_bundle=ca_bundle
         )
-        api.key = key or secrets.token_urlsafe(32)
+        api.credentials = Credentials.generate(auth, key)
         server = ApiServer(port, api)
         stack.callback(server.server_close)
         # A short poll so the block ends promptly: shutdown() waits for the next poll.
@@ -147,7 +158,9 @@ def _start_app(
         host.tick_hooks.append(deliver)
     # The first picture of the fleet, so status and plan have something to show.
     host.fire_timer("sweep")
-    return LocalApi("", "", host, services, clock, settings.arm_endpoint, state)
+    return LocalApi(
+        "", Credentials.generate("keys"), host, services, clock, settings.arm_endpoint, state
+    )
 
 
 def _settings(endpoint: str, ca_bundle: Path | None, *, own_simulator: bool) -> Settings:

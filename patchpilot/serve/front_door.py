@@ -1,15 +1,20 @@
-"""The local API's front door: what the Functions host does before a function runs.
+"""The local API's front door: what App Service authentication and the Functions host do first.
 
-Checks the function key (`x-functions-key` or `?code=`, else 401), refuses a
-body without a length or over the limit before reading it (411, 413), answers
-unknown paths and methods (404, 405) and http.server's own refusals as JSON,
-then hands the request to the registered HTTP triggers through
-:meth:`~patchpilot.sim.host.LocalHost.http`. Listens on 127.0.0.1 only.
+Answers unknown paths and methods (404, 405), then checks the caller as
+Azure would (:mod:`.credentials`): a people's route with App Service
+authentication on takes a bearer token (else 401) and gets the platform's
+identity headers in place of any the caller sent; otherwise a route takes a
+function key (`x-functions-key` or `?code=`, else 401) that opens it. Then
+it refuses a body without a length or over the limit before reading it
+(411, 413), answers http.server's own refusals as JSON, and hands the
+request to the registered HTTP triggers through
+:meth:`~patchpilot.sim.host.LocalHost.http`, on a platform that says
+whether authentication is on (:func:`patchpilot.api.roles.use_platform`).
+Listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -94,14 +99,22 @@ class _ApiHandler(BaseHTTPRequestHandler):
 
     def _route(self) -> None:
         from patchpilot.api.exchange import MAX_BODY_BYTES
+        from patchpilot.api.roles import Platform, use_platform
 
         split = urllib.parse.urlsplit(self.path)
         params = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
         given = self.headers.get(KEY_HEADER) or params.pop(KEY_PARAM, None) or ""
         params.pop(KEY_PARAM, None)
-        if not hmac.compare_digest(given.encode(), self.server.api.key.encode()):
+        path = urllib.parse.unquote(split.path)
+        allowed = _methods(self.server.api.host, path)
+        if not allowed or self.command not in allowed:
             self._drain_small()
-            self._error(401, "Unauthorized", f"send the function key as {KEY_HEADER} or ?code=")
+            self._unrouted(path, allowed)
+            return
+        found = self.server.api.host.route(self.command, path)
+        assert found is not None  # _methods found the route and its method
+        headers = self._admitted(found[0].name, given)
+        if headers is None:
             return
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True
@@ -116,19 +129,47 @@ class _ApiHandler(BaseHTTPRequestHandler):
             )
             return
         body = self.rfile.read(length) if length else b""
-        path = urllib.parse.unquote(split.path)
-        allowed = _methods(self.server.api.host, path)
+        platform = Platform(auth_enabled=self.server.api.credentials.mode == "entra")
+        with use_platform(platform):
+            response = self.server.api.host.http(
+                self.command, path, body=body, headers=headers, params=params
+            )
+        self._send(response)
+
+    def _unrouted(self, path: str, allowed: set[str]) -> None:
         if not allowed:
             self._error(404, "NotFound", f"no route {self.command} {path}")
             return
-        if self.command not in allowed:
-            methods = ", ".join(sorted(allowed))
-            self._error(405, "MethodNotAllowed", f"{path} takes {methods}", {"Allow": methods})
-            return
-        response = self.server.api.host.http(
-            self.command, path, body=body, headers=dict(self.headers.items()), params=params
-        )
-        self._send(response)
+        methods = ", ".join(sorted(allowed))
+        self._error(405, "MethodNotAllowed", f"{path} takes {methods}", {"Allow": methods})
+
+    def _admitted(self, function: str, key: str) -> dict[str, str] | None:
+        """The headers the function gets, or None once a 401 has been answered.
+
+        A people's route behind App Service authentication takes a token,
+        and its identity headers are the platform's alone; any other route
+        takes a key that opens it, and with authentication on the caller's
+        identity headers are dropped there too (Easy Auth strips them on
+        every path).
+        """
+        from patchpilot.serve.credentials import without_identity
+
+        credentials = self.server.api.credentials
+        sent = dict(self.headers.items())
+        if credentials.needs_token(function):
+            person = credentials.person(self.headers.get("Authorization"))
+            if person is None:
+                self._refuse("send a bearer token (Authorization: Bearer <token>)")
+                return None
+            return {**without_identity(sent), **person.headers()}
+        if not credentials.opens(function, key):
+            self._refuse(f"send a function key for {function} as {KEY_HEADER} or ?code=")
+            return None
+        return without_identity(sent) if credentials.mode == "entra" else sent
+
+    def _refuse(self, message: str) -> None:
+        self._drain_small()
+        self._error(401, "Unauthorized", message, {"WWW-Authenticate": "Bearer"})
 
     def _drain_small(self) -> None:
         """Read a small unauthorised body so the connection stays usable; close on a big one."""

@@ -1,4 +1,9 @@
-"""`patchpilot serve` over real HTTP: the same triggers behind a function key, on 127.0.0.1."""
+"""`patchpilot serve` over real HTTP: the same triggers behind a function key, on 127.0.0.1.
+
+These run with App Service authentication modelled off (`auth="keys"`): the
+host key opens every route. tests/integration/test_serve_roles.py covers the
+tokens per role and the alert's own key.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ def api(tmp_path: Path) -> Iterator[LocalApi]:
         state=tmp_path,
         source=VirtualClock(START),
         key=KEY,
+        auth="keys",
         pump_seconds=None,
     ) as running:
         yield running
@@ -86,6 +92,7 @@ def test_no_route_answers_without_the_function_key(api: LocalApi, method: str, p
 
 
 def test_status_and_a_manual_upgrade_over_http(api: LocalApi) -> None:
+    # Without App Service authentication, a principal header is anyone's to send: ignored.
     key = {"x-functions-key": KEY, "X-MS-CLIENT-PRINCIPAL-NAME": "dana@contoso.com"}
     status = send(api, "GET", "/api/status?ring=dev", headers=key)
     assert {c["name"] for c in status.body["clusters"]} == {"dev-1", "dev-2"}
@@ -94,7 +101,7 @@ def test_status_and_a_manual_upgrade_over_http(api: LocalApi) -> None:
     again = send(api, "POST", "/api/upgrades", body, key)
     assert (started.status, started.body["outcome"]) == (202, "started")
     assert again.body["outcome"] == "already_started"
-    assert started.body["requested_by"] == "dana@contoso.com"
+    assert started.body["requested_by"] == "function key: api_upgrade (operate)"
 
 
 def test_an_oversized_or_chunked_body_is_refused_before_it_is_read(api: LocalApi) -> None:
@@ -145,6 +152,7 @@ def test_arm_endpoint_points_the_api_at_a_separately_started_simulator(tmp_path:
             ca_bundle=sim.ca_path,
             source=clock,
             key=KEY,
+            auth="keys",
             pump_seconds=None,
         ) as api,
     ):
