@@ -28,6 +28,18 @@ param subscribeAksEvents bool = false
 @description('Email address the alerts go to; empty leaves the action group without a receiver.')
 param alertEmail string = ''
 
+@description('Turn on App Service authentication (Microsoft Entra ID): people call the API with a token and app roles.')
+param enableAuthentication bool = true
+
+@description('Application (client) ID of Patch Pilot\'s app registration with its app roles (infra/entra/app-registration.sh creates it).')
+param apiClientId string
+
+@description('Object ID of that app registration: Azure Monitor\'s secure webhook gets tokens for it. Empty: the alert webhook uses its function key alone.')
+param apiObjectId string = ''
+
+@description('Application ID URI of that app registration (default api://<client id>).')
+param apiIdentifierUri string = ''
+
 @description('Alert when a pool took more days than this from AKS offering a version or image to the pool running it.')
 param patchLagThresholdDays int = 14
 
@@ -88,6 +100,7 @@ var scopeSubscriptionPaths = [for managedScope in managedScopes: '/subscriptions
 // union() keeps each element once.
 var uniqueSubscriptionIds = union(scopeSubscriptionIds, [])
 var roleAssignableScopes = union(scopeSubscriptionPaths, [subscription().id])
+var apiAudience = empty(apiIdentifierUri) ? 'api://${apiClientId}' : apiIdentifierUri
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -166,6 +179,10 @@ module functionApp 'modules/function-app.bicep' = {
     sweepSchedule: sweepSchedule
     windowsSchedule: windowsSchedule
     retentionSchedule: retentionSchedule
+    enableAuthentication: enableAuthentication
+    apiClientId: apiClientId
+    apiIdentifierUri: apiAudience
+    alertsUseToken: enableAuthentication && !empty(apiObjectId)
   }
 }
 
@@ -179,6 +196,14 @@ module alerts 'modules/alerts.bicep' = {
     appInsightsId: monitoring.outputs.appInsightsId
     alertEmail: alertEmail
     patchLagThresholdDays: patchLagThresholdDays
+    // Like the Event Grid subscriptions, the webhook needs the deployed function.
+    wireAlertWebhook: subscribeAksEvents
+    functionAppName: functionApp.outputs.name
+    functionHostName: functionApp.outputs.hostName
+    alertFunctionName: functionApp.outputs.alertFunctionName
+    alertRoute: functionApp.outputs.alertRoute
+    apiObjectId: enableAuthentication ? apiObjectId : ''
+    apiIdentifierUri: apiAudience
   }
 }
 
@@ -254,3 +279,5 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output EVENTS_TOPIC_ENDPOINT string = eventsTopic.outputs.endpoint
 output APP_IDENTITY_CLIENT_ID string = identity.outputs.appClientId
+output OPERATOR_API_URL string = 'https://${functionApp.outputs.hostName}'
+output OPERATOR_API_SCOPE string = '${apiAudience}/.default'

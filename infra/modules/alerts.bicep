@@ -14,6 +14,42 @@ param alertEmail string
 @description('Days from AKS offering a version to a pool running it before the patch-age alert fires.')
 param patchLagThresholdDays int
 
+@description('Wire the action group to Patch Pilot\'s alert webhook (the function exists only after the first deploy).')
+param wireAlertWebhook bool = false
+
+@description('The Function App, its host name, the alert function and its route.')
+param functionAppName string = ''
+param functionHostName string = ''
+param alertFunctionName string = 'api_alert'
+param alertRoute string = '/api/alerts'
+
+@description('Secure webhook: object ID of Patch Pilot\'s app registration (empty: the key alone).')
+param apiObjectId string = ''
+
+@description('Secure webhook: the app registration\'s Application ID URI (the token\'s audience).')
+param apiIdentifierUri string = ''
+
+var useAadAuth = !empty(apiObjectId)
+
+// The alert function's own `default` key opens POST /api/alerts and no other function.
+resource alertFunction 'Microsoft.Web/sites/functions@2024-04-01' existing = {
+  name: '${functionAppName}/${alertFunctionName}'
+}
+
+// Azure Monitor puts the key in the URL (action groups send no custom headers); with the
+// secure webhook it also sends an Entra token for the app, whose app role is PatchPilot.Alert.
+// ARM evaluates only the taken branch of the webhookReceivers condition, so the key is
+// read only once the function exists.
+var alertWebhook = {
+  name: 'patchpilot-alert-gate'
+  serviceUri: 'https://${functionHostName}${alertRoute}?code=${alertFunction.listKeys().default}'
+  useCommonAlertSchema: true
+  useAadAuth: useAadAuth
+  objectId: useAadAuth ? apiObjectId : null
+  identifierUri: useAadAuth ? apiIdentifierUri : null
+  tenantId: useAadAuth ? tenant().tenantId : null
+}
+
 var upgradeFailedQuery = '''
 union
   (customMetrics
@@ -53,6 +89,9 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
         useCommonAlertSchema: true
       }
     ]
+    webhookReceivers: wireAlertWebhook ? [
+      alertWebhook
+    ] : []
   }
 }
 

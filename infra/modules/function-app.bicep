@@ -2,6 +2,14 @@
 // no basic publishing credentials, a user-assigned identity for everything, and the
 // app settings the code reads (infra/README.md lists them, and which local ones
 // stay out of Azure; tests/unit/test_infra_contract.py checks both lists).
+//
+// App Service authentication (authsettingsV2) is on by default: Microsoft Entra ID
+// validates every caller's token for Patch Pilot's app registration (its app roles,
+// patchpilot/api/roles.py, decide what each caller may do) and answers 401 before
+// the code runs. The platform then sets WEBSITE_AUTH_ENABLED=True, the one signal
+// the code trusts identity headers on. The alert webhook keeps its own function key
+// (its `default` key under sites/functions, which alerts.bicep wires into the action
+// group): it opens that function and nothing else, unlike a host key.
 
 param name string
 param planName string
@@ -37,8 +45,23 @@ param retentionSchedule string
 ])
 param instanceMemoryMB int = 2048
 
+@description('Turn on App Service authentication (Microsoft Entra ID) for the app.')
+param enableAuthentication bool = true
+
+@description('Application (client) ID of Patch Pilot\'s app registration (docs/deploy.md, "Who may do what").')
+param apiClientId string
+
+@description('Application ID URI of that app registration (api://<client id> unless changed): the audience of its tokens.')
+param apiIdentifierUri string
+
+@description('Azure Monitor delivers alerts with an Entra token (secure webhook), so Easy Auth checks the alert route too.')
+param alertsUseToken bool = false
+
 // The Event Grid trigger in functions/aks_events.py (@bp.function_name).
 var eventFunctionName = 'on_aks_event'
+// The alert webhook's HTTP trigger in functions/http_api.py and its route.
+var alertFunctionName = 'api_alert'
+var alertRoute = '/api/alerts'
 var storageSuffix = environment().suffixes.storage
 // Sovereign clouds have their own ARM endpoint; the token scope follows it.
 var armEndpoint = environment().resourceManager
@@ -59,8 +82,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_17: its callers (Event Grid, Azure Monitor webhooks, azd) present no client certificate; HTTP functions need a function key
-  // checkov:skip=CKV_AZURE_222: Event Grid delivery, Azure Monitor webhooks and azd deployment reach the app over its public endpoint (no VNet in this template); HTTP functions need a function key
+  // checkov:skip=CKV_AZURE_17: its callers (Event Grid, Azure Monitor webhooks, azd) present no client certificate; people sign in with Entra ID (authsettingsV2), the alert webhook has its own function key
+  // checkov:skip=CKV_AZURE_222: Event Grid delivery, Azure Monitor webhooks and azd deployment reach the app over its public endpoint (no VNet in this template); people sign in with Entra ID (authsettingsV2), the alert webhook has its own function key
   // checkov:skip=CKV_AZURE_213: Flex Consumption replaces unhealthy instances itself; invocation failures alert through Application Insights (alerts.bicep)
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales instances on demand; there is no fixed instance count
   name: name
@@ -223,6 +246,61 @@ resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
   }
 }
 
+// Easy Auth in front of every route: no valid Entra token for the app, 401. The alert
+// route is left to its function key unless Azure Monitor sends a token (secure webhook).
+// Always deployed, on unless enableAuthentication is false (then identity headers are
+// ignored and people's routes need a function key again).
+resource authentication 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_13: checkov reads the v1 authsettings shape (properties.enabled); this is authsettingsV2, on through platform.enabled, which test_infra_contract.py checks
+  // checkov:skip=CKV_AZURE_63: checkov applies site-wide checks to this resource, which holds only the authentication settings; logs go to Application Insights (the site's own settings)
+  // checkov:skip=CKV_AZURE_65: checkov applies site-wide checks to this resource, which holds only the authentication settings; detailed errors are the site's setting
+  // checkov:skip=CKV_AZURE_66: checkov applies site-wide checks to this resource, which holds only the authentication settings; failed request tracing is the site's setting
+  // checkov:skip=CKV_AZURE_80: checkov applies site-wide checks to this resource, which holds only the authentication settings; the app runs Python, not .NET
+  // checkov:skip=CKV_AZURE_88: checkov applies site-wide checks to this resource, which holds only the authentication settings; Flex Consumption keeps its package in blob storage
+  // checkov:skip=CKV_AZURE_222: checkov applies site-wide checks to this resource, which holds only the authentication settings; the site's own skip says why its endpoint is public
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: enableAuthentication
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: alertsUseToken ? [] : [
+        alertRoute
+      ]
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: apiClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            apiIdentifierUri
+            apiClientId
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+  }
+}
+
 output id string = site.id
 output name string = site.name
 output eventFunctionId string = '${site.id}/functions/${eventFunctionName}'
+output hostName string = site.properties.defaultHostName
+output alertRoute string = alertRoute
+output alertFunctionName string = alertFunctionName
+output authenticationEnabled bool = enableAuthentication
