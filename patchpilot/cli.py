@@ -1,8 +1,11 @@
 """The `patchpilot` command: plan, windows and patch-tuesday (DESIGN.md, "CLI").
 
 Each subcommand reads its files, calls the pure domain and prints either a
-table for people or JSON for scripts. Bad input of any kind exits 2 with one
-line on stderr and no traceback.
+table for people or JSON for scripts. `status`, `pause`, `resume`, `upgrade`
+and `plan --app URL` talk to a deployed app (or `patchpilot serve`) with an
+Entra token instead (:mod:`patchpilot.operator_client`). Bad input of any
+kind, and a refusal from the API, exits 2 with one line on stderr and no
+traceback.
 """
 
 from __future__ import annotations
@@ -49,12 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     plan_cmd = commands.add_parser("plan", help="what would happen at an instant, and why")
-    plan_cmd.add_argument("--policy", type=Path, required=True, help="policy YAML file")
+    plan_cmd.add_argument("--policy", type=Path, help="policy YAML file (with --fleet or --live)")
     source = plan_cmd.add_mutually_exclusive_group(required=True)
     source.add_argument("--fleet", type=Path, help="fleet YAML file (offline plan)")
     source.add_argument(
         "--live", action="store_true", help="observe the clusters under the scopes through ARM"
     )
+    source.add_argument(
+        "--app", help="ask the deployed app's API (https://<app>.azurewebsites.net)"
+    )
+    plan_cmd.add_argument("--api-scope", help="with --app: token scope, api://<client id>/.default")
+    plan_cmd.add_argument("--token-file", type=Path, help="with --app: the bearer token's file")
     plan_cmd.add_argument(
         "--at",
         help="instant, ISO 8601 (UTC unless an offset is given); required offline, "
@@ -65,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "--ca-bundle",
         help="CA certificate for the ARM endpoint (default: PATCHPILOT_ARM_CA_BUNDLE)",
     )
-    plan_cmd.set_defaults(run=_plan, render=plan_table)
+    plan_cmd.set_defaults(run=_plan, render=_plan_table)
 
     windows = commands.add_parser(
         "windows", help="next allowed windows of a maintenanceConfiguration"
@@ -89,8 +97,15 @@ def _parser() -> argparse.ArgumentParser:
 
     for sub in (plan_cmd, windows, tuesday):
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_operator_client(commands)
     _add_simulator(commands)
     return parser
+
+
+def _add_operator_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from patchpilot.operator_client import add_parsers
+
+    add_parsers(commands)
 
 
 def _add_simulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,7 +119,13 @@ def _add_simulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     add_serve(commands)
 
 
-def _plan(args: argparse.Namespace) -> Plan:
+def _plan(args: argparse.Namespace) -> Plan | dict[str, Any]:
+    if args.app:
+        from patchpilot.operator_client import run_plan
+
+        return run_plan(args)
+    if args.policy is None:
+        raise InvalidInputError("--policy is required with --fleet or --live", path="--policy")
     if args.live:
         return _live_plan(args)
     if args.at is None:
@@ -130,6 +151,15 @@ def _live_plan(args: argparse.Namespace) -> Plan:
     }
     fleet = observe_fleet(policy, load_settings(overrides))
     return plan(fleet, policy, History(), at)
+
+
+def _plan_table(output: Plan | dict[str, Any]) -> str:
+    """A plan computed here, or one the API answered, as the same table."""
+    if isinstance(output, Plan):
+        return plan_table(output)
+    from patchpilot.operator_client import plan_answer_table
+
+    return plan_answer_table(output)
 
 
 def _windows(args: argparse.Namespace) -> dict[str, Any]:
