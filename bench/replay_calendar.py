@@ -219,14 +219,40 @@ def _window_index(index: int, ring: str, layout: WindowLayout) -> int:
     return index % len(_NODE_OS_WINDOWS)
 
 
-def generate_policy(selection: str = "soaked") -> dict[str, Any]:
+# The rule sets the replays compare (issue 16), by name: what each changes in the generated
+# policy. "bounded" is the parser's defaults (issue 16's rules); "soaked" and "latest" are
+# the rules before them (every member of a ring holds the next, no canary check). The rest
+# vary one knob of the default at a time.
+_BEFORE: Final[Mapping[str, Any]] = {"stragglers": "hold", "canary_days": None}
+CANDIDATES: Final[Mapping[str, Mapping[str, Any]]] = {
+    "bounded": {},
+    "soaked": {"selection": "soaked", "promotion": _BEFORE},
+    "latest": {"selection": "latest", "promotion": _BEFORE},
+    "bounded-hold": {"promotion": {"stragglers": "hold"}},
+    "bounded-drift7": {"max_drift_days": 7},
+    "bounded-drift28": {"max_drift_days": 28},
+    "bounded-nocanary": {"promotion": {"canary_days": None}},
+    "soaked-release": {"selection": "soaked"},
+    "latest-release": {"selection": "latest"},
+}
+
+
+def generate_policy(candidate: str | None = None) -> dict[str, Any]:
     """The demo's rules: 3 soaked rings, a year-end freeze, Windows a week after Patch Tuesday.
 
-    `selection` is the policy's `node_images.selection`: `soaked` (a later
-    ring takes exactly what the earlier one soaked) or `latest` (AKS's latest
-    once the earlier ring soaked a newer image); the replay compares them.
+    `candidate` names one of :data:`CANDIDATES`, the rule sets the replay
+    compares; None leaves every promotion rule to the parser's defaults, as a
+    user's policy that names none.
     """
-    return {
+    changes = CANDIDATES[candidate] if candidate is not None else {}
+    images: dict[str, Any] = {
+        "linux": {"enabled": True},
+        "windows": {"enabled": True, "patch_tuesday_offset_days": 7},
+    }
+    for key in ("selection", "max_drift_days"):
+        if key in changes:
+            images[key] = changes[key]
+    document: dict[str, Any] = {
         "scopes": [f"/subscriptions/{SUBSCRIPTION}"],
         "freezes": [FREEZE],
         "rings": [
@@ -234,12 +260,11 @@ def generate_policy(selection: str = "soaked") -> dict[str, Any]:
             for ring in RINGS
         ],
         "kubernetes": {"channel": "patch", "allow_preview": False},
-        "node_images": {
-            "selection": selection,
-            "linux": {"enabled": True},
-            "windows": {"enabled": True, "patch_tuesday_offset_days": 7},
-        },
+        "node_images": images,
     }
+    if "promotion" in changes:
+        document["promotion"] = dict(changes["promotion"])
+    return document
 
 
 def _catalog_document(catalog: Catalog) -> dict[str, Any]:

@@ -90,6 +90,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `bench` importable
     sys.path.insert(0, str(ROOT))
 
 from bench.replay_calendar import (  # noqa: E402
+    CANDIDATES,
     RINGS,
     Catalog,
     WindowLayout,
@@ -108,7 +109,7 @@ from patchpilot.domain.policy import Policy, parse_policy  # noqa: E402
 
 DAY: Final = dt.timedelta(days=1)
 OSES: Final = ("Linux", "Windows")
-SELECTIONS: Final = ("soaked", "latest")
+SELECTIONS: Final = ("bounded", "soaked", "latest")
 NEVER_PATCHED_AGE: Final = dt.timedelta(days=30)  # issue 16: older releases must be patched
 PoolKey = tuple[str, str]  # (cluster resource ID lowercased, pool name)
 
@@ -532,9 +533,7 @@ def render(result: Replay) -> str:
 def default_selection() -> str:
     """The `node_images.selection` a policy gets when it names none: the generated policy
     parsed without the field, so the answer is the parser's, not a copy of it."""
-    document = generate_policy()
-    del document["node_images"]["selection"]
-    return parse_policy(document).node_images.selection
+    return parse_policy(generate_policy()).node_images.selection
 
 
 def soak_days_to(policy: Policy, ring_name: str) -> int:
@@ -668,9 +667,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the regional rollout lags")
     parser.add_argument(
         "--selection",
-        choices=(*SELECTIONS, "both"),
-        default="both",
-        help="node_images.selection to run (default both, side by side)",
+        choices=(*CANDIDATES, "both"),
+        nargs="+",
+        default=["both"],
+        help="rule sets to run side by side (bench.replay_calendar.CANDIDATES; "
+        "default both: bounded, soaked and latest)",
     )
     parser.add_argument(
         "--jobs",
@@ -687,7 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the per-operation records as JSON")
     args = parser.parse_args(argv)
     _quiet()
-    selections = SELECTIONS if args.selection == "both" else (args.selection,)
+    selections = SELECTIONS if "both" in args.selection else tuple(args.selection)
     result = replay(
         args.start,
         args.days,

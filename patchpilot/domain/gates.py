@@ -10,9 +10,11 @@ member's new tally and subtracting its old one, so the store keeps them as
 members change and a reconcile reads a few rows whatever the fleet's size.
 
 A target is soaked by the gate when as many members reached it as the gate
-has members. Arrival times only ever move later in a sum (a member that
-leaves does not make the last arrival earlier): a soak may run longer than
-needed, never shorter. Every tally is bounded (the newest targets, a few
+has members that hold it: members less its stragglers (members whose window
+can stay shut longer than the policy allows, :mod:`.promotion`), at least
+one. Arrival times only ever move later in a sum (a member that leaves does
+not make the last arrival earlier): a soak may run longer than needed, never
+shorter. Every tally is bounded (the newest targets, a few
 failure messages), so no stored sum can outgrow a Table Storage property.
 """
 
@@ -22,8 +24,8 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
 from patchpilot.domain.fleet import ClusterState, RegionCatalog
@@ -50,10 +52,26 @@ V = TypeVar("V")
 
 @dataclass(frozen=True)
 class Arrivals:
-    """How many members reached one target, and the last known arrival among them."""
+    """How many members reached one target, and the last known arrival among them.
+
+    `late` of the `count` are stragglers (:mod:`.promotion`): their arrivals
+    are kept apart in `late_last`, so a straggler reaching a target days after
+    the members that hold the gate does not restart the later ring's soak.
+    """
 
     count: int
     last: dt.datetime | None = None
+    late: int = 0
+    late_last: dt.datetime | None = None
+
+    @property
+    def soak_from(self) -> dt.datetime | None:
+        """When the soak of this target starts: the last holder's arrival, else a straggler's."""
+        return self.last if self.count > self.late else self.late_last
+
+    def as_late(self) -> Arrivals:
+        """The same arrivals, made by stragglers."""
+        return Arrivals(self.count, None, self.count, _later(self.last, self.late_last))
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,13 @@ class Tally:
     on: Mapping[str, int] = field(default_factory=dict)
     failed: int = 0
     failures: Mapping[str, str] = field(default_factory=dict)
+    # Members that do not hold later rings (see :mod:`patchpilot.domain.promotion`).
+    stragglers: int = 0
+
+    @property
+    def needed(self) -> int:
+        """How many members must reach a target to soak it: all that hold, at least one."""
+        return min(self.members, max(1, self.members - self.stragglers))
 
     def plus(self, other: Tally, subject: str) -> Tally:
         """The sum of two tallies of one gate."""
@@ -79,6 +104,7 @@ class Tally:
             _counted(self.on, other.on, 1),
             self.failed + other.failed,
             dict(sorted(failures.items())[:SHOWN_FAILURES]),
+            self.stragglers + other.stragglers,
         )
 
     def minus(self, other: Tally, subject: str) -> Tally:
@@ -87,8 +113,9 @@ class Tally:
         for target, have in self.reached.items():
             gone = other.reached.get(target)
             count = have.count - (gone.count if gone else 0)
+            late = max(have.late - (gone.late if gone else 0), 0)
             if count > 0:
-                reached[target] = Arrivals(count, have.last)
+                reached[target] = Arrivals(count, have.last, min(late, count), have.late_last)
         failures = {key: text for key, text in self.failures.items() if key not in other.failures}
         return Tally(
             max(self.members - other.members, 0),
@@ -96,13 +123,39 @@ class Tally:
             _counted(self.on, other.on, -1),
             max(self.failed - other.failed, 0),
             failures,
+            max(self.stragglers - other.stragglers, 0),
         )
 
     def soaked_targets(self) -> dict[str, dt.datetime | None]:
-        """Targets every member reached, each with its last arrival (None: long ago)."""
+        """Targets enough members reached (:attr:`needed`), each with its last arrival.
+
+        The last arrival among all who reached it (None: long ago), so a soak
+        counted from it may run longer than needed, never shorter.
+        """
         if self.members == 0:
             return {}
-        return {t: a.last for t, a in self.reached.items() if a.count >= self.members}
+        return {t: a.soak_from for t, a in self.reached.items() if a.count >= self.needed}
+
+    def on_or_past(self, target: str, subject: str) -> int:
+        """How many members run `target` or something newer now (stragglers included)."""
+        order = _order(subject)
+        floor = order(target)
+        return sum(
+            count for version, count in self.on.items() if order(_named(version, subject)) >= floor
+        )
+
+    def arrived_by(self, target: str, subject: str) -> dt.datetime | None:
+        """The last known arrival at `target` or anything newer (None: none known)."""
+        order = _order(subject)
+        floor = order(target)
+        known = [
+            moment
+            for t, a in self.reached.items()
+            if order(t) >= floor
+            for moment in (a.last, a.late_last)
+            if moment is not None
+        ]
+        return max(known, default=None)
 
     def failure_lines(self) -> tuple[str, ...]:
         """The failures to show: the kept messages, then how many more there were."""
@@ -114,24 +167,20 @@ class Tally:
         """The stored form: compact keys, UTC ISO 8601 times."""
         return {
             "m": self.members,
-            "r": {
-                t: [a.count, a.last.astimezone(dt.UTC).isoformat() if a.last else None]
-                for t, a in sorted(self.reached.items())
-            },
+            "r": {t: _arrivals_json(a) for t, a in sorted(self.reached.items())},
             "o": dict(sorted(self.on.items())),
             "f": self.failed,
             "fm": dict(sorted(self.failures.items())),
-        }
+        } | ({"s": self.stragglers} if self.stragglers else {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Tally:
         """Read the stored form back (written by :meth:`to_json` only)."""
-        reached = {
-            str(t): Arrivals(int(pair[0]), _instant(pair[1])) for t, pair in data["r"].items()
-        }
+        reached = {str(t): _arrivals_from(entry) for t, entry in data["r"].items()}
         on = {str(k): int(v) for k, v in data["o"].items()}
         failures = {str(k): str(v) for k, v in data["fm"].items()}
-        return cls(int(data["m"]), reached, on, int(data["f"]), failures)
+        stragglers = int(data.get("s", 0))
+        return cls(int(data["m"]), reached, on, int(data["f"]), failures, stragglers)
 
 
 def generation(policy: Policy) -> str:
@@ -153,19 +202,31 @@ def contributions(
     reached: Iterable[Reached],
     failures: Iterable[Failure],
     region: RegionCatalog,
+    *,
+    stragglers: frozenset[str] = frozenset(),
 ) -> dict[GateKey, Tally]:
     """What one cluster adds to each gate of its ring: Kubernetes, and each image family.
 
     `reached` and `failures` are the cluster's own records. A cluster (or pool)
     counts as having reached what it runs now, from the day its region first
-    offered it, when no record says when it got there.
+    offered it, when no record says when it got there. In the gates of
+    `stragglers` (subjects, :func:`.promotion.straggler_subjects`) every one of
+    its members counts as a straggler.
     """
     own = [r for r in reached if r.cluster == cluster.key]
     mine = [f for f in failures if f.cluster == cluster.key]
     gates = {(ring, KUBERNETES): _kubernetes(cluster, own, mine, region)}
     for family in sorted({pool.node_image.family for pool in cluster.pools}):
         gates[(ring, family)] = _images(cluster, family, own, mine, region)
-    return gates
+    return {
+        key: _straggling(tally) if key[1] in stragglers else tally for key, tally in gates.items()
+    }
+
+
+def _straggling(tally: Tally) -> Tally:
+    """A member's tally as a straggler's: it counts, but neither holds nor restarts a soak."""
+    reached = {target: arrivals.as_late() for target, arrivals in tally.reached.items()}
+    return replace(tally, reached=reached, stragglers=tally.members)
 
 
 def _kubernetes(
@@ -241,8 +302,36 @@ def _arrivals(members: Iterable[Mapping[str, dt.datetime | None]]) -> dict[str, 
 
 
 def _add(one: Arrivals, other: Arrivals) -> Arrivals:
-    known = [t for t in (one.last, other.last) if t is not None]
-    return Arrivals(one.count + other.count, max(known) if known else None)
+    return Arrivals(
+        one.count + other.count,
+        _later(one.last, other.last),
+        one.late + other.late,
+        _later(one.late_last, other.late_last),
+    )
+
+
+def _later(one: dt.datetime | None, other: dt.datetime | None) -> dt.datetime | None:
+    known = [t for t in (one, other) if t is not None]
+    return max(known) if known else None
+
+
+def _arrivals_json(arrivals: Arrivals) -> list[Any]:
+    """`[count, last]`, with `[late, late_last]` after them only when stragglers arrived."""
+    entry: list[Any] = [arrivals.count, _iso(arrivals.last)]
+    if arrivals.late:
+        entry += [arrivals.late, _iso(arrivals.late_last)]
+    return entry
+
+
+def _arrivals_from(entry: list[Any]) -> Arrivals:
+    """Read :func:`_arrivals_json` back; a sum stored before stragglers has no late part."""
+    late = int(entry[2]) if len(entry) > 2 else 0  # the optional late pair
+    late_last = _instant(entry[3]) if len(entry) > 3 else None
+    return Arrivals(int(entry[0]), _instant(entry[1]), late, late_last)
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.UTC).isoformat() if moment else None
 
 
 def _counted(base: Mapping[str, int], change: Mapping[str, int], sign: int) -> dict[str, int]:
@@ -260,6 +349,15 @@ def _newest(values: Mapping[str, V], subject: str, limit: int) -> dict[str, V]:
         return dict(values)
     order = _kubernetes_order if subject == KUBERNETES else _image_order
     return dict(sorted(values.items(), key=lambda item: order(item[0]), reverse=True)[:limit])
+
+
+def _order(subject: str) -> Callable[[str], tuple[int, ...]]:
+    return _kubernetes_order if subject == KUBERNETES else _image_order
+
+
+def _named(version: str, subject: str) -> str:
+    """A target name from an `on` key: image versions are kept without their family."""
+    return version if subject == KUBERNETES else f"{subject}-{version}"
 
 
 def _newest_times(

@@ -15,22 +15,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import itertools
 from dataclasses import dataclass, replace
 
 from patchpilot.domain.alerts import alert_rule_of
 from patchpilot.domain.cadence import covered_patch_tuesday, windows_due_from
 from patchpilot.domain.fleet import (
-    KUBERNETES_SCHEDULE,
-    NODE_OS_SCHEDULE,
     ClusterState,
     FleetState,
     PoolState,
 )
+from patchpilot.domain.gates import KUBERNETES
 from patchpilot.domain.history import History, InFlight, Kind, Requested
 from patchpilot.domain.node_images import NodeImageVersion
 from patchpilot.domain.plan import Action, Finding, Plan, iso
 from patchpilot.domain.policy import Policy, Ring
+from patchpilot.domain.promotion import GAP_SPAN, day_start, longest_gap, window_schedule
 from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.domain.rings import RingProgress, Soaked
 from patchpilot.domain.schedule import Schedule, Window, subtract
@@ -44,10 +43,6 @@ from patchpilot.domain.versions import (
 
 # How far ahead the planner looks for an allowed window before it gives up.
 HORIZON = dt.timedelta(days=366)
-# A cluster that gates a later ring and whose node OS window can stay shut longer than this
-# sets that ring's pace: AKS ships Linux node images about weekly.
-GATE_GAP = dt.timedelta(days=8)
-_GAP_SPAN = dt.timedelta(days=63)
 _AKS_KUBERNETES_CHANNELS = ("patch", "stable", "rapid")
 # How every "AKS's own channel manages this" block begins (it outranks every other reason).
 _AKS_MANAGED = "managed by AKS"
@@ -82,7 +77,7 @@ class _Planner:
         self, fleet: FleetState, policy: Policy, history: History, now: dt.datetime
     ) -> None:
         self.fleet, self.policy, self.history, self.now = fleet, policy, history, now
-        self.rings = RingProgress(fleet, policy, history)
+        self.rings = RingProgress(fleet, policy, history, now)
         self.findings: list[Finding] = []
         self.requests: dict[tuple[str, str | None, Kind], Requested] = {}
         for request in sorted(history.requests, key=lambda r: r.at):
@@ -223,7 +218,7 @@ class _Planner:
             why=f"ring {soaked.ring} soaked {target}; {aim.why}",
             gates=_soak_gate(ring, soaked.targets[str(target)], reached),
         )
-        return self._skew_checked(cluster, draft)
+        return self._canaried(ring, KUBERNETES, self._skew_checked(cluster, draft))
 
     def _skew_checked(self, cluster: ClusterState, draft: _Draft) -> _Draft:
         """Block a control plane step that would leave a pool too many minors behind."""
@@ -395,6 +390,8 @@ class _Planner:
     def _later_ring_image(
         self, ring: Ring, pool: PoolState, soaked: Soaked, latest: NodeImageVersion | None
     ) -> _Draft | None:
+        if self.policy.node_images.selection == "bounded":
+            return self._bounded_image(ring, pool, soaked, latest)
         current = pool.node_image
         newer = [image for image in soaked.images if image.newer_than(current)]
         if not newer:
@@ -422,7 +419,82 @@ class _Planner:
         )
         if soaked.failures:
             return replace(draft, blocked=f"ring {soaked.ring} had a failure: {soaked.failures[0]}")
-        return self._selected(draft, pool, chosen, latest)
+        return self._canaried(ring, current.family, self._selected(draft, pool, chosen, latest))
+
+    def _bounded_image(
+        self, ring: Ring, pool: PoolState, soaked: Soaked, latest: NodeImageVersion | None
+    ) -> _Draft | None:
+        """`selection: bounded`: AKS's latest, once the earlier ring soaked an image near it.
+
+        AKS upgrades a node image only to the region's latest, and ships Linux
+        images about weekly, so "exactly what the earlier ring ran" is often
+        impossible. The latest is taken once the earlier ring soaked some image
+        newer than the pool's whose build is at most `max_drift_days` from the
+        latest's; of those, the soak that ends first opens the gate (a newer
+        arrival in the earlier ring does not close it again), and the canary
+        check holds it until every first-ring pool runs the latest.
+        """
+        current = pool.node_image
+        if latest is None or not latest.newer_than(current):
+            return None
+        drift = self.policy.node_images.max_drift_days
+        draft = _Draft(
+            pool.name, "node_image", str(current), str(latest), f"AKS offers {latest.version}"
+        )
+        if soaked.failures:
+            return replace(draft, blocked=f"ring {soaked.ring} had a failure: {soaked.failures[0]}")
+        proofs = [
+            image
+            for image in soaked.images
+            if image.newer_than(current)
+            and abs((latest.build_date - image.build_date).days) <= drift
+        ]
+        if not proofs:
+            return replace(
+                draft,
+                gates=self._windows_gate(pool, latest),
+                blocked=f"ring {ring.name} waits for ring {soaked.ring} to soak an image built "
+                f"within {drift} days of AKS's latest {latest.version} ({soaked.summary})",
+            )
+        proof = min(proofs, key=lambda image: _sortable(soaked.targets[str(image)]))
+        days = abs((latest.build_date - proof.build_date).days)
+        why = f"ring {soaked.ring} soaked {proof.version}" + (
+            "" if proof == latest else f", {days} days of build from AKS's latest {latest.version}"
+        )
+        reached = f"ring {soaked.ring} reached {proof.version}"
+        gates = _soak_gate(ring, soaked.targets[str(proof)], reached)
+        draft = replace(draft, why=why, gates=gates + self._windows_gate(pool, latest))
+        return self._canaried(ring, current.family, draft)
+
+    def _canaried(self, ring: Ring, subject: str, draft: _Draft) -> _Draft:
+        """The canary check: every first-ring member runs the target (or newer), long enough.
+
+        "Long enough" is `promotion.canary_days` or the first ring's own soak,
+        whichever is longer, so a later ring never takes what no earlier-ring
+        member ran for that ring's soak. Stragglers of the first ring count:
+        nothing reaches a later ring before every first-ring member has it.
+        """
+        days = self.policy.promotion.canary_days
+        first = self.policy.first_ring
+        if days is None or ring == first or draft.target is None or draft.blocked:
+            return draft
+        tally = self.rings.first_ring(subject)
+        if tally is None:
+            return draft
+        running = tally.on_or_past(draft.target, subject)
+        noun = "cluster" if subject == KUBERNETES else f"{subject} pool"
+        if running < tally.members:
+            return replace(
+                draft,
+                blocked=f"ring {ring.name} waits for every {noun} of ring {first.name} to run "
+                f"{draft.target} or newer ({running} of {tally.members} do)",
+            )
+        days = max(days, first.soak_days)
+        since = tally.arrived_by(draft.target, subject)
+        if days == 0 or since is None:
+            return draft
+        gate = (since + dt.timedelta(days=days), f"the {days}-day canary on ring {first.name}")
+        return replace(draft, gates=(*draft.gates, gate))
 
     def _selected(
         self,
@@ -586,12 +658,7 @@ class _Planner:
         return None
 
     def _schedule(self, cluster: ClusterState, kind: Kind) -> tuple[Schedule | None, str]:
-        name = KUBERNETES_SCHEDULE if kind == "kubernetes" else NODE_OS_SCHEDULE
-        if name in cluster.maintenance:
-            return cluster.maintenance[name], name
-        return self.policy.default_window, (
-            name if self.policy.default_window is None else "the policy's default_window"
-        )
+        return window_schedule(cluster, self.policy, kind)
 
     def _earliest(self, draft: _Draft) -> tuple[dt.datetime, str | None]:
         """The latest of now and every time gate, with what that gate waits for."""
@@ -608,28 +675,45 @@ class _Planner:
         return f" (after freeze: {'; '.join(skipped)})" if skipped else ""
 
     def _check_gate_pace(self, cluster: ClusterState, ring: Ring) -> None:
-        """Say so when this cluster's rare node OS window holds a later ring back.
+        """Say so when this cluster's rare node OS window would hold a later ring back.
 
-        A later ring takes an image only once every cluster of this ring has
-        it (invariant 5), so the sparsest window here is the pace there.
+        A later ring takes an image once the members of this ring that hold it
+        soaked it (invariant 5). A member whose window can stay shut longer
+        than `promotion.straggler_gap_days` either stops holding (a
+        straggler, `stragglers: release`, outside the first ring) or sets the
+        later ring's pace; the finding says which, and what it costs.
         """
         later = self.policy.ring_after(ring)
         schedule, _ = self._schedule(cluster, "node_image")
         if later is None or schedule is None or schedule.unusable or not cluster.pools:
             return
-        gap = longest_gap(schedule, self.now.replace(hour=0, minute=0, second=0, microsecond=0))
-        if gap is None or gap > GATE_GAP:
-            every = "does not open" if gap is None else f"can stay shut {gap.days} days"
-            self._find(
-                cluster,
-                None,
-                "slow_ring_gate",
-                f"its node OS window {every} within {_GAP_SPAN.days} days, and ring "
-                f"{later.name} takes a node image only once every cluster of ring {ring.name} "
-                "has it: this window sets ring "
-                f"{later.name}'s pace (AKS ships Linux images about weekly; "
-                f"open it at least every {GATE_GAP.days - 1} days)",
+        rules = self.policy.promotion
+        gap = longest_gap(schedule, day_start(self.now))
+        if gap is not None and gap <= rules.straggler_gap:
+            return
+        every = "does not open" if gap is None else f"can stay shut {gap.days} days"
+        shut = f"its node OS window {every} within {GAP_SPAN.days} days"
+        advice = f"open it at least every {rules.straggler_gap_days} days"
+        if rules.stragglers == "release" and ring != self.policy.first_ring:
+            message = (
+                f"{shut}: it no longer holds ring {later.name} (a straggler, promotion."
+                f"stragglers: release), which takes a node image once the other clusters "
+                f"of ring {ring.name} have it; it patches itself only in that window "
+                f"({advice} to patch sooner)"
             )
+        else:
+            holds = (
+                "every later ring (the first ring's canary check)"
+                if ring == (self.policy.first_ring)
+                else f"ring {later.name}"
+            )
+            cost = "holds it indefinitely" if gap is None else f"can cost it up to {gap.days} days"
+            message = (
+                f"{shut}, and it holds {holds}: ring {later.name} takes a node image only "
+                f"once every cluster of ring {ring.name} has it, so this window {cost} "
+                f"a release (AKS ships Linux images about weekly; {advice})"
+            )
+        self._find(cluster, None, "slow_ring_gate", message)
 
     def _find(self, cluster: ClusterState, pool: str | None, code: str, message: str) -> None:
         self.findings.append(Finding(str(cluster.id), pool, code, message))
@@ -706,25 +790,6 @@ def allowed_piece(
     return None
 
 
-@functools.lru_cache(maxsize=4096)
-def longest_gap(schedule: Schedule, since: dt.datetime) -> dt.timedelta | None:
-    """The longest stretch without a window opening in the `_GAP_SPAN` after `since`.
-
-    None when no window opens at all. Memoised per schedule and day: a fleet
-    shares a handful of schedules.
-    """
-    end = since + _GAP_SPAN
-    opens = []
-    for window in schedule.iter_windows(since):
-        if window.start > end:
-            break
-        opens.append(max(window.start, since))
-    if not opens:
-        return None
-    moments = [since, *opens, end]
-    return max(later - earlier for earlier, later in itertools.pairwise(moments))
-
-
 def _soak_gate(
     ring: Ring, since: dt.datetime | None, what: str
 ) -> tuple[tuple[dt.datetime, str], ...]:
@@ -733,6 +798,11 @@ def _soak_gate(
         return ()
     until = since + dt.timedelta(days=ring.soak_days)
     return ((until, f"ring {ring.name}'s {ring.soak_days}-day soak after {what}"),)
+
+
+def _sortable(moment: dt.datetime | None) -> dt.datetime:
+    """An arrival for ordering: unknown (long ago) first."""
+    return moment if moment is not None else dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _text(value: object | None) -> str | None:

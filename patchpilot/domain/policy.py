@@ -27,7 +27,9 @@ from patchpilot.domain.versions import (
 )
 from patchpilot.errors import InvalidInputError
 
-Selection = Literal["soaked", "latest"]
+Selection = Literal["bounded", "soaked", "latest"]
+SELECTIONS: tuple[Selection, ...] = ("bounded", "soaked", "latest")
+StragglerRule = Literal["release", "hold"]
 _UTC = dt.UTC
 
 
@@ -77,10 +79,35 @@ class KubernetesPolicy:
 class NodeImagePolicy:
     """How Patch Pilot chooses node images, per OS."""
 
-    selection: Selection = "soaked"
+    selection: Selection = "bounded"
     linux_enabled: bool = True
     windows_enabled: bool = True
     patch_tuesday_offset_days: int = 7
+    # bounded: AKS's latest may be at most this many days of build newer than an
+    # image the earlier ring soaked.
+    max_drift_days: int = 14
+
+
+@dataclass(frozen=True)
+class PromotionPolicy:
+    """How a ring's members hold the rings after it (README "How it decides").
+
+    `stragglers`: "release" lets a member whose window can stay shut longer
+    than `straggler_gap_days` stop holding later rings (it still upgrades in
+    its own windows, and a finding names it); "hold" makes every member hold.
+    `canary_days`: a later ring takes a target only once every member of the
+    first ring runs it (or newer), for at least this many days; None turns
+    that check off (the behaviour before it existed).
+    """
+
+    stragglers: StragglerRule = "release"
+    straggler_gap_days: int = 8
+    canary_days: int | None = 1
+
+    @property
+    def straggler_gap(self) -> dt.timedelta:
+        """The longest a window may stay shut before its cluster stops holding later rings."""
+        return dt.timedelta(days=self.straggler_gap_days)
 
 
 @dataclass(frozen=True)
@@ -123,6 +150,7 @@ class Policy:
     freezes: tuple[Freeze, ...] = ()
     kubernetes: KubernetesPolicy = KubernetesPolicy()
     node_images: NodeImagePolicy = NodeImagePolicy()
+    promotion: PromotionPolicy = PromotionPolicy()
     alerts: AlertRules = field(default_factory=AlertRules)
     holds: tuple[Hold, ...] = ()
     skips: tuple[Skip, ...] = ()
@@ -150,6 +178,11 @@ class Policy:
         index = self.rings.index(ring)
         return self.rings[index + 1] if index + 1 < len(self.rings) else None
 
+    @property
+    def first_ring(self) -> Ring:
+        """The ring every other ring's canary check looks at."""
+        return self.rings[0]
+
     def ring_before(self, ring: Ring) -> Ring | None:
         """The ring that must soak a target before `ring` may take it."""
         index = self.rings.index(ring)
@@ -168,6 +201,7 @@ _TOP_LEVEL = (
     "rings",
     "kubernetes",
     "node_images",
+    "promotion",
     "alerts",
     "holds",
     "skip",
@@ -190,6 +224,7 @@ def parse_policy(data: object, *, source: str | None = None) -> Policy:
         freezes=tuple(_freeze(fields, path, item) for path, item in fields.items("freezes")),
         kubernetes=_kubernetes(fields.child("kubernetes", {})),
         node_images=_node_images(fields.child("node_images", {})),
+        promotion=_promotion(fields.child("promotion", {})),
         alerts=_alerts(fields.child("alerts", {}), rings),
         holds=tuple(_hold(fields, path, item) for path, item in fields.items("holds")),
         skips=tuple(_skip(fields, path, item) for path, item in fields.items("skip")),
@@ -272,15 +307,29 @@ def _kubernetes(fields: Fields) -> KubernetesPolicy:
 
 
 def _node_images(fields: Fields) -> NodeImagePolicy:
-    fields.only("selection", "linux", "windows")
+    fields.only("selection", "max_drift_days", "linux", "windows")
     linux = fields.child("linux", {}).only("enabled")
     windows = fields.child("windows", {}).only("enabled", "patch_tuesday_offset_days")
-    selection = fields.text("selection", "soaked", choices=("soaked", "latest"))
+    selection = fields.text("selection", "bounded", choices=SELECTIONS)
     return NodeImagePolicy(
         selection=selection,  # type: ignore[arg-type]  # narrowed by choices
         linux_enabled=linux.flag("enabled", True),
         windows_enabled=windows.flag("enabled", True),
         patch_tuesday_offset_days=windows.integer("patch_tuesday_offset_days", 7, low=0, high=27),
+        max_drift_days=fields.integer("max_drift_days", 14, low=0, high=90),
+    )
+
+
+def _promotion(fields: Fields) -> PromotionPolicy:
+    fields.only("stragglers", "straggler_gap_days", "canary_days")
+    stragglers = fields.text("stragglers", "release", choices=("release", "hold"))
+    # An explicit null turns the canary check off; a missing key keeps the default.
+    off = "canary_days" in fields.data and fields.data["canary_days"] is None
+    canary = None if off else fields.integer("canary_days", 1, low=0, high=30)
+    return PromotionPolicy(
+        stragglers=stragglers,  # type: ignore[arg-type]  # narrowed by choices
+        straggler_gap_days=fields.integer("straggler_gap_days", 8, low=1, high=90),
+        canary_days=canary,
     )
 
 

@@ -24,6 +24,7 @@ from patchpilot.domain.gates import KUBERNETES, GateKey, Tally, contributions
 from patchpilot.domain.history import Failure, History, Reached
 from patchpilot.domain.node_images import NodeImageVersion, parse_node_image
 from patchpilot.domain.policy import Policy, Ring
+from patchpilot.domain.promotion import straggler_subjects
 from patchpilot.domain.versions import KubernetesVersion
 
 
@@ -48,11 +49,13 @@ class RingProgress:
     memoised for one plan.
     """
 
-    def __init__(self, fleet: FleetState, policy: Policy, history: History) -> None:
+    def __init__(
+        self, fleet: FleetState, policy: Policy, history: History, now: dt.datetime
+    ) -> None:
         self._policy = policy
         self._hold = history.gates_hold
         gates = history.gates
-        self._gates = dict(gates) if gates is not None else _summed(fleet, policy, history)
+        self._gates = dict(gates) if gates is not None else _summed(fleet, policy, history, now)
         self._memo: dict[tuple[str, str], Soaked | None] = {}
 
     def ring_of(self, cluster: ClusterState) -> Ring | None:
@@ -66,6 +69,16 @@ class RingProgress:
     def node_image(self, ring: Ring, family: str) -> Soaked | None:
         """What the nearest earlier ring with pools of `family` soaked; None for a first ring."""
         return self._gate(ring, family)
+
+    def first_ring(self, subject: str) -> Tally | None:
+        """The first ring's gate for a subject (every member counted), for the canary check.
+
+        None while a generation is rebuilt or when the first ring has no member for it.
+        """
+        if self._hold is not None:
+            return None
+        tally = self._gates.get((self._policy.first_ring.name, subject))
+        return tally if tally is not None and tally.members > 0 else None
 
     def _gate(self, ring: Ring, subject: str) -> Soaked | None:
         key = (ring.name, subject)
@@ -83,7 +96,9 @@ class RingProgress:
         return self._memo[key]
 
 
-def _summed(fleet: FleetState, policy: Policy, history: History) -> dict[GateKey, Tally]:
+def _summed(
+    fleet: FleetState, policy: Policy, history: History, now: dt.datetime
+) -> dict[GateKey, Tally]:
     """Every gate of the fleet, summed from its members' contributions."""
     reached: dict[str, list[Reached]] = defaultdict(list)
     for record in history.reached:
@@ -97,7 +112,15 @@ def _summed(fleet: FleetState, policy: Policy, history: History) -> dict[GateKey
         if ring is None:
             continue
         region = fleet.region(cluster.location)
-        own = contributions(cluster, ring.name, reached[cluster.key], failures[cluster.key], region)
+        stragglers = straggler_subjects(cluster, policy, now)
+        own = contributions(
+            cluster,
+            ring.name,
+            reached[cluster.key],
+            failures[cluster.key],
+            region,
+            stragglers=stragglers,
+        )
         for key, tally in own.items():
             sums[key] = sums[key].plus(tally, key[1]) if key in sums else tally
     return sums

@@ -31,6 +31,7 @@ from patchpilot.domain.gates import KUBERNETES, GateKey, Tally, contributions, g
 from patchpilot.domain.history import History, Kind
 from patchpilot.domain.plan import iso
 from patchpilot.domain.policy import Policy
+from patchpilot.domain.promotion import straggler_subjects
 
 # Snapshot kinds: shards done with a generation (one row per subscription), and the
 # generations every shard is done with (one row each).
@@ -94,7 +95,13 @@ def mark_built(
 
 
 def keep_contributions(
-    store: Store, policy: Policy, cluster: ClusterState, region: RegionCatalog, history: History
+    store: Store,
+    policy: Policy,
+    cluster: ClusterState,
+    region: RegionCatalog,
+    history: History,
+    *,
+    now: dt.datetime,
 ) -> int:
     """Put the cluster's tallies in its ring's gates (none outside a ring); gates changed.
 
@@ -108,6 +115,7 @@ def keep_contributions(
     if ring is None:
         return store.set_contributions(cluster.key, {}, current)
     name = ring.name
+    stragglers = straggler_subjects(cluster, policy, now)
 
     def tallies() -> dict[GateKey, Tally]:
         # What contributions read: the cluster's own Kubernetes arrivals and each pool's
@@ -115,17 +123,26 @@ def keep_contributions(
         subjects: list[tuple[str | None, Kind]] = [(None, "kubernetes")]
         subjects += [(pool.name, "node_image") for pool in cluster.pools]
         reached = store.list_arrivals(cluster.key, subjects)
-        return contributions(cluster, name, reached, history.failures, region)
+        return contributions(
+            cluster, name, reached, history.failures, region, stragglers=stragglers
+        )
 
-    inputs = _inputs(cluster, name, history, region)
+    inputs = _inputs(cluster, name, history, region, stragglers)
     return store.set_contributions(cluster.key, tallies, current, inputs=inputs)
 
 
-def _inputs(cluster: ClusterState, ring: str, history: History, region: RegionCatalog) -> str:
+def _inputs(
+    cluster: ClusterState,
+    ring: str,
+    history: History,
+    region: RegionCatalog,
+    stragglers: frozenset[str],
+) -> str:
     """A fingerprint of what a cluster's tallies follow from.
 
     Its picture (versions and images it runs, tags), its ring, its unresolved
-    failures, and the release days its region's catalog gives what it runs.
+    failures, the release days its region's catalog gives what it runs, and
+    the subjects it straggles in (its windows under the policy's rule).
     Its arrivals are recorded when its picture changes, so they need no part.
     """
     released = [str(region.kubernetes_released(cluster.kubernetes_version))]
@@ -133,7 +150,7 @@ def _inputs(cluster: ClusterState, ring: str, history: History, region: RegionCa
     failures = sorted(
         (f.pool or "", f.kind, f.target, f.at.isoformat(), f.message) for f in history.failures
     )
-    document = [ring, cluster_document(cluster), failures, released]
+    document = [ring, cluster_document(cluster), failures, released, sorted(stragglers)]
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -147,7 +164,7 @@ def kept_history(
     reconcile, an operator's upgrade, and the sweep for the clusters it reads.
     """
     own = load_own_history(store, cluster.key, now)
-    keep_contributions(store, policy, cluster, region, own)
+    keep_contributions(store, policy, cluster, region, own, now=now)
     return own
 
 

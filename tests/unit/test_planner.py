@@ -407,9 +407,9 @@ def test_later_ring_takes_exactly_the_soaked_image_where_aks_can_pin_it() -> Non
 
 def test_selection_latest_lets_the_later_ring_take_the_latest_image() -> None:
     images = {"selection": "latest", "linux": {"enabled": True}}
-    result = plan(
-        fleet(_image_rings(), LATEST_ONLY), policy(node_images=images), History(), INSIDE_WINDOW
-    )
+    # Without the canary check, which waits until every dev pool runs the latest.
+    rules = policy(node_images=images, promotion={"canary_days": None})
+    result = plan(fleet(_image_rings(), LATEST_ONLY), rules, History(), INSIDE_WINDOW)
     action = only(result, name="stg-1", pool_name="system", kind="node_image")
     assert (action.status, action.target) == ("due", f"{UBUNTU}-202512.01.0")
 
@@ -569,25 +569,30 @@ WEEKLY = {"weekly": {"intervalWeeks": 1, "dayOfWeek": "Sunday"}}
 FORTNIGHTLY = {"weekly": {"intervalWeeks": 2, "dayOfWeek": "Sunday"}}
 
 
+HOLDS = "ring prod takes a node image only once every cluster of ring staging"
+RELEASED = "it no longer holds ring prod (a straggler"
+
+
 @pytest.mark.parametrize(
-    ("env", "schedule", "flagged"),
+    ("env", "schedule", "stragglers", "said"),
     [
-        pytest.param("staging", MONTHLY, True, id="staging-monthly"),
-        pytest.param("staging", FORTNIGHTLY, True, id="staging-fortnightly"),
-        pytest.param("staging", WEEKLY, False, id="staging-weekly"),
-        pytest.param("prod", MONTHLY, False, id="prod-monthly-gates-nobody"),
+        pytest.param("staging", MONTHLY, "release", RELEASED, id="staging-monthly"),
+        pytest.param("staging", FORTNIGHTLY, "release", RELEASED, id="staging-fortnightly"),
+        pytest.param("staging", MONTHLY, "hold", HOLDS, id="staging-monthly-holding"),
+        pytest.param("dev", MONTHLY, "release", "every later ring", id="dev-always-holds"),
+        pytest.param("staging", WEEKLY, "release", None, id="staging-weekly"),
+        pytest.param("prod", MONTHLY, "release", None, id="prod-monthly-gates-nobody"),
     ],
 )
 def test_a_rare_window_in_a_ring_that_gates_another_is_a_finding(
-    env: str, schedule: dict[str, Any], *, flagged: bool
+    env: str, schedule: dict[str, Any], stragglers: str, said: str | None
 ) -> None:
     doc = cluster("c-1", env, maintenance_configurations=_node_os_window(schedule))
+    rules = policy(promotion={"stragglers": stragglers})
 
-    result = plan(fleet([doc]), policy(), History(), INSIDE_WINDOW)
+    result = plan(fleet([doc]), rules, History(), INSIDE_WINDOW)
 
     found = [f for f in result.findings if f.code == "slow_ring_gate"]
-    assert bool(found) is flagged
-    if flagged:
-        assert "ring prod takes a node image only once every cluster of ring staging" in (
-            found[0].message
-        )
+    assert bool(found) is (said is not None)
+    if said is not None:
+        assert said in found[0].message

@@ -3,7 +3,11 @@
 - no `due` action outside an allowed window, inside a freeze or under a pause;
 - no Kubernetes step skips a minor or goes down, no pool passes its control
   plane, no node image goes back;
-- the plan is deterministic and independent of the order of clusters and pools.
+- the plan is deterministic and independent of the order of clusters and pools;
+- a later ring never takes a node image or Kubernetes version before every
+  first-ring member runs it (or newer) for the canary's days and the first
+  ring's soak (so never before every dev pool, and never what no earlier-ring
+  pool ran for its ring's soak), whatever the selection and straggler rule.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from patchpilot.domain.fleet import KUBERNETES_SCHEDULE, NODE_OS_SCHEDULE, FleetState
@@ -25,6 +29,7 @@ from patchpilot.domain.policy import Policy
 from patchpilot.domain.versions import KubernetesVersion, minor_distance
 from tests.factories import UBUNTU, WINDOWS, catalog, cluster, fleet, policy, pool
 
+RINGS = ["dev", "staging", "prod"]
 DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 VERSIONS = ["1.30.4", "1.31.1", "1.31.8", "1.32.6", "1.32.9", "1.33.2", "1.34.0"]
 UBUNTU_IMAGES = ["202510.20.0", "202511.03.0", "202511.17.0", "202512.01.0"]
@@ -98,7 +103,11 @@ def scenarios(draw: st.DrawFn) -> tuple[FleetState, Policy, History, dt.datetime
             "channel": draw(st.sampled_from(["none", "patch", "stable", "rapid"])),
             "allow_preview": draw(st.booleans()),
         },
-        node_images={"selection": draw(st.sampled_from(["soaked", "latest"]))},
+        node_images={"selection": draw(st.sampled_from(["bounded", "soaked", "latest"]))},
+        promotion={
+            "stragglers": draw(st.sampled_from(["release", "hold"])),
+            "canary_days": draw(st.sampled_from([0, 1, 3])),
+        },
     )
     history = History(
         pauses=draw(st.sampled_from([(), (Pause("ring", "hold", target="staging"),)]))
@@ -130,7 +139,8 @@ def _clusters(draw: st.DrawFn, index: int) -> dict[str, Any]:
     }
     return cluster(
         f"c{index}",
-        draw(st.sampled_from(["dev", "staging", "prod", "qa"])),
+        # The first three clusters one per ring, so later rings often have a gate to pass.
+        RINGS[index] if index < len(RINGS) else draw(st.sampled_from([*RINGS, "qa"])),
         version=version,
         pools=pools,
         maintenance_configurations=configs,
@@ -234,3 +244,57 @@ def test_generated_scenarios_reach_every_status() -> None:
 
     collect()
     assert seen == {"due", "scheduled", "blocked"}
+
+
+@SETTINGS
+@given(scenarios())
+def test_a_later_ring_never_takes_what_every_first_ring_member_has_not_run_long_enough(
+    scenario: tuple[FleetState, Policy, History, dt.datetime],
+) -> None:
+    fleet_state, rules, history, now = scenario
+    first = rules.first_ring
+    days = dt.timedelta(days=max(rules.promotion.canary_days or 0, first.soak_days))
+
+    for action in plan(fleet_state, rules, history, now).actions:
+        if action.ring in (None, first.name) or action.status not in ("due", "scheduled"):
+            continue
+        if action.kind == "kubernetes" and action.pool is not None:
+            continue  # a pool following its own control plane, which was gated
+        assert action.target is not None
+        assert action.not_before is not None
+        runs = _first_ring_runs(fleet_state, rules, action.kind, action.target)
+        assert all(runs_it for runs_it, _ in runs), action
+        arrivals = [at for _, at in runs if at is not None]
+        if arrivals:
+            assert action.not_before >= max(arrivals) + days, action
+        event(f"{action.kind} taken by a later ring")
+
+
+def _first_ring_runs(
+    fleet_state: FleetState, rules: Policy, kind: str, target: str
+) -> list[tuple[bool, dt.datetime | None]]:
+    """For each first-ring member of the target's subject: runs it or newer, and since when.
+
+    "Since when" as the planner knows it without history: the day the region
+    offered what the member runs.
+    """
+    members = [c for c in fleet_state.clusters if rules.ring_of(c.tags) == rules.first_ring]
+    if kind == "kubernetes":
+        version = KubernetesVersion.parse(target)
+        return [
+            (
+                c.kubernetes_version >= version,
+                fleet_state.region(c.location).kubernetes_released(c.kubernetes_version),
+            )
+            for c in members
+        ]
+    image = parse_node_image(target)
+    return [
+        (
+            p.node_image.sort_key >= image.sort_key,
+            fleet_state.region(c.location).image_released(p.node_image),
+        )
+        for c in members
+        for p in c.pools
+        if p.node_image.family == image.family
+    ]

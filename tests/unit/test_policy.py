@@ -31,7 +31,10 @@ def test_minimal_policy_takes_safe_defaults() -> None:
     assert result.kubernetes.channel == "patch"
     assert result.kubernetes.allow_preview is False
     assert result.kubernetes.max_skew_minors == 2
-    assert result.node_images.selection == "soaked"
+    assert result.node_images.selection == "bounded"
+    assert result.node_images.max_drift_days == 14
+    assert (result.promotion.stragglers, result.promotion.straggler_gap_days) == ("release", 8)
+    assert result.promotion.canary_days == 1
     assert result.default_window is None
     assert result.rings[0].matches({"anything": "goes"})
 

@@ -12,7 +12,7 @@ import datetime as dt
 
 import pytest
 
-from bench.replay_calendar import Catalog, generate_policy
+from bench.replay_calendar import CANDIDATES, Catalog, generate_policy
 from bench.time_to_patch import (
     NEVER_PATCHED_AGE,
     Operation,
@@ -50,10 +50,12 @@ def test_the_floor_is_the_model_median_plus_the_soak() -> None:
     assert floor_days(None, 7) is None  # no model sample: no floor, printed as "-"
 
 
-def test_the_default_selection_is_the_parsers() -> None:
+def test_the_default_selection_is_the_parsers_and_a_candidate_of_the_replay() -> None:
     document = generate_policy()
-    del document["node_images"]["selection"]
+    assert "selection" not in document["node_images"]
+    assert "promotion" not in document
     assert default_selection() == parse_policy(document).node_images.selection
+    assert default_selection() in CANDIDATES
 
 
 def _catalog(late_day: dt.datetime) -> Catalog:
