@@ -182,7 +182,7 @@ class FleetState:
 
     def region(self, location: str) -> RegionCatalog:
         """The catalog of a region (empty when unknown: nothing is offered)."""
-        return self.catalog.get(_region_key(location), RegionCatalog())
+        return self.catalog.get(region_key(location), RegionCatalog())
 
 
 def parse_fleet(data: object, *, source: str | None = None) -> FleetState:
@@ -213,7 +213,7 @@ def with_catalog(
 
 def _regions(catalog: Fields) -> dict[str, RegionCatalog]:
     return {
-        _region_key(str(name)): _region(
+        region_key(str(name)): _region(
             Fields.of(value, source=catalog.source, path=catalog.at(str(name)))
         )
         for name, value in catalog.data.items()
@@ -370,7 +370,7 @@ def _refuse_duplicates(fields: Fields, clusters: tuple[ClusterState, ...]) -> No
             raise fields.error("clusters", f"cluster {cluster.id} has two pools with one name")
 
 
-def _region_key(location: str) -> str:
+def region_key(location: str) -> str:
     """ARM spells regions in several ways ("West Europe", "westeurope")."""
     return location.replace(" ", "").lower()
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
-from patchpilot.domain.fleet import ClusterState, RegionCatalog
+from patchpilot.domain.fleet import ClusterState, RegionCatalog, region_key
 from patchpilot.domain.history import Failure, Reached
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.policy import Policy
@@ -45,6 +45,10 @@ SUM_TARGETS: Final = 64
 SHOWN_FAILURES: Final = 5
 # Characters of one failure message kept in a tally (AKS errors run to kilobytes).
 FAILURE_CHARS: Final = 300
+
+# What a member tally holds; a new one starts a new generation of sums (issue 16 added
+# stragglers, late arrivals and holders per region).
+TALLY_FORMAT: Final = 2
 
 GateKey = tuple[str, str]
 V = TypeVar("V")
@@ -63,6 +67,9 @@ class Arrivals:
     last: dt.datetime | None = None
     late: int = 0
     late_last: dt.datetime | None = None
+    # The holders' part region by region: region key -> (count, last arrival), for the
+    # newest targets only (see :mod:`.rollout`).
+    regions: Mapping[str, tuple[int, dt.datetime | None]] = field(default_factory=dict)
 
     @property
     def soak_from(self) -> dt.datetime | None:
@@ -72,6 +79,14 @@ class Arrivals:
     def as_late(self) -> Arrivals:
         """The same arrivals, made by stragglers."""
         return Arrivals(self.count, None, self.count, _later(self.last, self.late_last))
+
+    def in_region(self, region: str) -> Arrivals:
+        """The same arrivals, all of holders in one region."""
+        return replace(self, regions={region: (self.count, self.last)})
+
+    def without_regions(self) -> Arrivals:
+        """The same arrivals without the region detail (older targets of a sum)."""
+        return replace(self, regions={})
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,8 @@ class Tally:
     failures: Mapping[str, str] = field(default_factory=dict)
     # Members that do not hold later rings (see :mod:`patchpilot.domain.promotion`).
     stragglers: int = 0
+    # Members that hold the gate, per region key (stragglers are in none).
+    regions: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def needed(self) -> int:
@@ -100,22 +117,21 @@ class Tally:
         failures = dict(self.failures) | dict(other.failures)
         return Tally(
             self.members + other.members,
-            _newest(reached, subject, SUM_TARGETS),
+            _regional_newest(_newest(reached, subject, SUM_TARGETS), subject),
             _counted(self.on, other.on, 1),
             self.failed + other.failed,
             dict(sorted(failures.items())[:SHOWN_FAILURES]),
             self.stragglers + other.stragglers,
+            _summed_counts(self.regions, other.regions, 1),
         )
 
     def minus(self, other: Tally, subject: str) -> Tally:
         """This sum without one member's tally; counts never go below zero."""
         reached: dict[str, Arrivals] = {}
         for target, have in self.reached.items():
-            gone = other.reached.get(target)
-            count = have.count - (gone.count if gone else 0)
-            late = max(have.late - (gone.late if gone else 0), 0)
-            if count > 0:
-                reached[target] = Arrivals(count, have.last, min(late, count), have.late_last)
+            left = _less(have, other.reached.get(target))
+            if left is not None:
+                reached[target] = left
         failures = {key: text for key, text in self.failures.items() if key not in other.failures}
         return Tally(
             max(self.members - other.members, 0),
@@ -124,10 +140,11 @@ class Tally:
             max(self.failed - other.failed, 0),
             failures,
             max(self.stragglers - other.stragglers, 0),
+            _summed_counts(self.regions, other.regions, -1),
         )
 
     def soaked_targets(self) -> dict[str, dt.datetime | None]:
-        """Targets enough members reached (:attr:`needed`), each with its last arrival.
+        """Targets enough members reached (:attr:`needed`), fleet-wide, with the last arrival.
 
         The last arrival among all who reached it (None: long ago), so a soak
         counted from it may run longer than needed, never shorter.
@@ -165,13 +182,17 @@ class Tally:
 
     def to_json(self) -> dict[str, Any]:
         """The stored form: compact keys, UTC ISO 8601 times."""
-        return {
-            "m": self.members,
-            "r": {t: _arrivals_json(a) for t, a in sorted(self.reached.items())},
-            "o": dict(sorted(self.on.items())),
-            "f": self.failed,
-            "fm": dict(sorted(self.failures.items())),
-        } | ({"s": self.stragglers} if self.stragglers else {})
+        return (
+            {
+                "m": self.members,
+                "r": {t: _arrivals_json(a) for t, a in sorted(self.reached.items())},
+                "o": dict(sorted(self.on.items())),
+                "f": self.failed,
+                "fm": dict(sorted(self.failures.items())),
+            }
+            | ({"s": self.stragglers} if self.stragglers else {})
+            | ({"rg": dict(sorted(self.regions.items()))} if self.regions else {})
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Tally:
@@ -180,7 +201,8 @@ class Tally:
         on = {str(k): int(v) for k, v in data["o"].items()}
         failures = {str(k): str(v) for k, v in data["fm"].items()}
         stragglers = int(data.get("s", 0))
-        return cls(int(data["m"]), reached, on, int(data["f"]), failures, stragglers)
+        regions = {str(k): int(v) for k, v in data.get("rg", {}).items()}
+        return cls(int(data["m"]), reached, on, int(data["f"]), failures, stragglers, regions)
 
 
 def generation(policy: Policy) -> str:
@@ -189,10 +211,11 @@ def generation(policy: Policy) -> str:
     Sums are kept per generation. A policy that moves clusters between rings
     (or renames one) starts a new, empty generation, which the sweep fills
     from every cluster's own history before any later ring trusts it; soak
-    days are read at plan time and do not change membership.
+    days are read at plan time and do not change membership. So does a new
+    :data:`TALLY_FORMAT`: sums of old and new member tallies would mix rules.
     """
     rings = [[ring.name, [list(tag) for tag in ring.tags]] for ring in policy.rings]
-    text = json.dumps(rings, separators=(",", ":"))
+    text = json.dumps([TALLY_FORMAT, rings], separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -211,13 +234,23 @@ def contributions(
     counts as having reached what it runs now, from the day its region first
     offered it, when no record says when it got there. In the gates of
     `stragglers` (subjects, :func:`.promotion.straggler_subjects`) every one of
-    its members counts as a straggler.
+    its members counts as a straggler; elsewhere they hold the gate in the
+    cluster's region.
     """
     own = [r for r in reached if r.cluster == cluster.key]
     mine = [f for f in failures if f.cluster == cluster.key]
     gates = {(ring, KUBERNETES): _kubernetes(cluster, own, mine, region)}
     for family in sorted({pool.node_image.family for pool in cluster.pools}):
         gates[(ring, family)] = _images(cluster, family, own, mine, region)
+    home = region_key(cluster.location)
+    gates = {
+        key: replace(
+            tally,
+            regions={home: tally.members},
+            reached={t: a.in_region(home) for t, a in tally.reached.items()},
+        )
+        for key, tally in gates.items()
+    }
     return {
         key: _straggling(tally) if key[1] in stragglers else tally for key, tally in gates.items()
     }
@@ -226,7 +259,7 @@ def contributions(
 def _straggling(tally: Tally) -> Tally:
     """A member's tally as a straggler's: it counts, but neither holds nor restarts a soak."""
     reached = {target: arrivals.as_late() for target, arrivals in tally.reached.items()}
-    return replace(tally, reached=reached, stragglers=tally.members)
+    return replace(tally, reached=reached, stragglers=tally.members, regions={})
 
 
 def _kubernetes(
@@ -302,12 +335,33 @@ def _arrivals(members: Iterable[Mapping[str, dt.datetime | None]]) -> dict[str, 
 
 
 def _add(one: Arrivals, other: Arrivals) -> Arrivals:
+    regions = dict(one.regions)
+    for region, (count, last) in other.regions.items():
+        had = regions.get(region)
+        regions[region] = (count, last) if had is None else (had[0] + count, _later(had[1], last))
     return Arrivals(
         one.count + other.count,
         _later(one.last, other.last),
         one.late + other.late,
         _later(one.late_last, other.late_last),
+        regions,
     )
+
+
+def _less(have: Arrivals, gone: Arrivals | None) -> Arrivals | None:
+    """A sum's arrivals at one target without one member's; None when nobody is left."""
+    if gone is None:
+        return have
+    count = have.count - gone.count
+    if count <= 0:
+        return None
+    late = min(max(have.late - gone.late, 0), count)
+    regions = {}
+    for region, (had, last) in have.regions.items():
+        left = had - gone.regions.get(region, (0, None))[0]
+        if left > 0:
+            regions[region] = (left, last)
+    return Arrivals(count, have.last, late, have.late_last, regions)
 
 
 def _later(one: dt.datetime | None, other: dt.datetime | None) -> dt.datetime | None:
@@ -316,29 +370,44 @@ def _later(one: dt.datetime | None, other: dt.datetime | None) -> dt.datetime | 
 
 
 def _arrivals_json(arrivals: Arrivals) -> list[Any]:
-    """`[count, last]`, with `[late, late_last]` after them only when stragglers arrived."""
+    """`[count, last, late, late_last, {region: [count, last]}]`, the tail only when set."""
     entry: list[Any] = [arrivals.count, _iso(arrivals.last)]
-    if arrivals.late:
+    if arrivals.late or arrivals.regions:
         entry += [arrivals.late, _iso(arrivals.late_last)]
+    if arrivals.regions:
+        entry.append({r: [n, _iso(at)] for r, (n, at) in sorted(arrivals.regions.items())})
     return entry
 
 
 def _arrivals_from(entry: list[Any]) -> Arrivals:
-    """Read :func:`_arrivals_json` back; a sum stored before stragglers has no late part."""
+    """Read :func:`_arrivals_json` back; older sums have no late part or regions."""
     late = int(entry[2]) if len(entry) > 2 else 0  # the optional late pair
     late_last = _instant(entry[3]) if len(entry) > 3 else None
-    return Arrivals(int(entry[0]), _instant(entry[1]), late, late_last)
+    regions = entry[4] if len(entry) > 4 else {}
+    by_region = {str(r): (int(pair[0]), _instant(pair[1])) for r, pair in regions.items()}
+    return Arrivals(int(entry[0]), _instant(entry[1]), late, late_last, by_region)
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
     return moment.astimezone(dt.UTC).isoformat() if moment else None
 
 
-def _counted(base: Mapping[str, int], change: Mapping[str, int], sign: int) -> dict[str, int]:
+def _regional_newest(reached: Mapping[str, Arrivals], subject: str) -> dict[str, Arrivals]:
+    """Region detail for the newest :data:`MEMBER_TARGETS` targets only: a sum stays small."""
+    newest = _newest(reached, subject, MEMBER_TARGETS)
+    return {t: a if t in newest else a.without_regions() for t, a in reached.items()}
+
+
+def _summed_counts(base: Mapping[str, int], change: Mapping[str, int], sign: int) -> dict[str, int]:
+    """Counts added (sign 1) or taken away (-1), keeping only those above zero."""
     counts = dict(base)
     for key, count in change.items():
         counts[key] = counts.get(key, 0) + sign * count
-    kept = {key: count for key, count in counts.items() if count > 0}
+    return {key: count for key, count in counts.items() if count > 0}
+
+
+def _counted(base: Mapping[str, int], change: Mapping[str, int], sign: int) -> dict[str, int]:
+    kept = _summed_counts(base, change, sign)
     # Only for the summary line: the most common versions, a bounded few.
     return dict(sorted(kept.items(), key=lambda item: (-item[1], item[0]))[:SUM_TARGETS])
 

@@ -472,7 +472,10 @@ class _Planner:
         "Long enough" is `promotion.canary_days` or the first ring's own soak,
         whichever is longer, so a later ring never takes what no earlier-ring
         member ran for that ring's soak. Stragglers of the first ring count:
-        nothing reaches a later ring before every first-ring member has it.
+        nothing reaches the last ring (prod) before every first-ring member has
+        it. A ring between them waits only for the first-ring members whose
+        region offers the target: AKS's regional rollout (up to a week) is not
+        a reason to hold staging, whose own soak still comes before prod's.
         """
         days = self.policy.promotion.canary_days
         first = self.policy.first_ring
@@ -481,16 +484,25 @@ class _Planner:
         tally = self.rings.first_ring(subject)
         if tally is None:
             return draft
-        running = tally.on_or_past(draft.target, subject)
         noun = "cluster" if subject == KUBERNETES else f"{subject} pool"
-        if running < tally.members:
-            return replace(
-                draft,
-                blocked=f"ring {ring.name} waits for every {noun} of ring {first.name} to run "
-                f"{draft.target} or newer ({running} of {tally.members} do)",
-            )
+        if ring == self.policy.rings[-1]:
+            running = tally.on_or_past(draft.target, subject)
+            since = tally.arrived_by(draft.target, subject)
+            if running < tally.members:
+                return replace(
+                    draft,
+                    blocked=f"ring {ring.name} waits for every {noun} of ring {first.name} to "
+                    f"run {draft.target} or newer ({running} of {tally.members} do)",
+                )
+        else:
+            is_open, since = self.rings.opened(tally, subject, draft.target, or_newer=True)
+            if not is_open:
+                return replace(
+                    draft,
+                    blocked=f"ring {ring.name} waits for every {noun} of ring {first.name} in "
+                    f"the regions that offer {draft.target} to run it or newer",
+                )
         days = max(days, first.soak_days)
-        since = tally.arrived_by(draft.target, subject)
         if days == 0 or since is None:
             return draft
         gate = (since + dt.timedelta(days=days), f"the {days}-day canary on ring {first.name}")

@@ -25,6 +25,7 @@ from patchpilot.domain.history import Failure, History, Reached
 from patchpilot.domain.node_images import NodeImageVersion, parse_node_image
 from patchpilot.domain.policy import Policy, Ring
 from patchpilot.domain.promotion import straggler_subjects
+from patchpilot.domain.rollout import offer_times, opened
 from patchpilot.domain.versions import KubernetesVersion
 
 
@@ -57,6 +58,14 @@ class RingProgress:
         gates = history.gates
         self._gates = dict(gates) if gates is not None else _summed(fleet, policy, history, now)
         self._memo: dict[tuple[str, str], Soaked | None] = {}
+        self._catalog, self._now = fleet.catalog, now
+
+    def opened(
+        self, tally: Tally, subject: str, target: str, *, or_newer: bool = False
+    ) -> tuple[bool, dt.datetime | None]:
+        """Whether a gate opened for a target region by region, and since when (:mod:`.rollout`)."""
+        offers = offer_times(self._catalog, tally.regions, subject, target, self._now)
+        return opened(tally, subject, target, offers, or_newer=or_newer)
 
     def ring_of(self, cluster: ClusterState) -> Ring | None:
         """The ring a cluster belongs to."""
@@ -80,6 +89,15 @@ class RingProgress:
         tally = self._gates.get((self._policy.first_ring.name, subject))
         return tally if tally is not None and tally.members > 0 else None
 
+    def _soaked(self, ring: str, subject: str, tally: Tally) -> Soaked:
+        targets: dict[str, dt.datetime | None] = {}
+        if tally.members > 0:
+            for target in tally.reached:
+                is_open, since = self.opened(tally, subject, target)
+                if is_open:
+                    targets[target] = since
+        return _soaked_summary(ring, subject, tally, targets)
+
     def _gate(self, ring: Ring, subject: str) -> Soaked | None:
         key = (ring.name, subject)
         if self._hold is not None:
@@ -91,7 +109,7 @@ class RingProgress:
             while earlier is not None and self._memo[key] is None:
                 tally = self._gates.get((earlier.name, subject))
                 if tally is not None and tally.members > 0:
-                    self._memo[key] = _soaked(earlier.name, subject, tally)
+                    self._memo[key] = self._soaked(earlier.name, subject, tally)
                 earlier = self._policy.ring_before(earlier)
         return self._memo[key]
 
@@ -126,8 +144,9 @@ def _summed(
     return sums
 
 
-def _soaked(ring: str, subject: str, tally: Tally) -> Soaked:
-    targets = tally.soaked_targets()
+def _soaked_summary(
+    ring: str, subject: str, tally: Tally, targets: dict[str, dt.datetime | None]
+) -> Soaked:
     on = ", ".join(sorted(tally.on))
     if subject == KUBERNETES:
         versions = tuple(sorted(map(KubernetesVersion.parse, targets)))

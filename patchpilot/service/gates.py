@@ -21,17 +21,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
-from typing import Final
+from typing import Any, Final
 
 from patchpilot.adapters.store import Store, load_own_history
 from patchpilot.domain.fleet import ClusterState, RegionCatalog, cluster_document
-from patchpilot.domain.gates import KUBERNETES, GateKey, Tally, contributions, generation
+from patchpilot.domain.gates import (
+    KUBERNETES,
+    GateKey,
+    Tally,
+    contributions,
+    generation,
+)
 from patchpilot.domain.history import History, Kind
 from patchpilot.domain.plan import iso
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.promotion import straggler_subjects
+from patchpilot.service.snapshots import stored_regions
 
 # Snapshot kinds: shards done with a generation (one row per subscription), and the
 # generations every shard is done with (one row each).
@@ -123,11 +130,10 @@ def keep_contributions(
         subjects: list[tuple[str | None, Kind]] = [(None, "kubernetes")]
         subjects += [(pool.name, "node_image") for pool in cluster.pools]
         reached = store.list_arrivals(cluster.key, subjects)
-        return contributions(
-            cluster, name, reached, history.failures, region, stragglers=stragglers
-        )
+        failures = history.failures
+        return contributions(cluster, name, reached, failures, region, stragglers=stragglers)
 
-    inputs = _inputs(cluster, name, history, region, stragglers)
+    inputs = _inputs(cluster, name, history, region, stragglers=stragglers)
     return store.set_contributions(cluster.key, tallies, current, inputs=inputs)
 
 
@@ -136,6 +142,7 @@ def _inputs(
     ring: str,
     history: History,
     region: RegionCatalog,
+    *,
     stragglers: frozenset[str],
 ) -> str:
     """A fingerprint of what a cluster's tallies follow from.
@@ -179,6 +186,20 @@ def planning_history(
     own = kept_history(store, policy, cluster, region, now)
     gates, hold = load_gates(store, policy, [cluster])
     return replace(own, gates=gates, gates_hold=hold)
+
+
+def with_gate_regions(
+    store: Store, gates: Mapping[GateKey, Tally] | None, regions: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`regions` and the stored catalogs of every other region the gates' members are in.
+
+    A gate waits, for each target, only for the members whose region offers
+    it (:meth:`Tally.needed_for`), so a plan needs those regions' catalogs: a
+    point read each for the few regions a ring spans, whatever the fleet's size.
+    """
+    wanted = {region for tally in (gates or {}).values() for region in tally.regions}
+    missing = sorted(wanted - set(regions))
+    return {**regions, **stored_regions(store, missing)} if missing else dict(regions)
 
 
 def forget_contributions(store: Store, policy: Policy, cluster: str) -> int:

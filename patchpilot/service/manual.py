@@ -45,7 +45,7 @@ from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.service import idempotency
 from patchpilot.service.clusters import known_cluster
 from patchpilot.service.deps import Services
-from patchpilot.service.gates import planning_history
+from patchpilot.service.gates import planning_history, with_gate_regions
 from patchpilot.service.operator import Operator, operator_span
 from patchpilot.service.refusals import BlockedError, BusyError, NotFoundError
 from patchpilot.service.settle import os_of
@@ -149,6 +149,7 @@ def _upgrade_held(ask: _Ask) -> UpgradeAnswer:
     _pool(state, request.pool)
     region = fleet.region(state.location)
     history = planning_history(services.store, services.policy, state, region, now)
+    fleet = fleet_of([state], with_gate_regions(services.store, history.gates, regions))
     target = _target(ask, fleet, history, state)
     key = OperationKey(state.key, request.pool, request.kind, target)
     existing = services.store.get(key)

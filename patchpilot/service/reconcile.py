@@ -29,7 +29,7 @@ from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan, running_on
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.service.deps import Services
-from patchpilot.service.gates import planning_history
+from patchpilot.service.gates import planning_history, with_gate_regions
 from patchpilot.service.outcomes import ReconcileOutcome
 from patchpilot.service.settle import (
     StillRunning,
@@ -109,9 +109,9 @@ def _plan_cluster(
     does not grow with the fleet; on the way it puts the cluster's own
     tallies in its ring's gates, which later rings read.
     """
-    fleet = fleet_of([state], regions)
-    region = fleet.region(state.location)
+    region = fleet_of([state], regions).region(state.location)
     history = planning_history(services.store, services.policy, state, region, now)
+    fleet = fleet_of([state], with_gate_regions(services.store, history.gates, regions))
     with services.telemetry.plan(cluster=str(state.id)) as span:
         result = plan(fleet, services.policy, history, now, only=state.key)
         mine = result.actions

@@ -54,6 +54,7 @@ from patchpilot.service.gates import (
     kept_history,
     load_gates,
     mark_built,
+    with_gate_regions,
 )
 from patchpilot.service.legacy import move_legacy_rows
 from patchpilot.service.outcomes import SweepOutcome
@@ -155,7 +156,7 @@ def sweep_subscription(services: Services, subscription: str, now: dt.datetime) 
     if rebuild:
         # Every cluster of the subscription is in this generation now.
         mark_built(services.store, services.policy, subscription, subscriptions(services), now)
-    actions, result = _plan_shard(services, fleet, subscription, histories, now)
+    actions, result = _plan_shard(services, fleet, regions, subscription, histories, now)
     _report_pools_behind(services, fleet, result)
     observed = {state.key for state in states}
     enqueued = _enqueue(services, actions, observed, now)
@@ -192,9 +193,10 @@ def _unobserved_pictures(
     return [picture for picture in pictures if picture is not None]
 
 
-def _plan_shard(
+def _plan_shard(  # noqa: PLR0917  # one use case's parts, named at its one caller
     services: Services,
     fleet: FleetState,
+    regions: Mapping[str, Any],
     subscription: str,
     histories: dict[str, History],
     now: dt.datetime,
@@ -208,6 +210,9 @@ def _plan_shard(
     """
     store, policy = services.store, services.policy
     gates, hold = load_gates(store, policy, fleet.clusters)
+    spanned = with_gate_regions(store, gates, regions)
+    if spanned.keys() != regions.keys():  # the rings before span regions this shard has not
+        fleet = fleet_of(fleet.clusters, spanned, pinning=fleet.node_image_pinning)
     probe = f"/subscriptions/{subscription}/"
     shared = History(
         pauses=tuple(p.to_pause() for p in store.list_pauses(now, cluster=probe)),

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from patchpilot.domain.fleet import FleetState, parse_fleet
 from patchpilot.domain.gates import KUBERNETES, Arrivals, Tally
 from patchpilot.domain.history import Failure, History, Reached
 from patchpilot.domain.plan import Action, Plan
@@ -149,8 +150,9 @@ def test_a_later_ring_waits_until_every_first_ring_pool_runs_the_target() -> Non
     action = image_action(plan(fleet(clusters, IMAGES), rules(), history, NOW), "stg-1")
 
     assert action.status == "blocked"
-    assert "waits for every AKSUbuntu-2204gen2containerd pool of ring dev to run" in action.reason
-    assert "(1 of 2 do)" in action.reason
+    assert "waits for every AKSUbuntu-2204gen2containerd pool of ring dev in the regions" in (
+        action.reason
+    )
 
 
 def test_the_canary_runs_for_its_days_or_the_first_rings_soak_whichever_is_longer() -> None:
@@ -244,7 +246,7 @@ def test_a_first_ring_cluster_with_a_monthly_window_still_holds_every_later_ring
     action = image_action(plan(fleet(clusters, IMAGES), rules(), history, NOW), "stg-1")
 
     assert action.status == "blocked"
-    assert "pool of ring dev to run" in action.reason
+    assert "pool of ring dev in the regions that offer" in action.reason
 
 
 # The gate sums and the policy ---------------------------------------------------------
@@ -325,3 +327,59 @@ def test_a_straggler_tally_counts_but_keeps_its_arrival_apart() -> None:
     assert both.soaked_targets() == {"1.33.2": utc(2025, 11, 1)}
     assert Tally.from_json(both.to_json()) == both
     assert both.minus(holder, KUBERNETES).soaked_targets() == {"1.33.2": utc(2025, 11, 9)}
+
+
+# Regional rollout ---------------------------------------------------------------------
+
+# northeurope has not been offered 202511.20.0 yet (AKS rolls out region by region).
+BEHIND = catalog(ubuntu=IMAGES["node_images"][UBUNTU][:-1])
+
+
+def _regions(*clusters: dict[str, Any]) -> FleetState:
+    document = {
+        "catalog": {"westeurope": IMAGES, "northeurope": BEHIND},
+        "clusters": list(clusters),
+    }
+    return parse_fleet(document, source="test-fleet.yaml")
+
+
+def _lagging_dev() -> tuple[dict[str, Any], ...]:
+    return (
+        on("dev-1", "dev", "202511.20.0"),
+        on("dev-ne", "dev", "202511.17.0", location="northeurope"),
+        on("stg-1", "staging", "202511.17.0"),
+        on("prd-1", "prod", "202511.17.0"),
+    )
+
+
+def _dev_ran_latest() -> History:
+    return History(
+        reached=(
+            reached("dev-1", "202511.20.0", utc(2025, 11, 20, 0, 30)),
+            reached("dev-ne", "202511.17.0", utc(2025, 11, 17, 12)),
+        )
+    )
+
+
+def test_a_first_ring_member_whose_region_lacks_the_target_does_not_hold_the_next_ring() -> None:
+    result = plan(_regions(*_lagging_dev()), rules(), _dev_ran_latest(), NOW)
+
+    action = image_action(result, "stg-1")
+    assert (action.status, action.target) == ("due", LATEST)
+
+
+def test_the_last_ring_still_waits_for_every_first_ring_member_whatever_its_region() -> None:
+    staging_ran = History(
+        reached=(
+            *_dev_ran_latest().reached,
+            reached("stg-1", "202511.20.0", utc(2025, 11, 14)),  # as if long soaked
+        )
+    )
+    clusters = list(_lagging_dev())
+    clusters[2] = on("stg-1", "staging", "202511.20.0")
+
+    action = image_action(plan(_regions(*clusters), rules(), staging_ran, NOW), "prd-1")
+
+    assert action.status == "blocked"
+    assert "waits for every AKSUbuntu-2204gen2containerd pool of ring dev to run" in action.reason
+    assert "(1 of 2 do)" in action.reason
