@@ -155,7 +155,7 @@ class Tally:
 
     def on_or_past(self, target: str, subject: str) -> int:
         """How many members run `target` or something newer now (stragglers included)."""
-        order = _order(subject)
+        order = release_order(subject)
         floor = order(target)
         return sum(
             count for version, count in self.on.items() if order(_named(version, subject)) >= floor
@@ -163,7 +163,7 @@ class Tally:
 
     def arrived_by(self, target: str, subject: str) -> dt.datetime | None:
         """The last known arrival at `target` or anything newer (None: none known)."""
-        order = _order(subject)
+        order = release_order(subject)
         floor = order(target)
         known = [
             moment
@@ -416,11 +416,12 @@ def _newest(values: Mapping[str, V], subject: str, limit: int) -> dict[str, V]:
     """The `limit` newest targets in release order (Kubernetes or image order by subject)."""
     if len(values) <= limit:
         return dict(values)
-    order = _kubernetes_order if subject == KUBERNETES else _image_order
+    order = release_order(subject)
     return dict(sorted(values.items(), key=lambda item: order(item[0]), reverse=True)[:limit])
 
 
-def _order(subject: str) -> Callable[[str], tuple[int, ...]]:
+def release_order(subject: str) -> Callable[[str], tuple[int, ...]]:
+    """A subject's targets in release order (an unreadable one sorts oldest)."""
     return _kubernetes_order if subject == KUBERNETES else _image_order
 
 

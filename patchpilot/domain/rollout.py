@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from patchpilot.domain.fleet import RegionCatalog
-from patchpilot.domain.gates import KUBERNETES, Arrivals, Tally
+from patchpilot.domain.gates import KUBERNETES, Arrivals, Tally, release_order
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.versions import KubernetesVersion
 
@@ -101,8 +101,8 @@ def _opened_in_order(
 
 def _at_or_past(tally: Tally, subject: str, target: str) -> Arrivals | None:
     """One target's arrivals, counting members that reached a newer one (see :func:`opened`)."""
-    floor = _order(subject, target)
-    newer = [a for t, a in tally.reached.items() if _order(subject, t) >= floor]
+    order = release_order(subject)
+    newer = [a for t, a in tally.reached.items() if order(t) >= order(target)]
     if not newer:
         return None
     regions: dict[str, tuple[int, dt.datetime | None]] = {}
@@ -113,13 +113,6 @@ def _at_or_past(tally: Tally, subject: str, target: str) -> Arrivals | None:
             regions[region] = (max(had[0], count), latest)
     best = max(newer, key=lambda a: a.count)
     return Arrivals(best.count, best.last, best.late, best.late_last, regions)
-
-
-def _order(subject: str, target: str) -> tuple[int, ...]:
-    if subject == KUBERNETES:
-        version = KubernetesVersion.parse(target)
-        return (version.major, version.minor, version.patch)
-    return parse_node_image(target).sort_key
 
 
 def _offered_since(
