@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from patchpilot.domain.cadence import patch_tuesdays, windows_due_from
+from patchpilot.domain.critical_path import with_paths
 from patchpilot.domain.history import History
 from patchpilot.domain.instants import parse_instant
 from patchpilot.domain.plan import Plan, iso
@@ -131,7 +132,8 @@ def _plan(args: argparse.Namespace) -> Plan | dict[str, Any]:
     if args.at is None:
         raise InvalidInputError("--at is required when planning a fleet file", path="--at")
     at = parse_instant(args.at, path="--at")
-    return plan(load_fleet(args.fleet), load_policy(args.policy), History(), at)
+    fleet, policy = load_fleet(args.fleet), load_policy(args.policy)
+    return with_paths(plan(fleet, policy, History(), at), fleet, policy)
 
 
 def _live_plan(args: argparse.Namespace) -> Plan:
@@ -150,7 +152,7 @@ def _live_plan(args: argparse.Namespace) -> Plan:
         if value
     }
     fleet = observe_fleet(policy, load_settings(overrides))
-    return plan(fleet, policy, History(), at)
+    return with_paths(plan(fleet, policy, History(), at), fleet, policy)
 
 
 def _plan_table(output: Plan | dict[str, Any]) -> str:

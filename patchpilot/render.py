@@ -5,7 +5,7 @@ Kept apart from the CLI so the HTTP API and the demo can print the same views.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from patchpilot.domain.instants import parse_instant
@@ -43,7 +43,44 @@ def plan_table(plan: Plan) -> str:
             for f in plan.findings
         )
         parts.append("\n".join(["Findings:", *findings]))
+    if plan.paths:
+        parts.append(path_table([path.to_json() for path in plan.paths]))
     return "\n\n".join(parts)
+
+
+def path_table(paths: Sequence[Mapping[str, Any]]) -> str:
+    """The critical path (a plan's or the status API's ``critical_path``): one row per ring.
+
+    Works on the JSON form so the local plan, the API's answer and the
+    operator's client print the same lines.
+    """
+    rows = [
+        [
+            p["ring"],
+            p["subject"],
+            str(p["pending"]),
+            p["earliest"] or "waits for a person",
+            _saving(p),
+        ]
+        for p in paths
+    ]
+    headers = ["RING", "SUBJECT", "PENDING", "EARLIEST START (UTC)", "WEEKLY WINDOW SAVES"]
+    lines = table(headers, rows).splitlines()
+    out = ["Critical path (each ring's first start, if every window on the path is used):"]
+    out += lines[:2]
+    for line, path in zip(lines[2:], paths, strict=True):
+        out += [line, f"    waits for {path['waits_for']}"]
+        out += [
+            f"    on the path: {_cluster_name(step['cluster'])} (ring {step['ring']}, "
+            f"{step['window']}) reaches it {step['reaches']}"
+            for step in path["on_path"]
+        ]
+    return "\n".join(out)
+
+
+def _saving(path: Mapping[str, Any]) -> str:
+    days = path.get("weekly_saves_days")
+    return "-" if days is None else f"{days:g} days"
 
 
 def _actions(plan: Plan) -> str:

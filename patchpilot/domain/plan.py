@@ -37,6 +37,9 @@ class Action:
     # later: now, or a gate): the start guard keeps the clock skew from both ends.
     # Not part of the JSON contract.
     window_start: dt.datetime | None = None
+    # The earlier ring a blocked action waits for (its ring gate), None for any other block:
+    # what the critical path follows. Not part of the JSON contract.
+    waits_on: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON shape (DESIGN.md, CLI)."""
@@ -74,12 +77,68 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class OnPath:
+    """A cluster whose window sets when a later ring can move: when it reaches the target."""
+
+    cluster: str
+    ring: str
+    window: str
+    reaches: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form inside a :class:`RingPath`."""
+        return {
+            "cluster": self.cluster,
+            "ring": self.ring,
+            "window": self.window,
+            "reaches": iso(self.reaches),
+        }
+
+
+@dataclass(frozen=True)
+class RingPath:
+    """What one ring waits for on one gate subject (Kubernetes or an image family), and until when.
+
+    `earliest` is the first moment a pool of the ring can start, None when it
+    waits for a person (a pause, a failure, a hold). `on_path` names the
+    clusters of earlier rings whose windows set that moment, and
+    `weekly_saves_days` what the ring would gain if each of them had a
+    window at least weekly (computed with the planner's own window search).
+    """
+
+    ring: str
+    subject: str
+    pending: int
+    waits_for: str
+    earliest: dt.datetime | None
+    on_path: tuple[OnPath, ...] = ()
+    weekly_saves_days: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for `plan --json` and the status API (`critical_path`)."""
+        return {
+            "ring": self.ring,
+            "subject": self.subject,
+            "pending": self.pending,
+            "waits_for": self.waits_for,
+            "earliest": iso(self.earliest),
+            "on_path": [step.to_json() for step in self.on_path],
+            "weekly_saves_days": self.weekly_saves_days,
+        }
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Every action and finding for a fleet at one instant."""
+    """Every action and finding for a fleet at one instant, and the rings' critical path.
+
+    `paths` is filled for a whole-fleet plan shown to people
+    (:func:`patchpilot.domain.critical_path.with_paths`); a reconcile's plan leaves it empty.
+    """
 
     at: dt.datetime
     actions: tuple[Action, ...]
     findings: tuple[Finding, ...] = ()
+    paths: tuple[RingPath, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """How many actions have each status (for traces and summaries)."""
@@ -91,11 +150,12 @@ class Plan:
         return tuple(action for action in self.actions if action.status == "due")
 
     def to_json(self) -> dict[str, Any]:
-        """The contract's JSON object: `at`, `actions`, plus `findings` and `counts`."""
+        """The contract's JSON: `at`, `actions`, plus `findings`, `critical_path`, `counts`."""
         return {
             "at": iso(self.at),
             "actions": [action.to_json() for action in self.actions],
             "findings": [finding.to_json() for finding in self.findings],
+            "critical_path": [path.to_json() for path in self.paths],
             "counts": self.counts(),
         }
 

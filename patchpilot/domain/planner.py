@@ -45,7 +45,7 @@ from patchpilot.domain.versions import (
 HORIZON = dt.timedelta(days=366)
 _AKS_KUBERNETES_CHANNELS = ("patch", "stable", "rapid")
 # How every "AKS's own channel manages this" block begins (it outranks every other reason).
-_AKS_MANAGED = "managed by AKS"
+AKS_MANAGED = "managed by AKS"
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ class _Draft:
     why: str
     blocked: str | None = None
     gates: tuple[tuple[dt.datetime, str], ...] = ()
+    # The earlier ring whose progress `blocked` waits for (a ring gate), for the critical path.
+    waits_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class _Planner:
             drafts.append(control_plane)
         drafts.extend(self._pools_follow(cluster))
         if cluster.auto_upgrade_channel in _AKS_KUBERNETES_CHANNELS:
-            managed = f"{_AKS_MANAGED} auto-upgrade channel {cluster.auto_upgrade_channel}"
+            managed = f"{AKS_MANAGED} auto-upgrade channel {cluster.auto_upgrade_channel}"
             self._find(
                 cluster,
                 None,
@@ -130,7 +132,7 @@ class _Planner:
                 f"Kubernetes upgrades {managed}: "
                 "Patch Pilot leaves them to AKS (set the channel to none to hand them over)",
             )
-            drafts = [replace(d, blocked=managed) for d in drafts]
+            drafts = [replace(d, blocked=managed, waits_on=None) for d in drafts]
         return drafts
 
     def _offered_kubernetes(self, cluster: ClusterState) -> tuple[OfferedVersion, ...]:
@@ -209,6 +211,7 @@ class _Planner:
                 draft,
                 blocked=f"ring {ring.name} waits for ring {soaked.ring} to soak a version "
                 f"on the way to {aim.final} ({soaked.summary})",
+                waits_on=soaked.ring,
             )
         target = candidates[-1]
         reached = f"ring {soaked.ring} reached {target}"
@@ -281,8 +284,8 @@ class _Planner:
                 continue
             drafts = [d for d in drafts if not (d.pool == pool and d.kind == "kubernetes")]
             if cluster.auto_upgrade_channel in _AKS_KUBERNETES_CHANNELS:
-                managed = f"{_AKS_MANAGED} auto-upgrade channel {cluster.auto_upgrade_channel}"
-                wanted = replace(wanted, blocked=managed)
+                managed = f"{AKS_MANAGED} auto-upgrade channel {cluster.auto_upgrade_channel}"
+                wanted = replace(wanted, blocked=managed, waits_on=None)
             drafts.append(wanted)
         return drafts
 
@@ -322,7 +325,9 @@ class _Planner:
         if stepped.blocked is None and stepped.target != str(target):
             gate = soaked.ring if soaked else "the previous ring"
             stepped = replace(
-                stepped, blocked=f"ring {ring.name} waits for ring {gate} to soak {target}"
+                stepped,
+                blocked=f"ring {ring.name} waits for ring {gate} to soak {target}",
+                waits_on=soaked.ring if soaked else None,
             )
         return replace(stepped, target=str(target), why=draft.why)
 
@@ -375,7 +380,7 @@ class _Planner:
             draft = replace(draft, why=f"{_asked(request)}; {draft.why}")
         # AKS's own channel outranks every other reason: Patch Pilot never acts there.
         managed = self._image_manager(cluster, pool)
-        return replace(draft, blocked=managed) if managed else draft
+        return replace(draft, blocked=managed, waits_on=None) if managed else draft
 
     def _first_ring_image(
         self, cluster: ClusterState, ring: Ring, pool: PoolState, latest: NodeImageVersion | None
@@ -405,6 +410,7 @@ class _Planner:
                 "a newer image exists",
                 blocked=f"ring {ring.name} waits for ring {soaked.ring} to soak a newer "
                 f"image ({soaked.summary})",
+                waits_on=soaked.ring,
             )
         chosen = newer[-1]
         draft = _Draft(
@@ -455,6 +461,7 @@ class _Planner:
                 gates=self._windows_gate(pool, latest),
                 blocked=f"ring {ring.name} waits for ring {soaked.ring} to soak an image built "
                 f"within {drift} days of AKS's latest {latest.version} ({soaked.summary})",
+                waits_on=soaked.ring,
             )
         proof = min(proofs, key=lambda image: _sortable(soaked.targets[str(image)]))
         days = abs((latest.build_date - proof.build_date).days)
@@ -493,6 +500,7 @@ class _Planner:
                     draft,
                     blocked=f"ring {ring.name} waits for every {noun} of ring {first.name} to "
                     f"run {draft.target} or newer ({running} of {tally.members} do)",
+                    waits_on=first.name,
                 )
         else:
             is_open, since = self.rings.opened(tally, subject, draft.target, or_newer=True)
@@ -501,6 +509,7 @@ class _Planner:
                     draft,
                     blocked=f"ring {ring.name} waits for every {noun} of ring {first.name} in "
                     f"the regions that offer {draft.target} to run it or newer",
+                    waits_on=first.name,
                 )
         days = max(days, first.soak_days)
         if days == 0 or since is None:
@@ -555,9 +564,9 @@ class _Planner:
         """Who else patches this pool's node image, if anyone (then Patch Pilot stays off)."""
         channel = cluster.node_os_upgrade_channel
         if cluster.auto_upgrade_channel == "node-image":
-            managed = f"{_AKS_MANAGED} auto-upgrade channel node-image"
+            managed = f"{AKS_MANAGED} auto-upgrade channel node-image"
         elif channel in ("NodeImage", "SecurityPatch"):
-            managed = f"{_AKS_MANAGED} node OS channel {channel}"
+            managed = f"{AKS_MANAGED} node OS channel {channel}"
         else:
             return None
         message = f"node image upgrades {managed}: Patch Pilot leaves them to AKS"
@@ -584,12 +593,13 @@ class _Planner:
             ring=ring.name,
         )
         blocked = draft.blocked
-        if blocked is None or not blocked.startswith(_AKS_MANAGED):
+        if blocked is None or not blocked.startswith(AKS_MANAGED):
             # A firing alert outranks every reason but AKS's own channel: it is news.
             blocked = self._alert_block(cluster, ring) or blocked
         blocked = blocked or self._hold(cluster, draft) or self._cluster_block(cluster, ring, draft)
         if blocked is not None:
-            return replace(action, reason=f"blocked: {blocked}")
+            waits_on = draft.waits_on if blocked == draft.blocked else None
+            return replace(action, reason=f"blocked: {blocked}", waits_on=waits_on)
         schedule, schedule_name = self._schedule(cluster, draft.kind)
         if schedule is None:
             return replace(

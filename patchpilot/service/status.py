@@ -18,9 +18,10 @@ from typing import Any
 
 from patchpilot.adapters.store import Operation, PauseRecord, load_history
 from patchpilot.adapters.store.history import load_requests
+from patchpilot.domain.critical_path import with_paths
 from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.history import Requested
-from patchpilot.domain.plan import Action, Plan, iso
+from patchpilot.domain.plan import Action, Plan, RingPath, iso
 from patchpilot.domain.planner import plan
 from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.errors import InvalidInputError
@@ -35,7 +36,8 @@ from patchpilot.service.snapshots import load_fleet_snapshot
 def stored_plan(services: Services, at: dt.datetime) -> Plan:
     """What the planner would do at `at` with the stored fleet and history (`plan --json`)."""
     fleet = load_fleet_snapshot(services.store)
-    return plan(fleet, services.policy, load_history(services.store, at), at)
+    result = plan(fleet, services.policy, load_history(services.store, at), at)
+    return with_paths(result, fleet, services.policy)
 
 
 def fleet_status(
@@ -48,7 +50,9 @@ def fleet_status(
     """Every cluster in scope (or those of one ring, or one cluster) with what to know about it."""
     store = services.store
     fleet = load_fleet_snapshot(store)
-    result = plan(fleet, services.policy, load_history(store, now), now)
+    result = with_paths(
+        plan(fleet, services.policy, load_history(store, now), now), fleet, services.policy
+    )
     chosen = _chosen(services, fleet, ring, cluster)
     pauses = store.list_pauses(now)
     context = _Context(
@@ -60,8 +64,14 @@ def fleet_status(
         "pauses": [pause_json(p) for p in pauses],
         "poison_messages": store.count_poison(),
         "forgotten_clusters": [json.loads(body) for _, body in store.list_snapshots(FORGOTTEN)],
+        "critical_path": [path.to_json() for path in _paths_of(result, ring)],
         "counts": result.counts(),
     }
+
+
+def _paths_of(result: Plan, ring: str | None) -> tuple[RingPath, ...]:
+    """The critical path of every ring, or of the one ring asked for."""
+    return tuple(path for path in result.paths if ring is None or path.ring == ring)
 
 
 @dataclass(frozen=True)
