@@ -72,7 +72,7 @@ def path_table(paths: Sequence[Mapping[str, Any]]) -> str:
         out += [line, f"    waits for {path['waits_for']}"]
         out += [
             f"    on the path: {_cluster_name(step['cluster'])} (ring {step['ring']}, "
-            f"{step['window']}) reaches it {step['reaches']}"
+            f"{step['window']}) reaches {_short(step['target'] or '?')} {step['reaches']}"
             for step in path["on_path"]
         ]
     return "\n".join(out)

@@ -115,6 +115,26 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "fix": {"type": "string"},
         }
     ),
+    "OnPath": _object(
+        {
+            "cluster": {"type": "string"},
+            "ring": {"type": "string"},
+            "window": {"type": "string"},
+            "target": _NULLABLE_TEXT,
+            "reaches": _TIME,
+        }
+    ),
+    "RingPath": _object(
+        {
+            "ring": {"type": "string"},
+            "subject": {"type": "string", "description": "kubernetes or a node image family"},
+            "pending": {"type": "integer", "minimum": 0},
+            "waits_for": {"type": "string"},
+            "earliest": _NULLABLE_TIME,
+            "on_path": _list("OnPath"),
+            "weekly_saves_days": {"type": ["number", "null"]},
+        }
+    ),
     "Counts": _object(
         {
             "due": {"type": "integer", "minimum": 0},
@@ -127,6 +147,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "at": _TIME,
             "actions": _list("Action"),
             "findings": _list("Finding"),
+            "critical_path": _list("RingPath"),
             "counts": _ref("Counts"),
         }
     ),
@@ -279,6 +300,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "pauses": _list("Pause"),
             "poison_messages": {"type": "integer", "minimum": 0},
             "forgotten_clusters": _list("ForgottenCluster"),
+            "critical_path": _list("RingPath"),
             "counts": _ref("Counts"),
         }
     ),

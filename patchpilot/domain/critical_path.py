@@ -215,9 +215,9 @@ class _Book:
             if reach.at is None:
                 return reach
             if unit.action is not None and reach.at > _sortable(last.at):
-                step = OnPath(
-                    str(unit.cluster.id), unit.ring.name, _window_name(unit, self.policy), reach.at
-                )
+                window = _window_name(unit, self.policy)
+                target = unit.action.target
+                step = OnPath(str(unit.cluster.id), unit.ring.name, window, target, reach.at)
                 last = _Reach(reach.at, (*reach.path, step))
         return last
 
@@ -247,7 +247,7 @@ def _waits_for(unit: _Unit) -> str:
     action = unit.action
     assert action is not None
     if action.status == "due":
-        return "nothing: due now"
+        return "nothing (due now)"
     if action.waits_on is not None:
         reason = action.reason.removeprefix("blocked: ")
         return reason.removeprefix(f"ring {unit.ring.name} waits for ")

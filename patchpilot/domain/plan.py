@@ -83,6 +83,7 @@ class OnPath:
     cluster: str
     ring: str
     window: str
+    target: str | None
     reaches: dt.datetime
 
     def to_json(self) -> dict[str, Any]:
@@ -91,6 +92,7 @@ class OnPath:
             "cluster": self.cluster,
             "ring": self.ring,
             "window": self.window,
+            "target": self.target,
             "reaches": iso(self.reaches),
         }
 

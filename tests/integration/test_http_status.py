@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 import function_app
+from patchpilot.domain.critical_path import with_paths
 from patchpilot.domain.history import History
 from patchpilot.domain.plan import Plan
 from patchpilot.domain.planner import plan
 from patchpilot.service.snapshots import load_fleet_snapshot
 from patchpilot.sim.host import registered_functions
+from tests.factories import cluster_id
 from tests.integration.http_support import (
     DEV,
     DOCUMENT,
@@ -65,6 +67,21 @@ def test_status_shows_the_last_operation_of_a_pool_with_who_started_it(api: Api)
     )
 
 
+def test_status_tells_each_rings_critical_path_and_filters_it_by_ring(api: Api) -> None:
+    everything = api.call("GET", "/api/status").body["critical_path"]
+    prod = api.call("GET", "/api/status", params={"ring": "prod"}).body["critical_path"]
+
+    assert {p["ring"] for p in everything} == {"dev", "staging", "prod"}
+    assert prod == [p for p in everything if p["ring"] == "prod"]
+    # dev is due now; staging soaks two days and starts in its Saturday window; prod waits
+    # for that (stg-1 on its path) plus its own five days and window.
+    (image,) = [p for p in prod if p["subject"].startswith("AKSUbuntu")]
+    assert image["earliest"] == "2025-12-06T01:00:00Z"
+    assert [(s["cluster"], s["reaches"]) for s in image["on_path"]] == [
+        (cluster_id("stg-1", "rg-stg"), "2025-11-29T01:00:00Z")
+    ]
+
+
 @pytest.mark.parametrize(
     ("params", "names"),
     [
@@ -109,8 +126,10 @@ def test_plan_is_the_planners_answer_over_the_stored_fleet(api: Api) -> None:
     assert answer.status == 200
     fleet = load_fleet_snapshot(api.app.services.store)
     at = START.replace(hour=2, minute=0)
-    expected: Plan = plan(fleet, api.app.services.policy, History(), at)
+    policy = api.app.services.policy
+    expected: Plan = with_paths(plan(fleet, policy, History(), at), fleet, policy)
     assert answer.body == json.loads(json.dumps(expected.to_json()))
+    assert answer.body["critical_path"], "the stored fleet has rings waiting for dev"
     assert answer.body["at"] == "2025-11-22T02:00:00Z"
 
 
