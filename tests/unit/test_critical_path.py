@@ -55,9 +55,7 @@ def path(result: Plan, ring: str) -> RingPath:
     return found
 
 
-def test_a_monthly_window_that_holds_prod_is_on_its_path_and_a_weekly_one_would_save_two_weeks() -> (
-    None
-):
+def test_a_monthly_window_holding_prod_is_on_its_path_and_weekly_would_save_two_weeks() -> None:
     # stg-2 opens on the first Sunday of the month: 2025-12-07 01:00. Prod's 5-day soak
     # ends 12-12 01:00; prod's next Saturday window opens 12-13 01:00 UTC. Weekly on
     # Sundays, stg-2 would have it on 11-23: soak to 11-28, prod on Saturday 11-29.
