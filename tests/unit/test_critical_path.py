@@ -17,7 +17,7 @@ from patchpilot.render import path_table, plan_table
 from tests.factories import UBUNTU, cluster_id, fleet, utc
 from tests.unit.test_promotion import IMAGES, MONTHLY_NODE_OS, NOW, on, reached, rules
 
-HOLD = {"stragglers": "hold"}
+HOLD: dict[str, Any] = {"stragglers": "hold"}
 WEDNESDAYS = {
     "aksManagedNodeOSUpgradeSchedule": {
         "maintenanceWindow": {
