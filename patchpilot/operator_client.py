@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from patchpilot.errors import InvalidInputError
-from patchpilot.render import table
+from patchpilot.render import path_table, table
 
 TIMEOUT_SECONDS: Final = 60.0
 _MAX_ANSWER: Final = 16 * 1024 * 1024
 TokenSource = Callable[[], str]
+_STATUSES: Final = ("due", "scheduled", "blocked")
 
 
 class ApiRefusedError(InvalidInputError):
@@ -199,25 +200,58 @@ def pauses_table(pauses: list[Mapping[str, Any]]) -> str:
 
 
 def plan_answer_table(answer: Mapping[str, Any]) -> str:
-    """The plan as `patchpilot plan` prints it: each action, then its reason."""
-    actions = answer.get("actions", [])
+    """The plan the API answered, as `patchpilot plan` prints a local one (`render.plan_table`).
+
+    The same header, actions with their reasons, findings and critical path,
+    line for line, so an operator reads one layout wherever the plan came from.
+    """
+    actions = answer.get("actions") or []
+    counts = {status: sum(a["status"] == status for a in actions) for status in _STATUSES}
+    parts = [
+        f"Plan at {answer.get('at')}: {counts['due']} due, {counts['scheduled']} scheduled, "
+        f"{counts['blocked']} blocked"
+    ]
+    if actions:
+        parts.append(_actions_table(actions))
+    findings = answer.get("findings") or []
+    if findings:
+        lines = (
+            f"  - {_name(f['cluster'])}{'/' + f['pool'] if f.get('pool') else ''}: {f['message']}"
+            for f in findings
+        )
+        parts.append("\n".join(["Findings:", *lines]))
+    if answer.get("critical_path"):
+        parts.append(path_table(answer["critical_path"]))
+    return "\n\n".join(parts)
+
+
+def _actions_table(actions: list[Mapping[str, Any]]) -> str:
     headers = ["STATUS", "CLUSTER", "POOL", "KIND", "CURRENT -> TARGET", "NOT BEFORE (UTC)"]
     rows = [
         [
             a["status"].upper(),
-            a["cluster"].rsplit("/", 1)[-1],
+            _name(a["cluster"]),
             a.get("pool") or "(control plane)",
             a["kind"],
-            f"{a['current']} -> {a.get('target') or '?'}",
+            f"{_short(a['current'])} -> {_short(a.get('target') or '?')}",
             a.get("not_before") or "-",
         ]
         for a in actions
     ]
     lines = table(headers, rows).splitlines()
-    out = [f"Plan at {answer.get('at')}: {len(actions)} actions", *lines[:2]]
+    out = lines[:2]
     for line, action in zip(lines[2:], actions, strict=True):
         out += [line, f"    {action['reason']}"]
     return "\n".join(out)
+
+
+def _name(resource_id: str) -> str:
+    return resource_id.rsplit("/", 1)[-1]
+
+
+def _short(version: str) -> str:
+    """As the local table: a node image shows its date, the family is the same on both sides."""
+    return version.rsplit("-", 1)[-1] if version.startswith("AKS") else version
 
 
 def change_table(answer: Mapping[str, Any]) -> str:
