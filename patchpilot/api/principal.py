@@ -65,6 +65,20 @@ def principal_from(headers: Mapping[str, str]) -> Principal | None:
     return Principal(name or object_id or "", object_id, _all(claims, role_types))
 
 
+def platform_headers(name: str, object_id: str, roles: tuple[str, ...]) -> dict[str, str]:
+    """The identity headers Easy Auth sends for a signed-in caller (local front door, demo).
+
+    Only meaningful on a platform with authentication on
+    (:func:`patchpilot.api.roles.use_platform`); elsewhere they are ignored.
+    """
+    return {
+        PRINCIPAL_HEADER: encode_principal(name, object_id, roles),
+        NAME_HEADER: name,
+        ID_HEADER: object_id,
+        IDP_HEADER: "aad",
+    }
+
+
 def encode_principal(name: str, object_id: str, roles: tuple[str, ...]) -> str:
     """An `X-MS-CLIENT-PRINCIPAL` value as Easy Auth writes one (for the local front door)."""
     claims = [

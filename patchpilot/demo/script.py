@@ -5,8 +5,8 @@ module plays the world around it. It changes the simulator's fault plan when
 the storm starts and ends, and plays the on-call engineer: some hours after a
 cluster is paused by a failed upgrade, they fix the Pod Disruption Budget,
 put the cluster right as ``az aks update`` does, retire the failed attempt
-and delete the pauses (through ``DELETE /api/pauses/{id}`` when the app
-serves that route, else through the store).
+and delete the pauses (through ``DELETE /api/pauses/{id}``, signed in with
+the operate role, when the app serves that route; else through the store).
 
 Called by :mod:`patchpilot.demo.runner` between the host's runs.
 """
@@ -17,8 +17,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Final
 
 from patchpilot.adapters.store import Store
+from patchpilot.api.principal import platform_headers
+from patchpilot.api.roles import APP_ROLES, Platform, use_platform
 from patchpilot.demo.scenario import Scenario
 from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.sim.arm_errors import ArmError
@@ -26,8 +29,14 @@ from patchpilot.sim.harness import Harness
 
 _log = logging.getLogger(__name__)
 _PAUSE_NOTICES = frozenset({"ClusterPaused", "UpgradeFailed"})
-# Who resumes: App Service authentication passes the signed-in engineer in this header.
-_ON_CALL = {"x-ms-client-principal-name": "oncall@contoso.example"}
+# Who resumes: the on-call engineer, signed in with the operate app role. The app runs on a
+# platform with App Service authentication on, which passes them in its identity headers, so
+# each resume records their Entra object ID, name and role, as a deployed app's would.
+ON_CALL_NAME: Final = "oncall@contoso.example"
+ON_CALL_OBJECT_ID: Final = "6c0f3b0e-8d53-4a3e-9a0b-2f4d5e6a7b8c"
+_ON_CALL_ROLE: Final = "operate"
+_ON_CALL = platform_headers(ON_CALL_NAME, ON_CALL_OBJECT_ID, (APP_ROLES[_ON_CALL_ROLE],))
+_SIGNED_IN: Final = Platform(auth_enabled=True)
 
 
 @dataclass(frozen=True)
@@ -149,16 +158,17 @@ class Script:
         pauses = [p for p in store.list_pauses(now) if (p.target or "").lower() == cluster]
         via_api = bool(pauses) and host.route("DELETE", f"/api/pauses/{pauses[0].id}") is not None
         for pause in pauses:
-            answered = (
-                host.http("DELETE", f"/api/pauses/{pause.id}", headers=_ON_CALL)
-                if via_api
-                else None
-            )
+            answered = None
+            if via_api:
+                with use_platform(_SIGNED_IN):
+                    answered = host.http("DELETE", f"/api/pauses/{pause.id}", headers=_ON_CALL)
             if answered is None or answered.status_code >= HTTPStatus.BAD_REQUEST:
                 # Policy: the resume must happen; the store is the API's own backing.
                 via_api = False
                 store.delete_pause(pause.id)
-        return len(pauses), "DELETE /api/pauses/{id}" if via_api else "the store"
+        if not via_api:
+            return len(pauses), "the store"
+        return len(pauses), f"DELETE /api/pauses/{{id}} as {ON_CALL_NAME} ({_ON_CALL_ROLE})"
 
     def _apply(self) -> None:
         plan = self.scenario.faults(storming=self.storming, draining=self.draining)

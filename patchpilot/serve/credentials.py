@@ -30,14 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
-from patchpilot.api.principal import (
-    ID_HEADER,
-    IDENTITY_HEADERS,
-    IDP_HEADER,
-    NAME_HEADER,
-    PRINCIPAL_HEADER,
-    encode_principal,
-)
+from patchpilot.api.principal import IDENTITY_HEADERS, platform_headers
 from patchpilot.api.roles import APP_ROLES, KEY_FUNCTIONS, Role
 
 AuthMode = Literal["entra", "keys"]
@@ -56,12 +49,7 @@ class LocalPerson:
 
     def headers(self) -> dict[str, str]:
         """The identity headers Easy Auth would send for this person."""
-        return {
-            PRINCIPAL_HEADER: encode_principal(self.name, self.object_id, (APP_ROLES[self.role],)),
-            NAME_HEADER: self.name,
-            ID_HEADER: self.object_id,
-            IDP_HEADER: "aad",
-        }
+        return platform_headers(self.name, self.object_id, (APP_ROLES[self.role],))
 
 
 @dataclass(frozen=True)

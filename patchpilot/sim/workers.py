@@ -30,6 +30,8 @@ from typing import Any, Final, Literal
 
 import azure.functions as func
 
+from patchpilot.api.principal import platform_headers
+from patchpilot.api.roles import APP_ROLES, Platform, use_platform
 from patchpilot.domain.messages import decode, decode_sweep
 from patchpilot.errors import InvalidInputError
 from patchpilot.runtime import RECONCILE_QUEUE, Runtime, current_runtime, use_runtime
@@ -38,7 +40,12 @@ from patchpilot.sim.host import LocalHost, Registered
 RaceKind = Literal["threads", "instances", "manual"]
 # Two racers wait this long (real seconds) for each other at the barrier.
 BARRIER_SECONDS: Final = 30.0
-OPERATOR_HEADERS: Final = {"x-ms-client-principal-name": "operator@example.com"}
+# The racing operator: a person signed in with the operate app role, on a platform with App
+# Service authentication on, so their manual upgrade records their name and role.
+OPERATOR_NAME: Final = "operator@example.com"
+OPERATOR_HEADERS: Final = platform_headers(
+    OPERATOR_NAME, "0d8f5a8e-3c1b-4f7a-b2e9-7a6c5d4e3f21", (APP_ROLES["operate"],)
+)
 
 # The operator's request body for a cluster (a node image upgrade of a pool behind), or None.
 ManualBody = Callable[[str], dict[str, Any] | None]
@@ -174,9 +181,10 @@ class Workers:
         body = self.manual_body(cluster)
         if body is None:
             return
-        response = self.host.http(
-            "POST", "/api/upgrades", body=json.dumps(body).encode(), headers=OPERATOR_HEADERS
-        )
+        with use_platform(Platform(auth_enabled=True)):
+            response = self.host.http(
+                "POST", "/api/upgrades", body=json.dumps(body).encode(), headers=OPERATOR_HEADERS
+            )
         answer = json.loads(response.get_body() or b"{}")
         outcome = answer.get("outcome") or answer.get("error", {}).get("code", "")
         with self._lock:
