@@ -139,12 +139,14 @@ def api_add_pause(req: func.HttpRequest, context: func.Context) -> func.HttpResp
 @bp.function_name("api_delete_pause")
 @bp.route(route="pauses/{id}", methods=["DELETE"], auth_level=_PEOPLE)
 def api_delete_pause(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    """Resume: delete one pause by id."""
+    """Resume: delete one pause by id; `?reason=` says why, for the trace and the log."""
+    from patchpilot.api.bodies import resume_reason
     from patchpilot.api.exchange import Reply
     from patchpilot.service.pauses import pause_json, remove_pause
 
     def handle(call: Call) -> Reply:
-        pause = remove_pause(call.services, call.route("id"), call.operator, call.now)
+        reason = resume_reason(call.query("reason"))
+        pause = remove_pause(call.services, call.route("id"), call.operator, call.now, reason)
         return Reply(200, {"deleted": pause_json(pause)})
 
     return _answer("api_delete_pause", req, context, handle)

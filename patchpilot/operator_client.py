@@ -63,9 +63,10 @@ class OperatorClient:
         body = {"scope": scope, "target": target, "reason": reason, "until": until}
         return self._call("POST", "pauses", body=_present(body))
 
-    def resume(self, pause_id: str) -> dict[str, Any]:
-        """`DELETE /api/pauses/{id}` (operate)."""
-        return self._call("DELETE", f"pauses/{urllib.parse.quote(pause_id, safe='')}")
+    def resume(self, pause_id: str, *, reason: str | None = None) -> dict[str, Any]:
+        """`DELETE /api/pauses/{id}` (operate); the reason goes to the trace and the log."""
+        route = f"pauses/{urllib.parse.quote(pause_id, safe='')}"
+        return self._call("DELETE", route, query={"reason": reason})
 
     def upgrade(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """`POST /api/upgrades` (operate; `force: true` needs force)."""
@@ -286,6 +287,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     resume = commands.add_parser("resume", help="lift one pause by id (--app)")
     _common(resume)
     resume.add_argument("pause_id")
+    resume.add_argument("--reason", help="why the pause may go (recorded in the trace)")
     resume.set_defaults(run=_resume, render=change_table)
 
     upgrade = commands.add_parser("upgrade", help="request a manual upgrade (--app)")
@@ -332,7 +334,7 @@ def _pause(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _resume(args: argparse.Namespace) -> dict[str, Any]:
-    return client_of(args).resume(args.pause_id)
+    return client_of(args).resume(args.pause_id, reason=args.reason)
 
 
 def _upgrade(args: argparse.Namespace) -> dict[str, Any]:

@@ -124,6 +124,11 @@ def _choice(value: str | None, choices: Mapping[str, Any], key: str) -> Any:
     return found
 
 
+def resume_reason(value: str | None) -> str | None:
+    """`DELETE /api/pauses/{id}?reason=`: why the pause may go (optional, one line)."""
+    return _reason(value, required_for=None)
+
+
 def _reason(value: str | None, *, required_for: str | None) -> str | None:
     """A one-line reason; `required_for` says what needs one (None: optional)."""
     text = value.strip() if value is not None else None

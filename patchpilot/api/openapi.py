@@ -457,11 +457,12 @@ _PATHS: Final[dict[str, Any]] = {
             "operationId": "deletePause",
             "summary": "Resume: delete one pause.",
             "parameters": [
-                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                _query("reason", "Why the pause may go (one line, at most 500 characters)."),
             ],
             "responses": {
                 "200": _response("The pause that was deleted.", "Deleted"),
-                **_errors(404, 503),
+                **_errors(404, 422, 503),
             },
         }
     },

@@ -95,18 +95,41 @@ def list_pauses(services: Services, now: dt.datetime) -> tuple[PauseRecord, ...]
 
 
 def remove_pause(
-    services: Services, pause_id: str, operator: Operator, now: dt.datetime
+    services: Services,
+    pause_id: str,
+    operator: Operator,
+    now: dt.datetime,
+    reason: str | None = None,
 ) -> PauseRecord:
-    """Delete one pause (a resume); :class:`NotFoundError` when no pause has that id."""
+    """Delete one pause (a resume); :class:`NotFoundError` when no pause has that id.
+
+    `reason` is the resumer's (`?reason=`); the trace keeps it beside the
+    pause's own reason and who made the pause, since the store forgets both.
+    """
     pause = next(
         (p for p in services.store.list_pauses(now, include_expired=True) if p.id == pause_id),
         None,
     )
-    reason = pause.reason if pause is not None else None
-    with operator_span(services, "resume", operator, pause_id=pause_id, reason=reason):
+    with operator_span(
+        services,
+        "resume",
+        operator,
+        pause_id=pause_id,
+        reason=reason,
+        paused_for=pause.reason if pause is not None else None,
+        paused_by=pause.by if pause is not None else None,
+    ):
         if pause is None or not services.store.delete_pause(pause_id):
             raise NotFoundError(f"no pause has id {pause_id!r}", code="PauseNotFound")
-    _log.warning("%s resumed %s %s (pause %s)", operator, pause.scope, pause.target or "", pause.id)
+    _log.warning(
+        "%s resumed %s %s (pause %s by %s): %s",
+        operator,
+        pause.scope,
+        pause.target or "",
+        pause.id,
+        pause.by,
+        reason or "no reason given",
+    )
     return pause
 
 

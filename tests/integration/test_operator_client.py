@@ -45,7 +45,7 @@ def test_each_command_talks_to_the_api_with_its_roles_token(api: LocalApi) -> No
     made = client(api, "stop").pause("cluster", "incident 11", target=DEV)
     with pytest.raises(ApiRefusedError, match=r"403: Forbidden: .*operate role"):
         client(api, "stop").resume(made["id"])
-    lifted = client(api, "operate").resume(made["id"])
+    lifted = client(api, "operate").resume(made["id"], reason="incident 11 fixed")
     started = client(api, "operate").upgrade({"cluster": DEV, "version": "1.33.2"})
 
     assert {c["name"] for c in status["clusters"]} == {"dev-1", "dev-2"}
