@@ -232,6 +232,7 @@ CANDIDATES: Final[Mapping[str, Mapping[str, Any]]] = {
     "bounded-drift7": {"max_drift_days": 7},
     "bounded-drift28": {"max_drift_days": 28},
     "bounded-nocanary": {"promotion": {"canary_days": None}},
+    "bounded-canary0": {"promotion": {"canary_days": 0}},
     "soaked-release": {"selection": "soaked"},
     "latest-release": {"selection": "latest"},
 }
