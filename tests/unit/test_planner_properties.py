@@ -20,6 +20,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from patchpilot.domain.critical_path import with_paths
 from patchpilot.domain.fleet import KUBERNETES_SCHEDULE, NODE_OS_SCHEDULE, FleetState
 from patchpilot.domain.history import History, Pause
 from patchpilot.domain.node_images import parse_node_image
@@ -298,3 +299,30 @@ def _first_ring_runs(
         for p in c.pools
         if p.node_image.family == image.family
     ]
+
+
+@SETTINGS
+@given(scenarios())
+def test_the_critical_path_never_promises_a_start_before_now_or_after_the_plan(
+    scenario: tuple[FleetState, Policy, History, dt.datetime],
+) -> None:
+    fleet_state, rules, history, now = scenario
+    result = with_paths(plan(fleet_state, rules, history, now), fleet_state, rules)
+
+    planned = {(a.ring, a.kind) for a in result.actions}
+    for path in result.paths:
+        kind = "kubernetes" if path.subject == "kubernetes" else "node_image"
+        assert (path.ring, kind) in planned, path
+        assert path.earliest is None or path.earliest >= now, path
+        assert all(step.reaches >= now for step in path.on_path), path
+        starts = [
+            a.not_before
+            for a in result.actions
+            if a.ring == path.ring and a.kind == kind and a.pool is None and a.not_before
+        ]
+        if kind == "kubernetes" and starts and path.earliest is not None:
+            # The ring's control planes it already scheduled set the latest the path may say.
+            assert path.earliest <= min(starts), path
+        if path.weekly_saves_days is not None:
+            assert path.weekly_saves_days >= 0, path
+        event(f"critical path with {len(path.on_path)} on it")
