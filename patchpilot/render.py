@@ -59,7 +59,7 @@ def path_table(paths: Sequence[Mapping[str, Any]]) -> str:
             p["ring"],
             p["subject"],
             str(p["pending"]),
-            p["earliest"] or "waits for a person",
+            p["earliest"] or "unknown",
             _saving(p),
         ]
         for p in paths

@@ -13,8 +13,9 @@ the ring could move if each of them had a window at least weekly.
 It is an estimate under stated assumptions, said in the README: every window
 on the path is used, every upgrade succeeds and lands when it starts, and
 the target is offered in every region (the regional gate can only open a
-ring sooner). A holder blocked by a person (a pause, a failure, a hold)
-makes the ring wait for that person, and the path says so.
+ring sooner). A holder blocked with no set end (a pause, a failure, a hold,
+an operation in progress) leaves the earliest start unknown, and the path
+names that block.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class _Book:
         timed = [(reach, unit) for reach, unit in reaches if reach.at is not None]
         if not timed:
             reason = reaches[0][0].blocked or "nothing"
-            return RingPath(ring.name, subject, len(pending), f"a person: {reason}", None)
+            return RingPath(ring.name, subject, len(pending), reason, None)
         first, unit = min(timed, key=lambda pair: _sortable(pair[0].at))
         assert first.at is not None
         waits_for = _waits_for(unit)

@@ -102,7 +102,8 @@ class RingPath:
     """What one ring waits for on one gate subject (Kubernetes or an image family), and until when.
 
     `earliest` is the first moment a pool of the ring can start, None when it
-    waits for a person (a pause, a failure, a hold). `on_path` names the
+    waits for something with no set end (a pause, a failure, a hold, an
+    operation in progress). `on_path` names the
     clusters of earlier rings whose windows set that moment, and
     `weekly_saves_days` what the ring would gain if each of them had a
     window at least weekly (computed with the planner's own window search).

@@ -110,7 +110,7 @@ def test_the_path_follows_the_chain_back_to_the_first_ring() -> None:
     assert path(result, "staging").waits_for.startswith("ring dev to soak")
 
 
-def test_a_paused_holder_makes_the_later_ring_wait_for_a_person() -> None:
+def test_a_paused_holder_leaves_the_later_rings_start_unknown_and_names_the_pause() -> None:
     pause = Pause("cluster", "noisy neighbour", cluster_id("stg-1").lower(), "ops@contoso.com")
 
     result = planned(clusters(), History(reached=DEV_ON_LATEST.reached, pauses=(pause,)))
