@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from patchpilot.domain.alerts import AlertRules
 from patchpilot.domain.fields import Fields
+from patchpilot.domain.fleet_ids import FleetId, parse_fleet_id
 from patchpilot.domain.history import Kind
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.resource_ids import ascii_key, parse_scope
@@ -141,6 +142,24 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class FleetGatePolicy:
+    """``fleet_gates:``: the Fleet Manager fleets whose approval gates Patch Pilot may approve.
+
+    Nothing by default: a fleet is named by its resource ID. `windows`: an
+    approval also waits until every cluster behind the gate is inside its own
+    allowed window (its AKS maintenance configuration for the update run's
+    kind of upgrade, else ``default_window``); off, Fleet's own schedule rules.
+    """
+
+    fleets: tuple[str, ...] = ()
+    windows: bool = False
+
+    def allows(self, fleet: FleetId) -> bool:
+        """True when the policy lists this fleet (IDs compare ignoring ASCII case)."""
+        return str(fleet) in self.fleets
+
+
+@dataclass(frozen=True)
 class Policy:
     """The whole validated policy."""
 
@@ -154,6 +173,7 @@ class Policy:
     alerts: AlertRules = field(default_factory=AlertRules)
     holds: tuple[Hold, ...] = ()
     skips: tuple[Skip, ...] = ()
+    fleet_gates: FleetGatePolicy = FleetGatePolicy()
 
     def hold_on(
         self, cluster_id: str, pool: str | None, kind: Kind, now: dt.datetime
@@ -205,6 +225,7 @@ _TOP_LEVEL = (
     "alerts",
     "holds",
     "skip",
+    "fleet_gates",
 )
 
 
@@ -228,7 +249,20 @@ def parse_policy(data: object, *, source: str | None = None) -> Policy:
         alerts=_alerts(fields.child("alerts", {}), rings),
         holds=tuple(_hold(fields, path, item) for path, item in fields.items("holds")),
         skips=tuple(_skip(fields, path, item) for path, item in fields.items("skip")),
+        fleet_gates=_fleet_gates(fields.child("fleet_gates", {})),
     )
+
+
+def _fleet_gates(fields: Fields) -> FleetGatePolicy:
+    """`fleet_gates:`: fleets by resource ID, each once, and whether windows count."""
+    fields.only("fleets", "windows")
+    fleets: list[str] = []
+    for path, item in fields.items("fleets"):
+        fleet = str(parse_fleet_id(item, source=fields.source, path=path))
+        if fleet in fleets:
+            raise InvalidInputError("fleet is listed twice", source=fields.source, path=path)
+        fleets.append(fleet)
+    return FleetGatePolicy(tuple(fleets), fields.flag("windows", False))
 
 
 def _hold(fields: Fields, path: str, item: Any) -> Hold:
