@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from patchpilot.sim import handlers
+from patchpilot.sim import fleet_gates, handlers
 from patchpilot.sim.handlers import Handler
 
 # The managedClusters api-versions the simulator answers; the SDK sends the last.
@@ -40,6 +40,8 @@ _RG = rf"{_SUB}/resourceGroups/(?P<group>{_NAME})"
 _MC = rf"{_RG}{_PROVIDER}/managedClusters/(?P<cluster>{_NAME})"
 _AP = rf"{_MC}/agentPools/(?P<pool>{_NAME})"
 _LOCATION = rf"{_SUB}{_PROVIDER}/locations/(?P<location>{_NAME})"
+# Fleet Manager (azure-mgmt-containerservicefleet 4.0.0's paths; see patchpilot.sim.fleet_gates).
+_FLEET = rf"{_RG}{_PROVIDER}/fleets/(?P<fleet>{_NAME})"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ def _route(
 ) -> Route:
     return Route(
         method, re.compile(f"^{path}/?$", re.IGNORECASE), operation, handler, versions, type_name
+    )
+
+
+def _fleet_route(method: str, path: str, operation: str, handler: Handler) -> Route:
+    return _route(
+        method, path, operation, handler, versions=fleet_gates.FLEET_VERSIONS, type_name="fleets"
     )
 
 
@@ -140,6 +148,14 @@ ROUTES: Final[tuple[Route, ...]] = (
         "OperationResults_Get",
         handlers.operation_result,
         versions=None,
+    ),
+    _fleet_route("GET", f"{_FLEET}/gates", "Gates_ListByFleet", fleet_gates.list_gates),
+    _fleet_route("GET", f"{_FLEET}/gates/(?P<gate>{_NAME})", "Gates_Get", fleet_gates.get_gate),
+    _fleet_route(
+        "PATCH", f"{_FLEET}/gates/(?P<gate>{_NAME})", "Gates_Update", fleet_gates.update_gate
+    ),
+    _fleet_route(
+        "GET", f"{_FLEET}/updateRuns/(?P<run>{_NAME})", "UpdateRuns_Get", fleet_gates.get_update_run
     ),
     _route(
         "POST",
