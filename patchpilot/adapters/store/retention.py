@@ -52,6 +52,10 @@ REQUEST: Final = "request"
 FORGOTTEN: Final = "forgotten"
 GATE_BUILT: Final = "gatebuilt"
 GATE_COMPLETE: Final = "gatecomplete"
+# Written by service/fleet_gates.py: one record per Fleet Manager gate it judged.
+FLEET_GATE: Final = "fleetgate"
+# Written by service/starts.py in shadow mode: what would have started (service/shadow.py).
+SHADOW: Final = "shadow"
 # Table Storage answers a query with at most 1,000 entities ("Query Timeout and Pagination").
 MAX_PAGE: Final = 1000
 _DAY: Final = dt.timedelta(days=1)
@@ -94,11 +98,26 @@ class RetentionPolicy:
     lease: dt.timedelta = _DAY
     # A forgotten cluster's finding stays on the status page a month, long enough to notice.
     forgotten: dt.timedelta = dt.timedelta(days=30)
+    # A shadow decision backs the shadow report: a quarter, as the ledger, covers three
+    # Patch Tuesdays and the trial a team runs before it turns writes on.
+    shadow: dt.timedelta = dt.timedelta(days=90)
+    # A Fleet gate's record, a month after its last check: an open one is rewritten by every
+    # check (five minutes), so only a gate long approved, completed or gone reaches it.
+    fleet_gate: dt.timedelta = dt.timedelta(days=30)
     # Rows per query; Table Storage's own maximum.
     page: int = MAX_PAGE
 
     def __post_init__(self) -> None:
-        for name in ("ledger", "poison", "idempotency", "alert", "pause", "lease", "forgotten"):
+        for name in (
+            "ledger",
+            "poison",
+            "idempotency",
+            "alert",
+            "pause",
+            "lease",
+            "forgotten",
+            "shadow",
+        ):
             _positive(getattr(self, name), name)
         for name in ("progress", "watch_months", "page"):
             _at_least_one(getattr(self, name), name)
@@ -189,6 +208,8 @@ SEGMENTS: Final = (
     _Segment(FORGOTTEN, lambda n: n.snapshots, kind=FORGOTTEN),
     _Segment(GATE_BUILT, lambda n: n.snapshots, kind=GATE_BUILT),
     _Segment(GATE_COMPLETE, lambda n: n.snapshots, kind=GATE_COMPLETE),
+    _Segment(FLEET_GATE, lambda n: n.snapshots, kind=FLEET_GATE),
+    _Segment(SHADOW, lambda n: n.snapshots, kind=SHADOW),
     _Segment("gates", lambda n: n.gates),
 )
 SEGMENT_NAMES: Final = tuple(segment.name for segment in SEGMENTS)
@@ -304,6 +325,8 @@ class Retention:
             FORGOTTEN: self._forgotten_done,
             GATE_BUILT: self._old_generation_kind,
             GATE_COMPLETE: self._old_generation_key,
+            FLEET_GATE: self._fleet_gate_done,
+            SHADOW: self._shadow_done,
             "gates": self._old_gate_row,
         }
 
@@ -498,6 +521,14 @@ class Retention:
 
     def _forgotten_done(self, row: Row, state: _Pass) -> bool:
         return _snapshot(row) and _instant(row, "observed_at") + self._policy.forgotten <= state.now
+
+    def _shadow_done(self, row: Row, state: _Pass) -> bool:
+        return _snapshot(row) and _instant(row, "observed_at") + self._policy.shadow <= state.now
+
+    def _fleet_gate_done(self, row: Row, state: _Pass) -> bool:
+        return (
+            _snapshot(row) and _instant(row, "observed_at") + self._policy.fleet_gate <= state.now
+        )
 
     def _old_generation_kind(self, row: Row, state: _Pass) -> bool:
         """A shard's mark of a generation (kind ``gatebuilt~<generation>``) no longer current."""

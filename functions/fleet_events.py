@@ -1,0 +1,55 @@
+"""Fleet Manager approval gates: their Event Grid trigger (both schemas) and the follow-up timer.
+
+The fleet's system topic (``Microsoft.ResourceNotifications.AKSResources``,
+infra/modules/fleet-gate-events.bicep) delivers gate events to
+``on_fleet_gate_event``; ``follow_fleet_gates`` judges every open gate again
+every five minutes, so a blocked gate is approved once its block lifts, and
+a lost event is caught up. Both decode, call one service function and log.
+"""
+
+import logging
+
+import azure.functions as func
+
+from functions.aks_events import event_payload
+from patchpilot.runtime import current_runtime
+
+bp = func.Blueprint()
+_log = logging.getLogger(__name__)
+
+
+@bp.function_name("on_fleet_gate_event")
+@bp.event_grid_trigger(arg_name="event")
+def on_fleet_gate_event(event: func.EventGridEvent, context: func.Context) -> None:
+    """One gate event: acknowledged whatever it holds; the verdict is logged."""
+    from patchpilot.adapters.fleet_gates import fleet_gates_beside  # heavy: first use
+    from patchpilot.service.fleet_gates import handle_gate_event
+
+    runtime = current_runtime()
+    services = runtime.services
+    with services.telemetry.invocation("on_fleet_gate_event", "pubsub", host=context.trace_context):
+        api = fleet_gates_beside(services.gateway, services.telemetry)
+        outcome = handle_gate_event(services, api, event_payload(event), runtime.now())
+    _log.info("gate event %s: %s (%s)", event.id, outcome.verdict, outcome.reason)
+
+
+@bp.function_name("follow_fleet_gates")
+@bp.timer_trigger(arg_name="timer", schedule="0 */5 * * * *", run_on_startup=False)
+def follow_fleet_gates(timer: func.TimerRequest, context: func.Context) -> None:
+    """Every five minutes: judge the open gates again (approve those whose block lifted)."""
+    from patchpilot.adapters.fleet_gates import fleet_gates_beside
+    from patchpilot.service.fleet_gates import follow_gates
+
+    runtime = current_runtime()
+    services = runtime.services
+    with services.telemetry.invocation("follow_fleet_gates", "timer", host=context.trace_context):
+        if not services.policy.fleet_gates.fleets:
+            return
+        api = fleet_gates_beside(services.gateway, services.telemetry)
+        outcomes = follow_gates(services, api, runtime.now())
+    _log.info(
+        "fleet gates: %d judged, %d approved, %d blocked",
+        len(outcomes),
+        sum(o.verdict == "approved" for o in outcomes),
+        sum(o.verdict == "blocked" for o in outcomes),
+    )

@@ -1,0 +1,256 @@
+"""Approve Fleet Manager gates when Patch Pilot's own gates allow: on their events and on a timer.
+
+A gate event (``FleetGateCreated``, ``...Updated``, ``...Deleted`` from the
+fleet's system topic) is a hint, as AKS's events are: the gate is read again
+through ARM and judged from what Patch Pilot knows of the clusters behind it
+(:func:`patchpilot.domain.fleet_gates.decide_gate`: their pauses, fleet and
+ring pauses included, firing alerts, freezes, failed upgrades, the ring
+before theirs, and their windows if the policy says so). An allowed gate is
+approved; a blocked one is recorded with why, and the timer
+(:func:`follow_gates`) judges it again until it can be approved or is gone.
+The timer also lists each policy fleet's pending gates, so a lost event
+costs latency, never an approval.
+
+Only fleets in the policy's ``fleet_gates.fleets`` are touched. Each gate is
+judged under a lease of its own (one instance at a time), from a fresh read,
+and approved with ``If-Match`` on that read's ETag: duplicates, retries and
+other instances find it approved (or ``Completed``) and do nothing more. A
+gate that cannot be judged (ARM or the store fails) stays blocked, with the
+error as its reason: fail closed.
+
+Records are snapshots of kind :data:`KIND`, keyed by the gate's ID, with a
+lifetime in :mod:`patchpilot.adapters.store.retention`; :func:`gate_status`
+is what the status page shows of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Final, Literal, Protocol
+
+from patchpilot.adapters.store import load_own_history
+from patchpilot.domain.events import UnhandledEventError
+from patchpilot.domain.fleet_gates import (
+    GATE_DELETED,
+    FleetGate,
+    GateDecision,
+    GateTarget,
+    MemberFacts,
+    UpdateRun,
+    clusters_behind,
+    decide_gate,
+    parse_gate_event,
+)
+from patchpilot.domain.fleet_ids import FleetId, parse_fleet_id
+from patchpilot.domain.plan import iso
+from patchpilot.errors import InvalidInputError, PatchPilotError
+from patchpilot.service.deps import Services
+from patchpilot.service.gates import load_gates
+from patchpilot.service.snapshots import load_cluster
+
+# The snapshot kind of gate records (retention.py names the same kind).
+KIND: Final = "fleetgate"
+# Long enough for one judgement (a few ARM reads and one PATCH under the retry deadline).
+LEASE: Final = dt.timedelta(minutes=3)
+OPEN: Final = ("pending", "blocked")
+GateVerdict = Literal[
+    "approved", "blocked", "completed", "deleted", "ignored", "refused", "busy", "skipped"
+]
+_log = logging.getLogger(__name__)
+
+
+class FleetGateApi(Protocol):
+    """What this module needs of Fleet Manager (``patchpilot.adapters.fleet_gates.FleetGates``)."""
+
+    def get_gate(self, fleet: FleetId, gate: str) -> FleetGate | None:
+        """The gate now, or None when it is gone."""
+        ...
+
+    def pending_gates(self, fleet: FleetId) -> tuple[FleetGate, ...]:
+        """The fleet's gates that still wait."""
+        ...
+
+    def get_update_run(self, fleet: FleetId, run: str) -> UpdateRun | None:
+        """The gate's update run, or None when it is gone."""
+        ...
+
+    def approve(self, gate: FleetGate) -> FleetGate:
+        """Set the gate Completed (If-Match on its ETag)."""
+        ...
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What became of one gate event or judgement, and why."""
+
+    verdict: GateVerdict
+    reason: str
+    gate: str | None = None
+
+
+def handle_gate_event(
+    services: Services, api: FleetGateApi, payload: object, now: dt.datetime
+) -> GateOutcome:
+    """One gate event: judge the gate again (approve or record the block), or close its record."""
+    try:
+        event = parse_gate_event(payload)
+    except UnhandledEventError as exc:
+        return GateOutcome("ignored", str(exc))
+    except InvalidInputError as exc:
+        _log.warning("refused malformed gate event: %s", exc)
+        return GateOutcome("refused", str(exc))
+    gate = event.gate
+    if not services.policy.fleet_gates.allows(gate.fleet):
+        return GateOutcome("ignored", f"fleet {gate.fleet} is not in the policy's fleet_gates")
+    if event.type == GATE_DELETED:
+        return _close(services, gate, "deleted", "its update run was deleted", now)
+    return judge(services, api, gate.fleet, gate.name, now)
+
+
+def follow_gates(services: Services, api: FleetGateApi, now: dt.datetime) -> list[GateOutcome]:
+    """Judge every open gate again: those recorded blocked and every policy fleet's pending ones."""
+    recorded = {record["gate"]: record for record in _records(services) if record["state"] in OPEN}
+    outcomes = []
+    for fleet_id in services.policy.fleet_gates.fleets:
+        fleet = parse_fleet_id(fleet_id)
+        names = {r["name"] for r in recorded.values() if r["fleet"] == str(fleet)}
+        try:
+            names |= {gate.name for gate in api.pending_gates(fleet)}
+        except PatchPilotError as exc:
+            # One fleet that cannot be listed never stops the others; recorded gates still go.
+            _log.warning("could not list the gates of %s: %s", fleet, exc)
+        outcomes += [judge(services, api, fleet, name, now) for name in sorted(names)]
+    return outcomes
+
+
+def judge(
+    services: Services, api: FleetGateApi, fleet: FleetId, name: str, now: dt.datetime
+) -> GateOutcome:
+    """Read the gate and its run, decide, approve or record the block: one instance at a time."""
+    gate_id = f"{fleet}/gates/{name}"
+    lease = services.store.acquire_lease(f"{KIND}|{gate_id}", services.holder, now, LEASE)
+    if lease is None:
+        return GateOutcome("busy", "another instance is judging this gate", gate_id)
+    try:
+        return _judge_held(services, api, fleet, name, now)
+    except PatchPilotError as exc:
+        # Fail closed: what could not be judged stays blocked, the error as its reason.
+        reason = f"blocked: could not judge the gate ({exc}); the next check tries again"
+        _log.warning("gate %s: %s", gate_id, reason)
+        _save(services, _bare(fleet, name), "blocked", reason, now)
+        return GateOutcome("blocked", reason, gate_id)
+    finally:
+        services.store.release_lease(lease)
+
+
+def _judge_held(
+    services: Services, api: FleetGateApi, fleet: FleetId, name: str, now: dt.datetime
+) -> GateOutcome:
+    gate = api.get_gate(fleet, name)
+    if gate is None:
+        return _close(services, _bare(fleet, name), "deleted", "the gate is gone", now)
+    if gate.gate_type != "Approval":
+        return GateOutcome("ignored", f"a {gate.gate_type} gate completes by itself", gate.id)
+    if gate.state != "Pending":
+        verdict: GateVerdict = "completed" if gate.state == "Completed" else "skipped"
+        return _close(services, gate, verdict, f"the gate is {gate.state}", now)
+    run = api.get_update_run(fleet, gate.target.update_run)
+    if run is None:
+        return _close(services, gate, "deleted", "its update run is gone", now)
+    held, _ = clusters_behind(gate, run)
+    decision = decide_gate(gate, run, _facts(services, held, now), services.policy, now)
+    if not decision.approve:
+        _save(services, gate, "blocked", decision.reason, now)
+        _log.info("gate %s %s", gate.id, decision.reason)
+        return GateOutcome("blocked", decision.reason, gate.id)
+    return _approve(services, api, gate, decision, now)
+
+
+def _approve(
+    services: Services, api: FleetGateApi, gate: FleetGate, decision: GateDecision, now: dt.datetime
+) -> GateOutcome:
+    api.approve(gate)
+    _save(services, gate, "approved", decision.reason, now, approved_at=now)
+    _log.info("approved gate %s: %s", gate.id, decision.reason)
+    return GateOutcome("approved", decision.reason, gate.id)
+
+
+def _facts(services: Services, held: Iterable[str], now: dt.datetime) -> list[MemberFacts]:
+    """What the store knows of each cluster behind the gate: its picture and its own past."""
+    facts = []
+    for cluster in held:
+        state = load_cluster(services.store, cluster)
+        if state is None:
+            facts.append(MemberFacts(cluster, None))
+            continue
+        own = load_own_history(services.store, cluster, now)
+        gates, hold = load_gates(services.store, services.policy, [state])
+        facts.append(MemberFacts(cluster, state, replace(own, gates=gates, gates_hold=hold)))
+    return facts
+
+
+# Records ---------------------------------------------------------------------------------
+
+
+def _bare(fleet: FleetId, name: str) -> FleetGate:
+    """A gate known by its ID only (it could not be read)."""
+    return FleetGate(fleet, name, "Approval", "Pending", GateTarget("", "Before"))
+
+
+def _close(
+    services: Services, gate: FleetGate, verdict: GateVerdict, why: str, now: dt.datetime
+) -> GateOutcome:
+    previous = _record(services, gate.id)
+    # An approval Patch Pilot made stays its record when Fleet reports the gate Completed.
+    state = "approved" if previous and previous["state"] == "approved" else verdict
+    reason = previous["reason"] if state == "approved" and previous else why
+    _save(services, gate, state, reason, now)
+    return GateOutcome(verdict, why, gate.id)
+
+
+def _save(
+    services: Services,
+    gate: FleetGate,
+    state: str,
+    reason: str,
+    now: dt.datetime,
+    *,
+    approved_at: dt.datetime | None = None,
+) -> None:
+    previous = _record(services, gate.id) or {}
+    target = gate.target
+    record = {
+        "gate": gate.id,
+        "fleet": str(gate.fleet),
+        "name": gate.name,
+        "display_name": gate.display_name or previous.get("display_name", ""),
+        "update_run": target.update_run or previous.get("update_run", ""),
+        "stage": target.stage or previous.get("stage"),
+        "group": target.group or previous.get("group"),
+        "timing": target.timing if target.update_run else previous.get("timing"),
+        "state": state,
+        "reason": reason,
+        "since": previous.get("since", iso(now)) if previous.get("state") == state else iso(now),
+        "first_seen": previous.get("first_seen", iso(now)),
+        "checked_at": iso(now),
+        "approved_at": iso(approved_at) if approved_at else previous.get("approved_at"),
+    }
+    services.store.put_snapshot(KIND, gate.id, json.dumps(record), now)
+
+
+def _record(services: Services, gate_id: str) -> dict[str, Any] | None:
+    body = services.store.get_snapshot(KIND, gate_id)
+    return None if body is None else dict(json.loads(body))
+
+
+def _records(services: Services) -> list[dict[str, Any]]:
+    return [dict(json.loads(body)) for _, body in services.store.list_snapshots(KIND)]
+
+
+def gate_status(services: Services) -> list[dict[str, Any]]:
+    """Every gate record for the status page: open ones first, each group by when checked."""
+    return sorted(_records(services), key=lambda r: (r["state"] not in OPEN, r["checked_at"]))
