@@ -27,6 +27,9 @@ from patchpilot.errors import InvalidInputError
 
 CredentialKind = Literal["default", "static"]
 DiscoveryKind = Literal["resource-graph", "static"]
+# act: start upgrades through ARM; shadow: plan, announce and record what would have
+# started, with no ARM write (docs/shadow.md).
+Mode = Literal["act", "shadow"]
 
 PREFIX: Final = "PATCHPILOT_"
 ARM_ENDPOINT: Final = "PATCHPILOT_ARM_ENDPOINT"
@@ -41,6 +44,7 @@ STORE: Final = "PATCHPILOT_STORE"
 SQLITE_PATH: Final = "PATCHPILOT_SQLITE_PATH"
 EVENTS_ENDPOINT: Final = "PATCHPILOT_EVENTS_ENDPOINT"
 NOTICE_HOURS: Final = "PATCHPILOT_NOTICE_HOURS"
+MODE: Final = "PATCHPILOT_MODE"
 # Read by the Functions host itself (timer triggers name them as %SETTING%).
 SWEEP_SCHEDULE: Final = "PATCHPILOT_SWEEP_SCHEDULE"
 WINDOWS_SCHEDULE: Final = "PATCHPILOT_WINDOWS_SCHEDULE"
@@ -58,6 +62,7 @@ KNOWN: Final = (
     SQLITE_PATH,
     EVENTS_ENDPOINT,
     NOTICE_HOURS,
+    MODE,
     SWEEP_SCHEDULE,
     WINDOWS_SCHEDULE,
     RETENTION_SCHEDULE,
@@ -89,7 +94,10 @@ SOURCE: Final = "environment"
 
 @dataclass(frozen=True)
 class Settings:
-    """Where ARM is, how to authenticate, how to find the fleet, how long a call may take."""
+    """Where ARM is, how to authenticate, how to find the fleet, how long a call may take.
+
+    `mode` says whether the app may write to ARM at all (`shadow`: never; docs/shadow.md).
+    """
 
     arm_endpoint: str = PUBLIC_ARM
     arm_audience: str = PUBLIC_AUDIENCE
@@ -106,6 +114,7 @@ class Settings:
     queue_service_uri: str | None = None
     events_endpoint: str | None = None
     notice_hours: float = 24.0
+    mode: Mode = "act"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -142,6 +151,7 @@ class Settings:
             **_storage(environ),
             events_endpoint=_optional_https(environ, EVENTS_ENDPOINT),
             notice_hours=_hours(_get(environ, NOTICE_HOURS, "24")),
+            mode=_choice(environ, MODE, "act", ("act", "shadow")),  # type: ignore[arg-type]
         )
 
     def require_storage(self) -> None:

@@ -39,6 +39,14 @@ param sweepSchedule string
 param windowsSchedule string
 param retentionSchedule string
 
+// shadow: observe, plan, announce and record what would have started, with no ARM write;
+// act: start upgrades. A first deployment earns trust in shadow (docs/shadow.md).
+@allowed([
+  'act'
+  'shadow'
+])
+param mode string = 'shadow'
+
 @allowed([
   2048
   4096
@@ -211,6 +219,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'PATCHPILOT_NOTICE_HOURS'
           value: noticeHours
+        }
+        {
+          name: 'PATCHPILOT_MODE'
+          value: mode
         }
         // Read by the Functions host: the timer triggers name them as %SETTING%.
         {

@@ -22,6 +22,13 @@ and nowhere else:
    unanswered -> the claim stays, and the next reconcile adopts or settles
    it from AKS's own state. A claim is never retired on a guess.
 
+In shadow mode (``PATCHPILOT_MODE=shadow``, :mod:`.shadow`) steps 1 to 3 run
+unchanged, and where step 3 would send the start, the decision is recorded
+instead (once per key: a kept decision is read before claiming and again
+under the claim, and a claim is given back only after the decision is
+written) and the claim is retired; nothing reaches ARM, and the gateway
+itself refuses any start that would.
+
 Also the one shape of what an `UpgradeStarted` notice says about the action.
 """
 
@@ -51,13 +58,16 @@ from patchpilot.errors import NotNowError, PermanentError, TemporaryError
 from patchpilot.service.deps import Gateway, Guard, Services
 from patchpilot.service.failures import pause_for_failure
 from patchpilot.service.settle import found_running
+from patchpilot.service.shadow import decided, in_shadow, record_decision
 
 _log = logging.getLogger(__name__)
 
 # Refusals that are about us, not about the upgrade: no credential, no role, a gone resource.
 _NOT_AKS_REFUSALS: Final = frozenset({None, 401, 403, 404})
 
-Verdict = Literal["started", "held", "found", "not_now", "busy", "unconfirmed", "failed"]
+Verdict = Literal[
+    "started", "held", "found", "not_now", "busy", "unconfirmed", "failed", "shadowed"
+]
 
 
 @dataclass(frozen=True)
@@ -97,17 +107,16 @@ class StartOutcome:
 
 def start_once(services: Services, ask: StartAsk, now: dt.datetime) -> StartOutcome:
     """Claim, guard and start one upgrade, and record what AKS said; see the module docstring."""
-    key, store = ask.key, services.store
-    with services.telemetry.store_write("claim", cluster=key.cluster):
-        claim = store.claim(
-            key, now, services.tuning.claim_ttl, holder=services.holder,
-            actor=ask.actor, reason=ask.reason,
-        )  # fmt: skip
-    if not isinstance(claim, Claim):
-        return StartOutcome("held", f"{_label(key)} already claimed", claim.existing)
-    if claim.taken_over and found_running(services, ask.observation, claim, now):
-        return StartOutcome("found", f"{_label(key)} found running", store.get(key))
+    key, shadow = ask.key, in_shadow(services)
+    if shadow and decided(services.store, key):
+        why = f"{_label(key)} was recorded in shadow mode before"
+        return _shadowed(services, ask, why, now)
+    claim = _claim(services, ask, now)
+    if isinstance(claim, StartOutcome):
+        return claim
     guard = StartGuard(services, ask, now)
+    if shadow:
+        return _shadow_start(services, ask, claim, guard)
     try:
         result = start_upgrade(services.gateway, ask.observation.state.id, key, guard=guard)
     except TemporaryError as exc:
@@ -124,6 +133,21 @@ def start_once(services: Services, ask: StartAsk, now: dt.datetime) -> StartOutc
         cause = classify_refusal(exc)
         return _failed(services, ask, claim, OperationError(cause.code, cause.reason), now)
     return _recorded(services, ask, claim, result, guard.moment)
+
+
+def _claim(services: Services, ask: StartAsk, now: dt.datetime) -> Claim | StartOutcome:
+    """The key's claim, or why not: held by another, or a dead worker's start found running."""
+    key, store = ask.key, services.store
+    with services.telemetry.store_write("claim", cluster=key.cluster):
+        claim = store.claim(
+            key, now, services.tuning.claim_ttl, holder=services.holder,
+            actor=ask.actor, reason=ask.reason,
+        )  # fmt: skip
+    if not isinstance(claim, Claim):
+        return StartOutcome("held", f"{_label(key)} already claimed", claim.existing)
+    if claim.taken_over and found_running(services, ask.observation, claim, now):
+        return StartOutcome("found", f"{_label(key)} found running", store.get(key))
+    return claim
 
 
 def _recorded(
@@ -149,6 +173,35 @@ def _recorded(
         _log.error("AKS accepted %s but the claim moved on (%s): %s", key, exc, result.status_url)
         return StartOutcome("started", f"{_label(key)} started; the claim moved on", store.get(key))
     return StartOutcome("started", f"{_label(key)} started", operation)
+
+
+def _shadow_start(
+    services: Services, ask: StartAsk, claim: Claim, guard: StartGuard
+) -> StartOutcome:
+    """Record what would have started, at the instant the guard let it go; send nothing."""
+    key = ask.key
+    try:
+        guard()
+    except NotNowError as exc:
+        # As a real start the guard stopped: nothing would have gone out yet.
+        _retire(services, claim, guard.moment)
+        return StartOutcome("not_now", str(exc), retry_after=dt.timedelta(seconds=exc.retry_after))
+    # Under the claim: a decision written by an earlier holder was written before its
+    # claim was given back, so it is seen here, and the key is recorded once.
+    if not decided(services.store, key):
+        with services.telemetry.store_write("shadow_decision", cluster=key.cluster):
+            record_decision(services.store, key, ask.action, guard.moment)
+        _log.info("shadow mode: would have started %s on %s", _label(key), key.cluster)
+    _retire(services, claim, guard.moment)
+    why = f"shadow mode: would have started {_label(key)}"
+    return _shadowed(services, ask, why, guard.moment)
+
+
+def _shadowed(services: Services, ask: StartAsk, why: str, moment: dt.datetime) -> StartOutcome:
+    """Recorded: look again once the window ends (by then AKS or a person may have patched)."""
+    ends, tuning = ask.action.window_end, services.tuning
+    again = max(ends - moment, tuning.follow_up) if ends is not None else tuning.max_delay
+    return StartOutcome("shadowed", why, retry_after=again)
 
 
 def _failed(
