@@ -8,6 +8,12 @@ not at import, to keep cold starts short.
 
 import azure.functions as func
 
-from functions import aks_events, http_api, reconcile_queue, timers
+from functions import aks_events, http_api, reconcile_queue, shadow_api, timers
 
-BLUEPRINTS: tuple[func.Blueprint, ...] = (aks_events.bp, timers.bp, reconcile_queue.bp, http_api.bp)
+BLUEPRINTS: tuple[func.Blueprint, ...] = (
+    aks_events.bp,
+    timers.bp,
+    reconcile_queue.bp,
+    http_api.bp,
+    shadow_api.bp,
+)

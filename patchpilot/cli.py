@@ -96,7 +96,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     tuesday.set_defaults(run=_patch_tuesday, render=tuesday_table)
 
-    for sub in (plan_cmd, windows, tuesday):
+    shadow = commands.add_parser(
+        "shadow-report",
+        help="what shadow mode would have started, beside when pools were really patched",
+    )
+    shadow.add_argument("--policy", type=Path, required=True, help="policy YAML file")
+    shadow.add_argument("--at", help="the report's instant, ISO 8601 (default: now)")
+    shadow.set_defaults(run=_shadow_report, render=_shadow_table)
+
+    for sub in (plan_cmd, windows, tuesday, shadow):
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_operator_client(commands)
     _add_simulator(commands)
@@ -162,6 +170,28 @@ def _plan_table(output: Plan | dict[str, Any]) -> str:
     from patchpilot.operator_client import plan_answer_table
 
     return plan_answer_table(output)
+
+
+def _shadow_report(args: argparse.Namespace) -> dict[str, Any]:
+    """The shadow report of the store the settings name (PATCHPILOT_STORE and its connection)."""
+    from patchpilot.adapters.arm.client import build_credential
+    from patchpilot.runtime import open_store
+    from patchpilot.service.shadow import build_report
+    from patchpilot.settings import load_settings
+
+    at = parse_instant(args.at, path="--at") if args.at else dt.datetime.now(dt.UTC)
+    policy, settings = load_policy(args.policy), load_settings()
+    store = open_store(settings, build_credential(settings))
+    try:
+        return build_report(store, policy, at, mode=settings.mode).to_json()
+    finally:
+        store.close()
+
+
+def _shadow_table(output: dict[str, Any]) -> str:
+    from patchpilot.report.shadow import shadow_table
+
+    return shadow_table(output)
 
 
 def _windows(args: argparse.Namespace) -> dict[str, Any]:

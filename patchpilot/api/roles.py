@@ -58,6 +58,7 @@ ROUTE_ROLES: Final[dict[str, Role]] = {
     "api_plan": "read",
     "api_openapi": "read",
     "api_list_pauses": "read",
+    "api_shadow_report": "read",
     "api_add_pause": "stop",
     "api_delete_pause": "operate",
     "api_upgrade": "operate",
