@@ -83,6 +83,7 @@ def build_services(settings: Settings) -> Services:
     from patchpilot.adapters.discovery import discovery_from
     from patchpilot.files import load_policy
     from patchpilot.service.deps import Services, Tuning
+    from patchpilot.service.shadow import with_mode
     from patchpilot.telemetry import Telemetry
 
     policy = load_policy(settings.policy_path)
@@ -96,7 +97,7 @@ def build_services(settings: Settings) -> Services:
         policy=policy,
         store=open_store(settings, credential),
         queue=open_queue(settings, credential),
-        gateway=ArmGateway(clients, policy.scopes, observer=telemetry),
+        gateway=with_mode(ArmGateway(clients, policy.scopes, observer=telemetry), settings.mode),
         discovery=discovery_from(settings, clients),
         telemetry=telemetry,
         publisher=open_publisher(settings, credential),

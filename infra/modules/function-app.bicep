@@ -279,8 +279,13 @@ resource authentication 'Microsoft.Web/sites/config@2024-04-01' = {
     globalValidation: {
       requireAuthentication: true
       unauthenticatedClientAction: 'Return401'
-      excludedPaths: alertsUseToken ? [] : [
+      // Event Grid's AzureFunction delivery carries the extension's system key, no Entra
+      // token: behind Easy Auth it is answered 401 (MicrosoftDocs/azure-docs#48341).
+      excludedPaths: alertsUseToken ? [
+        '/runtime/webhooks/eventgrid'
+      ] : [
         alertRoute
+        '/runtime/webhooks/eventgrid'
       ]
     }
     httpSettings: {

@@ -135,6 +135,11 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "weekly_saves_days": {"type": ["number", "null"]},
         }
     ),
+    "ShadowReport": {
+        "type": "object",
+        "description": "Per pool and release: when Patch Pilot would have started, when the "
+        "pool was really patched and by whom (docs/shadow.md).",
+    },
     "Counts": _object(
         {
             "due": {"type": "integer", "minimum": 0},
@@ -422,6 +427,18 @@ _PATHS: Final[dict[str, Any]] = {
             },
         }
     },
+    "/shadow-report": {
+        "get": {
+            "operationId": "getShadowReport",
+            "summary": "Shadow mode's decisions against what happened on the clusters "
+            "(docs/shadow.md).",
+            "parameters": [_query("at", "Instant, ISO 8601 (UTC unless an offset is given).")],
+            "responses": {
+                "200": _response("The shadow report.", "ShadowReport"),
+                **_errors(400, 422, 503),
+            },
+        }
+    },
     "/upgrades": {
         "post": {
             "operationId": "requestUpgrade",
@@ -504,6 +521,7 @@ FUNCTIONS: Final[dict[tuple[str, str], str]] = {
     ("/pauses/{id}", "delete"): "api_delete_pause",
     ("/alerts", "post"): "api_alert",
     ("/openapi.json", "get"): "api_openapi",
+    ("/shadow-report", "get"): "api_shadow_report",
 }
 
 

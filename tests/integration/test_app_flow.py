@@ -78,6 +78,7 @@ def test_the_app_registers_each_trigger_with_its_binding() -> None:
         **dict.fromkeys(
             (
                 "api_status",
+                "api_shadow_report",
                 "api_plan",
                 "api_upgrade",
                 "api_list_pauses",

@@ -58,7 +58,7 @@ def test_app_service_authentication_is_on_by_default_and_refuses_the_unauthentic
     assert settings["httpSettings"]["requireHttps"] is True
 
 
-def test_only_the_alert_route_is_left_to_its_key_and_only_without_a_secure_webhook() -> None:
+def test_only_event_grid_and_the_alert_route_without_a_secure_webhook_skip_easy_auth() -> None:
     app = bicep("function-app")
     excluded = conditional(auth_settings()["globalValidation"]["excludedPaths"])
     routes = {
@@ -67,10 +67,12 @@ def test_only_the_alert_route_is_left_to_its_key_and_only_without_a_secure_webho
         if name in KEY_FUNCTIONS
     }
 
+    event_grid = "/runtime/webhooks/eventgrid"  # its own system key; Event Grid sends no token
     assert excluded["condition"] == "alertsUseToken"
-    assert excluded["true_value"] == []
+    assert [resolve(app, p) for p in excluded["true_value"]] == [event_grid]
     assert [resolve(app, p) for p in excluded["false_value"]] == [
-        f"/api/{route}" for route in routes.values()
+        *(f"/api/{route}" for route in routes.values()),
+        event_grid,
     ]
     assert resolve(app, "alertFunctionName") in KEY_FUNCTIONS
 
