@@ -32,7 +32,12 @@ def real(name: str, cluster: str = "prod-1") -> dict[str, Any]:
     return result
 
 
-@pytest.mark.parametrize("name", names("eg_") + names("ce_"))
+# Fleet Manager gate events arrive on their own trigger (domain/fleet_gates.py, tested in
+# test_fleet_gates.py); the AKS event parser refuses them like any other type.
+AKS_SAMPLES = [n for n in names("eg_") + names("ce_") if "fleet_gate" not in n]
+
+
+@pytest.mark.parametrize("name", AKS_SAMPLES)
 def test_every_real_sample_parses_in_both_schemas(name: str) -> None:
     event = parse_aks_event(real(name))
     assert event.type in HANDLED_EVENT_TYPES
