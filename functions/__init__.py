@@ -8,7 +8,7 @@ not at import, to keep cold starts short.
 
 import azure.functions as func
 
-from functions import aks_events, http_api, reconcile_queue, shadow_api, timers
+from functions import aks_events, fleet_events, http_api, reconcile_queue, shadow_api, timers
 
 BLUEPRINTS: tuple[func.Blueprint, ...] = (
     aks_events.bp,
@@ -16,4 +16,5 @@ BLUEPRINTS: tuple[func.Blueprint, ...] = (
     reconcile_queue.bp,
     http_api.bp,
     shadow_api.bp,
+    fleet_events.bp,
 )

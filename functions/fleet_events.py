@@ -22,14 +22,12 @@ _log = logging.getLogger(__name__)
 @bp.event_grid_trigger(arg_name="event")
 def on_fleet_gate_event(event: func.EventGridEvent, context: func.Context) -> None:
     """One gate event: acknowledged whatever it holds; the verdict is logged."""
-    from patchpilot.adapters.fleet_gates import fleet_gates_beside  # heavy: first use
-    from patchpilot.service.fleet_gates import handle_gate_event
+    from patchpilot.service.fleet_gates import handle_gate_event  # heavy: first use
 
     runtime = current_runtime()
     services = runtime.services
     with services.telemetry.invocation("on_fleet_gate_event", "pubsub", host=context.trace_context):
-        api = fleet_gates_beside(services.gateway, services.telemetry)
-        outcome = handle_gate_event(services, api, event_payload(event), runtime.now())
+        outcome = handle_gate_event(services, event_payload(event), runtime.now())
     _log.info("gate event %s: %s (%s)", event.id, outcome.verdict, outcome.reason)
 
 
@@ -37,16 +35,12 @@ def on_fleet_gate_event(event: func.EventGridEvent, context: func.Context) -> No
 @bp.timer_trigger(arg_name="timer", schedule="0 */5 * * * *", run_on_startup=False)
 def follow_fleet_gates(timer: func.TimerRequest, context: func.Context) -> None:
     """Every five minutes: judge the open gates again (approve those whose block lifted)."""
-    from patchpilot.adapters.fleet_gates import fleet_gates_beside
     from patchpilot.service.fleet_gates import follow_gates
 
     runtime = current_runtime()
     services = runtime.services
     with services.telemetry.invocation("follow_fleet_gates", "timer", host=context.trace_context):
-        if not services.policy.fleet_gates.fleets:
-            return
-        api = fleet_gates_beside(services.gateway, services.telemetry)
-        outcomes = follow_gates(services, api, runtime.now())
+        outcomes = follow_gates(services, runtime.now())
     _log.info(
         "fleet gates: %d judged, %d approved, %d blocked",
         len(outcomes),

@@ -81,6 +81,7 @@ def build_services(settings: Settings) -> Services:
     from patchpilot.adapters.arm.client import ArmClients, build_credential
     from patchpilot.adapters.arm.gateway import ArmGateway
     from patchpilot.adapters.discovery import discovery_from
+    from patchpilot.adapters.fleet_gates import FleetGates
     from patchpilot.files import load_policy
     from patchpilot.service.deps import Services, Tuning
     from patchpilot.service.shadow import with_mode
@@ -104,6 +105,8 @@ def build_services(settings: Settings) -> Services:
         tuning=Tuning(notice=dt.timedelta(hours=settings.notice_hours)),
         holder=f"{socket.gethostname()}:{os.getpid()}",
         clock=_utc_now,
+        # Its SDK client is built on the first gate judged (cold start), on the same identity.
+        fleet_gates=FleetGates(settings, credential=credential, observer=telemetry),
     )
 
 

@@ -28,9 +28,8 @@ on first use (cold start).
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
@@ -181,27 +180,3 @@ class FleetGates:
                 if missing_ok and isinstance(exc, ResourceNotFoundError):
                     return None
                 raise translate(exc, what=what, transient=self._retry.is_transient(exc)) from exc
-
-
-# One Fleet client per ARM gateway (one per process in Azure): the blueprints find it here.
-_BESIDE: weakref.WeakKeyDictionary[Any, FleetGates] = weakref.WeakKeyDictionary()
-_BESIDE_LOCK: Final = threading.Lock()
-
-
-def fleet_gates_beside(gateway: object, observer: CallObserver | None = None) -> FleetGates:
-    """The Fleet client that shares an ARM gateway's settings and retry policy.
-
-    The process's :class:`~patchpilot.service.deps.Services` carries the ARM
-    gateway but no Fleet client, so the blueprints ask for the one made for
-    that gateway (built once, kept as long as the gateway lives).
-    """
-    clients = getattr(gateway, "_clients", None)
-    settings = getattr(clients, "settings", None)
-    if not isinstance(settings, Settings):
-        raise TypeError(f"{type(gateway).__name__} is not an ARM gateway with settings")
-    with _BESIDE_LOCK:
-        found = _BESIDE.get(gateway)
-        if found is None:
-            found = FleetGates(settings, retry=getattr(gateway, "retry", None), observer=observer)
-            _BESIDE[gateway] = found
-        return found

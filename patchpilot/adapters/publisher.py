@@ -2,7 +2,10 @@
 
 `UpgradeScheduled` (a configurable time before the window opens), and
 `UpgradeStarted`, `UpgradeSucceeded`, `UpgradeFailed`, `NodeImageAvailable`,
-`ClusterPaused`, each with the cluster, pool, versions, window and reason.
+`ClusterPaused`, each with the cluster, pool, versions, window and reason;
+`FleetGateApproved` when Patch Pilot approved a Fleet Manager gate (its
+subject the gate's resource ID; data: fleet, update run, stage, group,
+timing, the clusters behind it and the reason; docs/fleet-gates.md).
 They go to an Event Grid topic named in settings, through azure-eventgrid's
 publisher client with a managed identity.
 
@@ -35,6 +38,7 @@ EVENT_TYPES = (
     "UpgradeFailed",
     "NodeImageAvailable",
     "ClusterPaused",
+    "FleetGateApproved",
 )
 
 

@@ -115,6 +115,7 @@ def _start_app(
     from patchpilot.adapters.queues.sqlite import SqliteQueue
     from patchpilot.adapters.store import open_sqlite_store
     from patchpilot.runtime import POISON_QUEUE, RECONCILE_QUEUE, Runtime
+    from patchpilot.sim.fleet_gates import fleets_of
     from patchpilot.sim.harness import APP_SETTINGS, ROOT, EventInbox
     from patchpilot.sim.host import HostConfig, LocalHost
     from patchpilot.sim.server import run_simulator
@@ -150,7 +151,7 @@ def _start_app(
 
         def deliver() -> int:
             handle.aks.tick()
-            events = inbox.take()
+            events = inbox.take() + fleets_of(handle.aks).take_events()
             for event in events:
                 host.deliver_event(event)
             return len(events)
@@ -194,6 +195,7 @@ def _services(
     from patchpilot.adapters.arm.client import ArmClients
     from patchpilot.adapters.arm.gateway import ArmGateway
     from patchpilot.adapters.discovery import Discovery, StaticDiscovery, discovery_from
+    from patchpilot.adapters.fleet_gates import FleetGates
     from patchpilot.adapters.publisher import NullPublisher
     from patchpilot.service.deps import Services
     from patchpilot.telemetry import Telemetry
@@ -212,6 +214,7 @@ def _services(
         telemetry=Telemetry.default(),
         publisher=NullPublisher(),
         holder="patchpilot-serve",
+        fleet_gates=FleetGates(settings),
     )
 
 

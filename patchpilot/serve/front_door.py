@@ -10,6 +10,8 @@ it refuses a body without a length or over the limit before reading it
 request to the registered HTTP triggers through
 :meth:`~patchpilot.sim.host.LocalHost.http`, on a platform that says
 whether authentication is on (:func:`patchpilot.api.roles.use_platform`).
+Event Grid deliveries come to ``/runtime/webhooks/eventgrid?functionName=``,
+as on Azure, and go to that one function (:meth:`_ApiHandler._event_grid`).
 Listens on 127.0.0.1 only.
 """
 
@@ -35,6 +37,8 @@ HOST: Final = "127.0.0.1"
 KEY_HEADER: Final = "x-functions-key"
 KEY_PARAM: Final = "code"
 ROUTE_PREFIX: Final = "/api/"
+# Where Event Grid delivers to an Event Grid trigger (``?functionName=`` names which).
+EVENT_GRID_WEBHOOK: Final = "/runtime/webhooks/eventgrid"
 _log = logging.getLogger(__name__)
 
 
@@ -98,7 +102,6 @@ class _ApiHandler(BaseHTTPRequestHandler):
             self._error(500, "InternalError", "the request failed inside patchpilot serve")
 
     def _route(self) -> None:
-        from patchpilot.api.exchange import MAX_BODY_BYTES
         from patchpilot.api.roles import Platform, use_platform
 
         split = urllib.parse.urlsplit(self.path)
@@ -106,6 +109,9 @@ class _ApiHandler(BaseHTTPRequestHandler):
         given = self.headers.get(KEY_HEADER) or params.pop(KEY_PARAM, None) or ""
         params.pop(KEY_PARAM, None)
         path = urllib.parse.unquote(split.path)
+        if path.rstrip("/") == EVENT_GRID_WEBHOOK:
+            self._event_grid(params, given)
+            return
         allowed = _methods(self.server.api.host, path)
         if not allowed or self.command not in allowed:
             self._drain_small()
@@ -120,6 +126,24 @@ class _ApiHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._error(411, "LengthRequired", "send the body with a Content-Length")
             return
+        body = self._body()
+        if body is None:
+            return
+        platform = Platform(auth_enabled=self.server.api.credentials.mode == "entra")
+        with use_platform(platform):
+            response = self.server.api.host.http(
+                self.command, path, body=body, headers=headers, params=params
+            )
+        self._send(response)
+
+    def _body(self) -> bytes | None:
+        """The request body, or None once a 411, 413 or 400 has been answered."""
+        from patchpilot.api.exchange import MAX_BODY_BYTES
+
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            self._error(411, "LengthRequired", "send the body with a Content-Length")
+            return None
         length = _length(self.headers.get("Content-Length"))
         if length is None or length > MAX_BODY_BYTES:
             self.close_connection = True
@@ -127,14 +151,73 @@ class _ApiHandler(BaseHTTPRequestHandler):
             self._error(
                 status, code, f"the body must have a Content-Length of at most {MAX_BODY_BYTES}"
             )
-            return
-        body = self.rfile.read(length) if length else b""
-        platform = Platform(auth_enabled=self.server.api.credentials.mode == "entra")
-        with use_platform(platform):
-            response = self.server.api.host.http(
-                self.command, path, body=body, headers=headers, params=params
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _event_grid(self, params: Mapping[str, str], key: str) -> None:
+        """The Event Grid extension's webhook: one subscription's delivery to one function.
+
+        ``POST /runtime/webhooks/eventgrid?functionName=<function>&code=<key>``
+        as Event Grid calls a deployed app (the key is the ``eventgrid_extension``
+        system key there; the host key stands for it here). A subscription
+        validation handshake (``aeg-event-type: SubscriptionValidation``) is
+        answered with its code, as the extension answers it.
+        """
+        host = self.server.api.host
+        name = params.get("functionName", "")
+        function = host.functions.get(name)
+        if self.command != "POST":
+            self._drain_small()
+            self._error(
+                405, "MethodNotAllowed", f"{EVENT_GRID_WEBHOOK} takes POST", {"Allow": "POST"}
             )
-        self._send(response)
+            return
+        if function is None or function.trigger_type != "eventGridTrigger":
+            self._drain_small()
+            self._error(404, "NotFound", f"no Event Grid function named {name!r} (?functionName=)")
+            return
+        if not self.server.api.credentials.opens(name, key):
+            self._refuse(f"send the Event Grid extension's key as ?{KEY_PARAM}=")
+            return
+        body = self._body()
+        if body is not None:
+            self._delivered(name, body)
+
+    def _delivered(self, name: str, body: bytes) -> None:
+        """Hand one delivery to the function: 200 once it ran, 400 for what is no delivery."""
+        try:
+            payload = json.loads(body or b"null")
+        except ValueError:
+            self._error(400, "BadRequest", "the delivery is not JSON")
+            return
+        if self.headers.get("aeg-event-type", "").lower() == "subscriptionvalidation":
+            self._validation(payload)
+            return
+        try:
+            self.server.api.host.deliver_event(payload, function=name)
+        except ValueError as exc:
+            self._error(400, "BadRequest", str(exc))
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _validation(self, payload: Any) -> None:
+        """Echo the validation code of Event Grid's handshake (the first event's data)."""
+        first = payload[0] if isinstance(payload, list) and payload else payload
+        data = first.get("data") if isinstance(first, dict) else None
+        code = data.get("validationCode") if isinstance(data, dict) else None
+        if not isinstance(code, str):
+            self._error(
+                400, "BadRequest", "a SubscriptionValidation event carries data.validationCode"
+            )
+            return
+        body = json.dumps({"validationResponse": code}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _unrouted(self, path: str, allowed: set[str]) -> None:
         if not allowed:

@@ -21,6 +21,8 @@ from patchpilot.adapters.publisher import NullPublisher, Publisher
 from patchpilot.adapters.queues import MessageQueue
 from patchpilot.adapters.store import Store
 from patchpilot.adapters.store.records import MAX_CLOCK_SKEW
+from patchpilot.domain.fleet_gates import FleetGate, UpdateRun
+from patchpilot.domain.fleet_ids import FleetId
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.domain.schedule import Schedule
@@ -87,6 +89,26 @@ class Gateway(Protocol):
         ...
 
 
+class FleetGateApi(Protocol):
+    """What the Fleet gate approver needs of Fleet Manager (``adapters.fleet_gates.FleetGates``)."""
+
+    def get_gate(self, fleet: FleetId, gate: str) -> FleetGate | None:
+        """The gate now, or None when it is gone."""
+        ...
+
+    def pending_gates(self, fleet: FleetId) -> tuple[FleetGate, ...]:
+        """The fleet's gates that still wait."""
+        ...
+
+    def get_update_run(self, fleet: FleetId, run: str) -> UpdateRun | None:
+        """The gate's update run, or None when it is gone."""
+        ...
+
+    def approve(self, gate: FleetGate) -> FleetGate:
+        """Set the gate Completed (If-Match on its ETag)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Tuning:
     """Timings of the use cases; defaults suit Azure, tests shorten them."""
@@ -126,3 +148,5 @@ class Services:
     clock: Callable[[], dt.datetime] | None = None
     # What regions offer, shared by this process's reconciles for a few minutes.
     catalogs: CatalogMemory = field(default_factory=CatalogMemory)
+    # Fleet Manager's gates and update runs (None: this process approves no gate).
+    fleet_gates: FleetGateApi | None = None

@@ -30,8 +30,9 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
+from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import load_own_history
 from patchpilot.domain.events import UnhandledEventError
 from patchpilot.domain.fleet_gates import (
@@ -40,47 +41,37 @@ from patchpilot.domain.fleet_gates import (
     GateDecision,
     GateTarget,
     MemberFacts,
-    UpdateRun,
     clusters_behind,
     decide_gate,
     parse_gate_event,
 )
 from patchpilot.domain.fleet_ids import FleetId, parse_fleet_id
 from patchpilot.domain.plan import iso
-from patchpilot.errors import InvalidInputError, PatchPilotError
-from patchpilot.service.deps import Services
+from patchpilot.errors import InvalidInputError, PatchPilotError, PermanentError
+from patchpilot.service.deps import FleetGateApi, Services
 from patchpilot.service.gates import load_gates
+from patchpilot.service.shadow import in_shadow
 from patchpilot.service.snapshots import load_cluster
 
 # The snapshot kind of gate records (retention.py names the same kind).
 KIND: Final = "fleetgate"
 # Long enough for one judgement (a few ARM reads and one PATCH under the retry deadline).
 LEASE: Final = dt.timedelta(minutes=3)
+# The notice an approval publishes (patchpilot.adapters.publisher.EVENT_TYPES).
+APPROVED_NOTICE: Final = "FleetGateApproved"
 OPEN: Final = ("pending", "blocked")
 GateVerdict = Literal[
-    "approved", "blocked", "completed", "deleted", "ignored", "refused", "busy", "skipped"
+    "approved",
+    "blocked",
+    "completed",
+    "deleted",
+    "ignored",
+    "refused",
+    "busy",
+    "skipped",
+    "shadow",
 ]
 _log = logging.getLogger(__name__)
-
-
-class FleetGateApi(Protocol):
-    """What this module needs of Fleet Manager (``patchpilot.adapters.fleet_gates.FleetGates``)."""
-
-    def get_gate(self, fleet: FleetId, gate: str) -> FleetGate | None:
-        """The gate now, or None when it is gone."""
-        ...
-
-    def pending_gates(self, fleet: FleetId) -> tuple[FleetGate, ...]:
-        """The fleet's gates that still wait."""
-        ...
-
-    def get_update_run(self, fleet: FleetId, run: str) -> UpdateRun | None:
-        """The gate's update run, or None when it is gone."""
-        ...
-
-    def approve(self, gate: FleetGate) -> FleetGate:
-        """Set the gate Completed (If-Match on its ETag)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -92,9 +83,22 @@ class GateOutcome:
     gate: str | None = None
 
 
-def handle_gate_event(
-    services: Services, api: FleetGateApi, payload: object, now: dt.datetime
-) -> GateOutcome:
+class NoFleetClientError(PermanentError):
+    """A gate to judge reached a process built without a Fleet Manager client (a wiring bug)."""
+
+
+def fleet_api(services: Services) -> FleetGateApi:
+    """The process's Fleet Manager client (``Services.fleet_gates``; the composition root's)."""
+    if services.fleet_gates is None:
+        raise NoFleetClientError(
+            "this process has no Fleet Manager client (Services.fleet_gates)",
+            code="NoFleetClient",
+            status=None,
+        )
+    return services.fleet_gates
+
+
+def handle_gate_event(services: Services, payload: object, now: dt.datetime) -> GateOutcome:
     """One gate event: judge the gate again (approve or record the block), or close its record."""
     try:
         event = parse_gate_event(payload)
@@ -108,11 +112,14 @@ def handle_gate_event(
         return GateOutcome("ignored", f"fleet {gate.fleet} is not in the policy's fleet_gates")
     if event.type == GATE_DELETED:
         return _close(services, gate, "deleted", "its update run was deleted", now)
-    return judge(services, api, gate.fleet, gate.name, now)
+    return judge(services, fleet_api(services), gate.fleet, gate.name, now)
 
 
-def follow_gates(services: Services, api: FleetGateApi, now: dt.datetime) -> list[GateOutcome]:
+def follow_gates(services: Services, now: dt.datetime) -> list[GateOutcome]:
     """Judge every open gate again: those recorded blocked and every policy fleet's pending ones."""
+    if not services.policy.fleet_gates.fleets:
+        return []
+    api = fleet_api(services)
     recorded = {record["gate"]: record for record in _records(services) if record["state"] in OPEN}
     outcomes = []
     for fleet_id in services.policy.fleet_gates.fleets:
@@ -167,16 +174,43 @@ def _judge_held(
         _save(services, gate, "blocked", decision.reason, now)
         _log.info("gate %s %s", gate.id, decision.reason)
         return GateOutcome("blocked", decision.reason, gate.id)
-    return _approve(services, api, gate, decision, now)
+    return _approve(services, api, gate, decision, now, held=tuple(held))
 
 
 def _approve(
-    services: Services, api: FleetGateApi, gate: FleetGate, decision: GateDecision, now: dt.datetime
+    services: Services,
+    api: FleetGateApi,
+    gate: FleetGate,
+    decision: GateDecision,
+    now: dt.datetime,
+    *,
+    held: tuple[str, ...],
 ) -> GateOutcome:
+    if in_shadow(services):
+        # Shadow mode makes no ARM write: the gate stays for a person, the record says so.
+        reason = f"shadow mode: would have {decision.reason}"
+        _save(services, gate, "shadow", reason, now)
+        return GateOutcome("shadow", reason, gate.id)
     api.approve(gate)
     _save(services, gate, "approved", decision.reason, now, approved_at=now)
     _log.info("approved gate %s: %s", gate.id, decision.reason)
+    services.publisher.publish(Notice(APPROVED_NOTICE, gate.id, _notice(gate, decision, held), now))
     return GateOutcome("approved", decision.reason, gate.id)
+
+
+def _notice(gate: FleetGate, decision: GateDecision, held: tuple[str, ...]) -> dict[str, Any]:
+    """The ``FleetGateApproved`` notice's data: which gate, where in its run, and why."""
+    target = gate.target
+    return {
+        "gate": gate.id,
+        "fleet": str(gate.fleet),
+        "update_run": target.update_run,
+        "stage": target.stage,
+        "group": target.group,
+        "timing": target.timing,
+        "clusters": list(held),
+        "reason": decision.reason,
+    }
 
 
 def _facts(services: Services, held: Iterable[str], now: dt.datetime) -> list[MemberFacts]:

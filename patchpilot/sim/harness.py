@@ -4,8 +4,9 @@ Used by the demo and the tests. The Function App's own blueprints run in the
 :class:`~patchpilot.sim.host.LocalHost`; the ARM adapter talks HTTPS to the
 simulator with the real SDK; state lives in SQLite (or in Azurite when the
 caller passes a Table store and Storage queues). Events the simulator emits
-(NodePoolRolling*, NewKubernetesVersionAvailable) reach the Event Grid
-trigger at the instant they happen, as Event Grid would deliver them: the
+(NodePoolRolling*, NewKubernetesVersionAvailable, and Fleet Manager's
+FleetGate* of :mod:`patchpilot.sim.fleet_gates`) reach the Event Grid
+triggers at the instant they happen, as Event Grid would deliver them: the
 harness tells the host when the simulator next changes on its own (an upgrade
 step starting, failing or ending; a region's catalog gaining a version; a
 pool operation someone else starts), so the host's clock stops there and
@@ -42,6 +43,7 @@ from patchpilot.adapters.arm.client import ArmClients
 from patchpilot.adapters.arm.gateway import ArmGateway
 from patchpilot.adapters.arm.retry import RetryPolicy
 from patchpilot.adapters.discovery import Discovery, ResourceGraphDiscovery, StaticDiscovery
+from patchpilot.adapters.fleet_gates import FleetGates
 from patchpilot.adapters.publisher import RecordingPublisher
 from patchpilot.adapters.queues import MessageQueue
 from patchpilot.adapters.queues.sqlite import SqliteQueue
@@ -54,6 +56,7 @@ from patchpilot.service.deps import Services, Tuning
 from patchpilot.settings import Settings
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.faults import FaultPlan
+from patchpilot.sim.fleet_gates import fleets_of
 from patchpilot.sim.host import HostConfig, LocalHost
 from patchpilot.sim.pace import Pace
 from patchpilot.sim.server import SimulatorHandle, run_simulator
@@ -140,6 +143,8 @@ class Harness:
         closer = getattr(services.gateway, "close", None)
         if closer is not None:
             kit.stack.callback(closer)
+        if isinstance(services.fleet_gates, FleetGates):
+            kit.stack.callback(services.fleet_gates.close)
         assert services.clock is not None  # _services always gives one
         runtime = Runtime(services, services.clock)
         self.instances.append(runtime)
@@ -161,9 +166,13 @@ class Harness:
         return None
 
     def deliver_pending_events(self) -> int:
-        """Hand the simulator's events to the Event Grid trigger; returns how many."""
+        """Hand the simulator's events to the Event Grid triggers; returns how many.
+
+        AKS's events and Fleet Manager's gate events each reach the function
+        their subscription names (:data:`patchpilot.sim.host.EVENT_ROUTES`).
+        """
         self.sim.aks.tick()
-        events = self.inbox.take()
+        events = self.inbox.take() + fleets_of(self.sim.aks).take_events()
         for event in events:
             self.host.deliver_event(event)
         return len(events)
@@ -272,6 +281,8 @@ def running_app(
             budget=budget,
         )
         assert services.clock is not None  # _services always gives one
+        if isinstance(services.fleet_gates, FleetGates):
+            stack.callback(services.fleet_gates.close)
         runtime = Runtime(services, services.clock)
         config = HostConfig.load(ROOT / "host.json", {**APP_SETTINGS, **(app_settings or {})})
         host = LocalHost(
@@ -360,6 +371,8 @@ def _services(
         tuning=tuning or Tuning(),
         holder=holder,
         clock=_skewed(clock, skew),
+        # The real Fleet client to the simulator's Fleet gate API, retrying on the virtual clock.
+        fleet_gates=FleetGates(settings, retry=retry, observer=telemetry),
     )
 
 

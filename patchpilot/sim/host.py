@@ -10,6 +10,9 @@ each rule comes from):
 - Event Grid: a delivery is one event (a JSON object) or a batch (an array),
   one invocation per event; anything else is refused, as the trigger
   extension refuses it; the schema is the converter's reading (`specversion`);
+  each event goes to the function its subscription names (a caller's
+  `function=`, else :data:`EVENT_ROUTES` by event type, as the Bicep
+  subscribes each topic's types to one function);
 - timer triggers fire by their NCRONTAB schedules (app-setting references
   resolved, day-of-month and day-of-week both matching) on a virtual clock;
 - queue messages: the Storage extension's listener, a batch of host.json's
@@ -92,6 +95,22 @@ MAX_BATCH_SIZE: Final = 32
 THREAD_COUNT_SETTING: Final = "PYTHON_THREADPOOL_THREAD_COUNT"
 # The shortest lock a received message gets (see LocalHost._lock_span).
 MIN_LOCK: Final = dt.timedelta(seconds=1)
+
+EVENT_GRID: Final = "eventGridTrigger"
+# Which Event Grid function each event type reaches, by the longest matching prefix
+# (compared without case: Fleet's samples spell ``AksResources``, its table
+# ``AKSResources``): one entry per event subscription the Bicep makes
+# (infra/modules/aks-events.bicep, fleet-gate-events.bicep). A new trigger adds one entry.
+EVENT_ROUTES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "Microsoft.ContainerService.": "on_aks_event",
+        "Microsoft.ResourceNotifications.AKSResources.": "on_fleet_gate_event",
+    }
+)
+# Where an event no route claims goes (no type, or a type nobody subscribes to). Azure
+# would not deliver it at all; the host hands it to the AKS events function, which
+# acknowledges and ignores it, so tests can see such deliveries refused quietly.
+UNROUTED_EVENTS: Final = "on_aks_event"
 
 # Called once per stop: delivers what happened outside the host (the simulator's
 # events) and returns how many things it delivered (None counts as nothing).
@@ -261,16 +280,34 @@ class LocalHost:
 
     # Event Grid -------------------------------------------------------------------------
 
-    def deliver_event(self, payload: Any) -> None:
+    def deliver_event(self, payload: Any, *, function: str | None = None) -> None:
         """One Event Grid delivery: an event or a batch, one invocation per event.
 
-        Decoded as the trigger extension and the worker decode it (see
+        In Azure each event subscription delivers to one function
+        (``/runtime/webhooks/eventgrid?functionName=<function>``): `function`
+        names it. Without it, the app's only Event Grid function takes the
+        delivery; with several, each event goes to the function whose
+        subscription would get it (:func:`event_route`). Decoded as the
+        trigger extension and the worker decode it (see
         :mod:`patchpilot.sim.wire`); a payload that is neither an object nor
-        an array is refused with a ValueError, as the extension refuses it.
+        an array is refused with a ValueError, as the extension refuses it;
+        a `function` that is no Event Grid trigger is a LookupError.
         """
-        target = self._only("eventGridTrigger")
+        fixed = self._event_function(function) if function is not None else None
+        grid = [f for f in self.functions.values() if f.trigger_type == EVENT_GRID]
         for element in wire.event_batch(payload):
+            target = fixed or (grid[0] if len(grid) == 1 else self._routed(element))
             self._invoke(target, wire.event(element))
+
+    def _event_function(self, name: str) -> Registered:
+        found = self.functions.get(name)
+        if found is None or found.trigger_type != EVENT_GRID:
+            raise LookupError(f"no Event Grid function named {name!r}")
+        return found
+
+    def _routed(self, element: Any) -> Registered:
+        """The function whose subscription gets this event (by its type)."""
+        return self._event_function(event_route(element))
 
     # Timers ------------------------------------------------------------------------------
 
@@ -553,18 +590,22 @@ class LocalHost:
         """The instance that runs this invocation."""
         return self.placement(target) if self.placement is not None else self.runtime
 
-    def _only(self, trigger_type: str) -> Registered:
-        matches = [f for f in self.functions.values() if f.trigger_type == trigger_type]
-        if len(matches) != 1:
-            raise LookupError(f"expected one {trigger_type} function, found {len(matches)}")
-        return matches[0]
-
     def _queue_trigger(self, queue_name: str) -> Registered | None:
         for function in self.functions.values():
             trigger = function.trigger
             if function.trigger_type == "queueTrigger" and trigger.get("queueName") == queue_name:
                 return function
         return None
+
+
+def event_route(element: Any) -> str:
+    """The Event Grid function an event's subscription delivers it to (:data:`EVENT_ROUTES`)."""
+    kind = ""
+    if isinstance(element, Mapping):
+        kind = str(element.get("eventType") or element.get("type") or "")
+    folded = kind.casefold()
+    claims = [prefix for prefix in EVENT_ROUTES if folded.startswith(prefix.casefold())]
+    return EVENT_ROUTES[max(claims, key=len)] if claims else UNROUTED_EVENTS
 
 
 def _match(route: str, path: str) -> dict[str, str] | None:

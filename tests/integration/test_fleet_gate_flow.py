@@ -3,9 +3,10 @@
 Everything real but Azure: the simulator serves the Fleet gate API and emits
 the gate events, the app's blueprint decodes them with the worker's own
 converters in the local host, and the adapter calls the simulator with the
-real azure-mgmt-containerservicefleet client. The gate blueprint runs in a
-host of its own beside the app's (the local host delivers Event Grid events
-to a single Event Grid trigger; see docs/fleet-gates.md).
+real azure-mgmt-containerservicefleet client (``Services.fleet_gates``). The
+gate events reach ``on_fleet_gate_event`` the way the fleet's subscription
+delivers them (the host routes them by type, beside ``on_aks_event``), and
+``follow_fleet_gates`` fires on the app's own five-minute schedule.
 """
 
 from __future__ import annotations
@@ -16,16 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
 import pytest
 import yaml
 
-from functions import fleet_events
 from patchpilot.domain.policy import Policy, parse_policy
 from patchpilot.service.fleet_gates import KIND
 from patchpilot.sim.fleet_gates import SimFleets, StageSpec, fleets_of
 from patchpilot.sim.harness import Harness, running_app
-from patchpilot.sim.host import LocalHost
 
 ROOT = Path(__file__).resolve().parents[2]
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -48,7 +46,7 @@ def _clusters(env: str) -> list[str]:
 
 
 @pytest.fixture(params=["EventGridSchema", "CloudEventSchemaV1_0"])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Harness, LocalHost]]:
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     with running_app(
         ROOT / "examples" / "fleet.yaml",
         _policy(),
@@ -57,21 +55,16 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Harnes
         event_schema=request.param,
         app_settings={"PATCHPILOT_SWEEP_SCHEDULE": "0 0 0 1 1 *"},
     ) as harness:
-        gates_app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-        gates_app.register_functions(fleet_events.bp)
-        host = harness.host
-        gate_host = LocalHost(gates_app, host.runtime, harness.clock, host.config, host.queues)
-        try:
-            yield harness, gate_host
-        finally:
-            gate_host.close()
+        yield harness
 
 
-def _deliver(fleets: SimFleets, host: LocalHost) -> int:
-    events = fleets.take_events()
-    for event in events:
-        host.deliver_event(event)
-    return len(events)
+def _deliver(harness: Harness) -> int:
+    """What the simulator emitted, delivered as the app's tick delivers it (its subscriptions)."""
+    return harness.deliver_pending_events()
+
+
+def _gate_calls(harness: Harness, function: str) -> int:
+    return sum(1 for _, name, _ in harness.host.invocations if name == function)
 
 
 def _record(harness: Harness, gate_id: str) -> dict[str, Any]:
@@ -82,66 +75,70 @@ def _record(harness: Harness, gate_id: str) -> dict[str, Any]:
 
 
 def test_a_gate_waits_while_an_alert_pauses_its_ring_and_is_approved_once_it_resolves(
-    app: tuple[Harness, LocalHost],
+    app: Harness,
 ) -> None:
-    harness, gate_host = app
-    harness.host.fire_timer("sweep")  # Patch Pilot sees the fleet (pictures, ring gates)
-    harness.host.drain()
-    store, now = harness.services.store, harness.clock.now()
+    app.host.fire_timer("sweep")  # Patch Pilot sees the fleet (pictures, ring gates)
+    app.host.drain()
+    store, now = app.services.store, app.clock.now()
     pause = store.add_pause(
         "ring", "p99 latency over 2s", "alert:api-latency", now, target="prod", pause_id="alert-1"
     )
-    fleets = fleets_of(harness.sim.aks)
+    fleets = fleets_of(app.sim.aks)
     stages = [
         StageSpec("dev", [("dev", _clusters("dev"))]),
         StageSpec("prod", [("prod", _clusters("prod"))], before="before prod"),
     ]
     run = fleets.create_update_run(FLEET, "run-1", stages, now)
     (gate,) = fleets.gates()
-    assert _deliver(fleets, gate_host) == 1  # FleetGateCreated
+    assert _deliver(app) == 1  # FleetGateCreated, to the gate function alone
+    assert (_gate_calls(app, "on_fleet_gate_event"), _gate_calls(app, "on_aks_event")) == (1, 0)
 
-    record = _record(harness, gate.id)
+    record = _record(app, gate.id)
     assert (gate.state, record["state"], run.state) == ("Pending", "blocked", "Running")
     assert (
         "prod-weu-1: alert api-latency firing (ring paused): p99 latency over 2s"
         in (record["reason"])
     )
-    harness.clock.advance(dt.timedelta(minutes=5))
-    gate_host.fire_timer("follow_fleet_gates")
+    app.host.run_until(now + dt.timedelta(minutes=5))  # the follow-up timer, on its schedule
+    assert _gate_calls(app, "follow_fleet_gates") == 1
     assert gate.state == "Pending"
-    assert _record(harness, gate.id)["state"] == "blocked"
+    assert _record(app, gate.id)["state"] == "blocked"
 
     assert store.delete_pause(pause.id)  # the alert resolved
-    harness.clock.advance(dt.timedelta(minutes=5))
-    gate_host.fire_timer("follow_fleet_gates")
+    app.host.run_until(now + dt.timedelta(minutes=10))
 
-    record = _record(harness, gate.id)
+    record = _record(app, gate.id)
     assert (gate.state, run.state, record["state"]) == ("Completed", "Completed", "approved")
     assert record["reason"].startswith("approved (before stage prod of update run run-1)")
-    assert _deliver(fleets, gate_host) == 1  # FleetGateUpdated, and a duplicate Created:
+    (notice,) = [n for n in app.publisher.notices if n.type == "FleetGateApproved"]
+    assert (notice.subject, notice.data["stage"], notice.data["update_run"]) == (
+        gate.id.lower(),
+        "prod",
+        "run-1",
+    )
+    assert sorted(notice.data["clusters"]) == sorted(c.lower() for c in _clusters("prod"))
+    # FleetGateUpdated came on the tick; a duplicate Created changes nothing.
+    assert _gate_calls(app, "on_fleet_gate_event") == 2
     created = next(e for e in fleets.emitted if "FleetGateCreated" in str(e))
-    gate_host.deliver_event(created)
-    updates = sum(n for (op, status), n in harness.sim.requests().items() if op == "Gates_Update")
+    app.host.deliver_event(created, function="on_fleet_gate_event")
+    updates = sum(n for (op, status), n in app.sim.requests().items() if op == "Gates_Update")
     assert updates == 1
-    assert _record(harness, gate.id)["state"] == "approved"
+    assert _record(app, gate.id)["state"] == "approved"
 
 
-def test_a_deleted_run_closes_its_gate_and_a_foreign_fleet_is_left_alone(
-    app: tuple[Harness, LocalHost],
-) -> None:
-    harness, gate_host = app
-    fleets = fleets_of(harness.sim.aks)
-    now = harness.clock.now()
+def test_a_deleted_run_closes_its_gate_and_a_foreign_fleet_is_left_alone(app: Harness) -> None:
+    fleets = fleets_of(app.sim.aks)
+    now = app.clock.now()
     stages = [StageSpec("prod", [("prod", _clusters("prod"))], before="before prod")]
     fleets.create_update_run(FLEET, "run-2", stages, now)
     other = FLEET.replace("fleet-1", "fleet-9")
     fleets.create_update_run(other, "run-3", stages, now)
-    assert _deliver(fleets, gate_host) == 2
+    assert _deliver(app) == 2
     mine, foreign = fleets.gates()
-    assert "not observed it yet" in _record(harness, mine.id)["reason"]  # no sweep ran
-    assert harness.services.store.get_snapshot(KIND, foreign.id.lower()) is None
+    assert "not observed it yet" in _record(app, mine.id)["reason"]  # no sweep ran
+    assert app.services.store.get_snapshot(KIND, foreign.id.lower()) is None
 
     fleets.delete_update_run(FLEET, "run-2", now)
-    _deliver(fleets, gate_host)
-    assert _record(harness, mine.id)["state"] == "deleted"
+    _deliver(app)
+    assert _record(app, mine.id)["state"] == "deleted"
     assert foreign.state == "Pending"

@@ -23,7 +23,7 @@ from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.runtime import RECONCILE_QUEUE
 from patchpilot.sim import wire
 from patchpilot.sim.harness import Harness, running_app
-from patchpilot.sim.host import HostConfig, LocalHost
+from patchpilot.sim.host import EVENT_ROUTES, HostConfig, LocalHost, event_route
 from patchpilot.telemetry.testing import in_memory_telemetry
 from tests.events import load, names
 from tests.integration.conftest import EVENT_FIXTURES
@@ -221,12 +221,46 @@ def test_each_sample_is_one_invocation_alone_or_in_a_batch(tmp_path: Path, sampl
     with running_app(FLEET, POLICY, START, tmp_path) as app:
         app.host.deliver_event(sample)
         app.host.deliver_event([sample, sample])
-        calls = [name for _, name, _ in app.host.invocations if name == "on_aks_event"]
+        calls = [name for _, name, _ in app.host.invocations if name == event_route(sample)]
         failures = list(app.host.failures)
 
     assert len(calls) == 3
     # Acknowledged whatever it holds (placeholders, no type): never a failed invocation.
     assert failures == []
+
+
+@pytest.mark.parametrize(
+    ("sample", "function"),
+    [
+        pytest.param("eg_new_kubernetes_version_available", "on_aks_event", id="aks"),
+        pytest.param("ce_node_pool_rolling_failed", "on_aks_event", id="aks cloudevent"),
+        pytest.param("eg_fleet_gate_created", "on_fleet_gate_event", id="fleet gate"),
+        pytest.param("ce_fleet_gate_deleted", "on_fleet_gate_event", id="fleet gate cloudevent"),
+    ],
+)
+def test_each_event_reaches_the_function_its_subscription_names(sample: str, function: str) -> None:
+    assert event_route(load(sample)) == function
+
+
+def test_a_mixed_batch_is_split_by_type_and_a_named_function_takes_a_delivery_whole(
+    tmp_path: Path,
+) -> None:
+    aks, gate = load("eg_node_pool_rolling_started"), load("eg_fleet_gate_created")
+    with running_app(FLEET, POLICY, START, tmp_path) as app:
+        app.host.deliver_event([aks, gate, aks])
+        routed = [name for _, name, kind in app.host.invocations if kind == "eventGridTrigger"]
+        app.host.deliver_event([aks, gate], function="on_fleet_gate_event")
+        named = [name for _, name, kind in app.host.invocations if kind == "eventGridTrigger"]
+        with pytest.raises(LookupError, match="no Event Grid function named 'sweep'"):
+            app.host.deliver_event(aks, function="sweep")
+        failures = list(app.host.failures)
+
+    assert routed == ["on_aks_event", "on_fleet_gate_event", "on_aks_event"]
+    assert named[3:] == ["on_fleet_gate_event", "on_fleet_gate_event"]
+    assert failures == []  # the gate function acknowledges (ignores) the AKS event it was given
+    assert set(EVENT_ROUTES.values()) <= {
+        name for name, f in app.host.functions.items() if f.trigger_type == "eventGridTrigger"
+    }
 
 
 @pytest.mark.parametrize(
