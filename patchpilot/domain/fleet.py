@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
+from patchpilot.domain.aks_maintenance import AksMaintenance
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.node_images import (
     NodeImageVersion,
@@ -128,6 +129,9 @@ class ClusterState:
     maintenance: Mapping[str, Schedule] = field(default_factory=dict)
     provisioning_state: str = "Succeeded"
     unmanaged: tuple[UnmanagedPool, ...] = ()
+    # The maintenance AKS announced on this cluster (AKS Communication Manager), as stored:
+    # the reconcile reads it for its cluster; ARM's own read of the cluster does not carry it.
+    aks_maintenance: tuple[AksMaintenance, ...] = ()
 
     @property
     def key(self) -> str:

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, replace
 
+from patchpilot.domain.aks_maintenance import Blackout, blackouts
 from patchpilot.domain.alerts import alert_rule_of
 from patchpilot.domain.cadence import covered_patch_tuesday, windows_due_from
 from patchpilot.domain.fleet import (
@@ -610,7 +611,8 @@ class _Planner:
         if schedule.unusable is not None:
             return replace(action, reason=f"blocked: {schedule.unusable}")
         earliest, waits_for = self._earliest(draft)
-        piece = allowed_piece(schedule, self.policy.freeze_spans, earliest)
+        aks = self._blackouts(cluster)
+        piece = allowed_piece(schedule, self._closed(aks), earliest)
         if piece is None:
             return replace(
                 action,
@@ -635,12 +637,13 @@ class _Planner:
             )
         wait = f"waits for {waits_for} until {iso(earliest)}, then " if waits_for else ""
         freeze = self._freeze_note(earliest, start)
+        aks_note = self._aks_note(cluster, aks, (schedule, earliest), start)
         return replace(
             action,
             status="scheduled",
             not_before=start,
             window_end=end,
-            reason=f"scheduled: {draft.why}; {wait}first allowed {window}{freeze}",
+            reason=f"scheduled: {draft.why}; {aks_note}{wait}first allowed {window}{freeze}",
         )
 
     def _alert_block(self, cluster: ClusterState, ring: Ring) -> str | None:
@@ -689,6 +692,41 @@ class _Planner:
             if moment > earliest:
                 earliest, waits_for = moment, reason
         return earliest, waits_for
+
+    def _blackouts(self, cluster: ClusterState) -> tuple[Blackout, ...]:
+        """Where AKS announced its own maintenance on the cluster (margins included)."""
+        if not cluster.aks_maintenance:
+            return ()  # the common case: no window lookups
+        return blackouts(cluster.aks_maintenance, cluster.maintenance, self.now)
+
+    def _closed(self, aks: tuple[Blackout, ...]) -> tuple[Window, ...]:
+        """What no start may fall in: the policy's freezes, and AKS's own announced work.
+
+        AKS's spans are subtracted from the window like freezes, so a start
+        moves past them into the next allowed piece (it does not block: the
+        span has an end, and the plan says when Patch Pilot goes on).
+        """
+        freezes = self.policy.freeze_spans
+        return freezes + tuple(b.span for b in aks) if aks else freezes
+
+    def _aks_note(
+        self,
+        cluster: ClusterState,
+        aks: tuple[Blackout, ...],
+        search: tuple[Schedule, dt.datetime],
+        start: dt.datetime,
+    ) -> str:
+        """Say so when AKS's own announced work moved the start (it would be sooner without)."""
+        if not aks:
+            return ""
+        schedule, earliest = search
+        plain = allowed_piece(schedule, self.policy.freeze_spans, earliest)
+        if plain is not None and max(plain.start, earliest) >= start:
+            return ""
+        held = [b for b in aks if b.span.start < start and earliest < b.span.end]
+        if not held:
+            return ""
+        return f"{held[-1].describe(cluster.id.name)}: waiting until it ends, then "
 
     def _freeze_note(self, earliest: dt.datetime, start: dt.datetime) -> str:
         skipped = [
