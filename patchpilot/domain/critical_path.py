@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
+from patchpilot.domain.aks_maintenance import blackouts
 from patchpilot.domain.fleet import ClusterState, FleetState
 from patchpilot.domain.gates import KUBERNETES
 from patchpilot.domain.history import Kind
@@ -176,7 +177,10 @@ class _Book:
             return _Reach(lower, path)
         if str(unit.cluster.id) in weekly:
             schedule, name = _at_least_weekly(schedule, self.now), f"a weekly {name}"
-        piece = allowed_piece(schedule, self.policy.freeze_spans, lower)
+        # AKS's own announced work on the cluster closes its window as the planner's does.
+        aks = blackouts(unit.cluster.aks_maintenance, unit.cluster.maintenance, self.now)
+        closed = self.policy.freeze_spans + tuple(b.span for b in aks)
+        piece = allowed_piece(schedule, closed, lower)
         if piece is None:
             return _Reach(None, path, f"{_name(unit)}: no allowed {name} window ahead")
         return _Reach(max(piece.start, lower), path)
