@@ -307,6 +307,39 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "forgotten_clusters": _list("ForgottenCluster"),
             "critical_path": _list("RingPath"),
             "counts": _ref("Counts"),
+            "fleet_gates": _list("FleetGate"),
+        }
+    ),
+    "FleetGate": _object(
+        {
+            "gate": {"type": "string", "description": "The gate's resource ID, lower case."},
+            "fleet": {"type": "string", "description": "The fleet's resource ID."},
+            "name": {"type": "string"},
+            "display_name": _NULLABLE_TEXT,
+            "update_run": _NULLABLE_TEXT,
+            "stage": _NULLABLE_TEXT,
+            "group": _NULLABLE_TEXT,
+            "timing": {"type": ["string", "null"], "enum": ["Before", "After", None]},
+            "state": {
+                "type": "string",
+                "enum": [
+                    "pending",
+                    "blocked",
+                    "approved",
+                    "completed",
+                    "skipped",
+                    "deleted",
+                    "shadow",
+                ],
+                "description": "approved: by Patch Pilot; blocked: waiting, the reason says why; "
+                "completed or skipped: by someone else; shadow: would have approved "
+                "(PATCHPILOT_MODE=shadow).",
+            },
+            "reason": {"type": "string"},
+            "since": _TIME,
+            "first_seen": _TIME,
+            "checked_at": _TIME,
+            "approved_at": _NULLABLE_TIME,
         }
     ),
     "ForgottenCluster": _object(

@@ -7,9 +7,12 @@ through ARM and judged from what Patch Pilot knows of the clusters behind it
 ring pauses included, firing alerts, freezes, failed upgrades, the ring
 before theirs, and their windows if the policy says so). An allowed gate is
 approved; a blocked one is recorded with why, and the timer
-(:func:`follow_gates`) judges it again until it can be approved or is gone.
-The timer also lists each policy fleet's pending gates, so a lost event
-costs latency, never an approval.
+(:func:`follow_gates`) judges it again every five minutes until it can be
+approved or is gone. Once an hour the timer also lists each policy fleet's
+pending gates (:func:`listing_due`), so a lost event costs at most an hour,
+never an approval. In shadow mode (``PATCHPILOT_MODE=shadow``) a gate that
+would be approved is recorded ``shadow`` and left for a person: no ARM write.
+An approval publishes ``FleetGateApproved``.
 
 Only fleets in the policy's ``fleet_gates.fleets`` are touched. Each gate is
 judged under a lease of its own (one instance at a time), from a fresh read,
@@ -57,6 +60,9 @@ from patchpilot.service.snapshots import load_cluster
 KIND: Final = "fleetgate"
 # Long enough for one judgement (a few ARM reads and one PATCH under the retry deadline).
 LEASE: Final = dt.timedelta(minutes=3)
+# The follow-up timer's period (functions/fleet_events.py), and how often it also lists.
+FOLLOW_EVERY: Final = dt.timedelta(minutes=5)
+LISTING: Final = dt.timedelta(hours=1)
 # The notice an approval publishes (patchpilot.adapters.publisher.EVENT_TYPES).
 APPROVED_NOTICE: Final = "FleetGateApproved"
 OPEN: Final = ("pending", "blocked")
@@ -125,6 +131,9 @@ def follow_gates(services: Services, now: dt.datetime) -> list[GateOutcome]:
     for fleet_id in services.policy.fleet_gates.fleets:
         fleet = parse_fleet_id(fleet_id)
         names = {r["name"] for r in recorded.values() if r["fleet"] == str(fleet)}
+        if not listing_due(now):
+            outcomes += [judge(services, api, fleet, name, now) for name in sorted(names)]
+            continue
         try:
             names |= {gate.name for gate in api.pending_gates(fleet)}
         except PatchPilotError as exc:
@@ -132,6 +141,17 @@ def follow_gates(services: Services, now: dt.datetime) -> list[GateOutcome]:
             _log.warning("could not list the gates of %s: %s", fleet, exc)
         outcomes += [judge(services, api, fleet, name, now) for name in sorted(names)]
     return outcomes
+
+
+def listing_due(now: dt.datetime) -> bool:
+    """Whether this firing lists the fleets' pending gates: the first firing of each hour.
+
+    Gates recorded open are judged on every firing (a lifted block is
+    approved within five minutes); the listing only catches gates whose
+    event was lost, so once an hour is enough: 24 reads a day per fleet
+    instead of 288. Stateless, so any instance's timer decides alike.
+    """
+    return now.timestamp() % LISTING.total_seconds() < FOLLOW_EVERY.total_seconds()
 
 
 def judge(
@@ -285,6 +305,26 @@ def _records(services: Services) -> list[dict[str, Any]]:
     return [dict(json.loads(body)) for _, body in services.store.list_snapshots(KIND)]
 
 
+# What the status page shows of each gate record (docs/api.md, the FleetGate schema).
+STATUS_FIELDS: Final = (
+    "gate",
+    "fleet",
+    "name",
+    "display_name",
+    "update_run",
+    "stage",
+    "group",
+    "timing",
+    "state",
+    "reason",
+    "since",
+    "first_seen",
+    "checked_at",
+    "approved_at",
+)
+
+
 def gate_status(services: Services) -> list[dict[str, Any]]:
     """Every gate record for the status page: open ones first, each group by when checked."""
-    return sorted(_records(services), key=lambda r: (r["state"] not in OPEN, r["checked_at"]))
+    records = sorted(_records(services), key=lambda r: (r["state"] not in OPEN, r["checked_at"]))
+    return [{name: record.get(name) for name in STATUS_FIELDS} for record in records]

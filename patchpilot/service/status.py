@@ -6,7 +6,9 @@ effect, so they answer fast whatever the fleet's size. The status adds to the
 plan what an operator looks for per cluster: its ring, versions, each pool's
 node image and patch age, the last operation and its state, the pauses
 covering it, the next scheduled action with its window, pending manual
-requests, findings (planner and security posture), and the poison queue.
+requests, findings (planner and security posture), and the poison queue;
+and, fleet-wide, each Fleet Manager gate Patch Pilot follows (its update
+run, stage or group, and whether it approved it or why it holds it).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from patchpilot.errors import InvalidInputError
 from patchpilot.service.clusters import cluster_id, known_cluster
 from patchpilot.service.deps import Services
 from patchpilot.service.findings import FORGOTTEN, load_posture
+from patchpilot.service.fleet_gates import gate_status
 from patchpilot.service.pauses import pause_json
 from patchpilot.service.refusals import NotFoundError
 from patchpilot.service.snapshots import load_fleet_snapshot
@@ -66,6 +69,8 @@ def fleet_status(
         "forgotten_clusters": [json.loads(body) for _, body in store.list_snapshots(FORGOTTEN)],
         "critical_path": [path.to_json() for path in _paths_of(result, ring)],
         "counts": result.counts(),
+        # Fleet Manager gates Patch Pilot follows: approved, or blocked and why (fleet-wide).
+        "fleet_gates": gate_status(services),
     }
 
 

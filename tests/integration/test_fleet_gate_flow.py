@@ -24,6 +24,7 @@ from patchpilot.domain.policy import Policy, parse_policy
 from patchpilot.service.fleet_gates import KIND
 from patchpilot.sim.fleet_gates import SimFleets, StageSpec, fleets_of
 from patchpilot.sim.harness import Harness, running_app
+from tests.integration.http_support import check_against_openapi
 
 ROOT = Path(__file__).resolve().parents[2]
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -67,6 +68,15 @@ def _gate_calls(harness: Harness, function: str) -> int:
     return sum(1 for _, name, _ in harness.host.invocations if name == function)
 
 
+def _status_gates(harness: Harness) -> list[dict[str, Any]]:
+    """``GET /api/status``'s fleet_gates, the body checked against the OpenAPI document."""
+    answer = harness.host.http("GET", "/api/status")
+    body = json.loads(answer.get_body())
+    check_against_openapi("get", "/status", answer.status_code, body)
+    gates: list[dict[str, Any]] = body["fleet_gates"]
+    return gates
+
+
 def _record(harness: Harness, gate_id: str) -> dict[str, Any]:
     body = harness.services.store.get_snapshot(KIND, gate_id.lower())
     assert body is not None
@@ -99,6 +109,14 @@ def test_a_gate_waits_while_an_alert_pauses_its_ring_and_is_approved_once_it_res
         "prod-weu-1: alert api-latency firing (ring paused): p99 latency over 2s"
         in (record["reason"])
     )
+    (shown,) = _status_gates(app)
+    assert (shown["gate"], shown["state"], shown["stage"], shown["update_run"]) == (
+        gate.id.lower(),
+        "blocked",
+        "prod",
+        "run-1",
+    )
+    assert "alert api-latency firing" in shown["reason"]
     app.host.run_until(now + dt.timedelta(minutes=5))  # the follow-up timer, on its schedule
     assert _gate_calls(app, "follow_fleet_gates") == 1
     assert gate.state == "Pending"
@@ -110,6 +128,8 @@ def test_a_gate_waits_while_an_alert_pauses_its_ring_and_is_approved_once_it_res
     record = _record(app, gate.id)
     assert (gate.state, run.state, record["state"]) == ("Completed", "Completed", "approved")
     assert record["reason"].startswith("approved (before stage prod of update run run-1)")
+    (shown,) = _status_gates(app)
+    assert (shown["state"], shown["approved_at"]) == ("approved", "2026-03-02T09:10:00Z")
     (notice,) = [n for n in app.publisher.notices if n.type == "FleetGateApproved"]
     assert (notice.subject, notice.data["stage"], notice.data["update_run"]) == (
         gate.id.lower(),
