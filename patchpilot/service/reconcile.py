@@ -38,6 +38,7 @@ from patchpilot.service.settle import (
     settle,
     settle_polled,
 )
+from patchpilot.service.shadow import undecided
 from patchpilot.service.snapshots import fleet_of, merge_catalog, save_clusters
 from patchpilot.service.starts import StartAsk, start_once, started_data
 
@@ -86,7 +87,8 @@ def _reconcile_held(
     settled = (early.settled if early else ()) + settle(services, observation, now, regions, known)
     save_clusters(services.store, [state], now, policy=services.policy)
     mine, history = _plan_cluster(services, state, regions, now)
-    due = [action for action in mine if action.status == "due"]
+    # In shadow mode a decided start changes nothing on the cluster: skip it for the next.
+    due = undecided(services, state.id.key, (a for a in mine if a.status == "due"))
     if due:
         asked = _asked_by(history, state, due[0])
         ask = StartAsk(

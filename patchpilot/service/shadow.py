@@ -179,18 +179,24 @@ def undecided(services: Services, cluster: str, due: Iterable[Action]) -> list[A
 
     In act mode a started pool stops being due once it is upgraded, and the
     next pool's start comes up; in shadow mode nothing changes on the cluster,
-    so the reconcile would offer the same first action for ever. For the
-    reconcile's choice of the first due action (see the report of issue 18).
+    so the reconcile would offer the same first action for ever. Skipping what
+    is decided lets the next pool's start be recorded, as act mode would start
+    it next. A decided control-plane upgrade ends the list: everything after
+    it (the pools' own Kubernetes upgrades, not the node images planned for a
+    control plane that never moved) depends on that upgrade having run.
     """
     actions = list(due)
     if not in_shadow(services):
         return actions
-    return [
-        a
-        for a in actions
-        if a.target is None
-        or not decided(services.store, OperationKey(cluster, a.pool, a.kind, a.target))
-    ]
+    left: list[Action] = []
+    for action in actions:
+        if action.target is None or not decided(
+            services.store, OperationKey(cluster, action.pool, action.kind, action.target)
+        ):
+            left.append(action)
+        elif action.pool is None:
+            break
+    return left
 
 
 def load_decisions(store: Store) -> tuple[Decision, ...]:

@@ -20,10 +20,19 @@ from pathlib import Path
 import pytest
 
 from patchpilot.adapters.arm.gateway import WRITE_OPERATIONS
+from patchpilot.adapters.store import OperationKey
+from patchpilot.domain.plan import Action
 from patchpilot.domain.policy import parse_policy
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.files import read_document
 from patchpilot.runtime import Runtime
-from patchpilot.service.shadow import KIND, ShadowGateway, shadow_report
+from patchpilot.service.shadow import (
+    KIND,
+    ShadowGateway,
+    record_decision,
+    shadow_report,
+    undecided,
+)
 from patchpilot.service.starts import StartAsk, StartOutcome, start_once
 from patchpilot.service.status import stored_plan
 from patchpilot.sim.faults import ExternalStart, FaultPlan
@@ -85,6 +94,7 @@ def test_the_same_scenario_writes_to_arm_only_when_acting(
     assert not app.host.failures
     started = [n for n in app.publisher.notices if n.type == "UpgradeStarted"]
     assert len(started) == writes
+    # The two dev control planes; act's pool upgrades follow them, so shadow has none.
     assert len(decisions(app)) == (2 if mode == "shadow" else 0)
 
 
@@ -145,6 +155,39 @@ def test_the_report_shows_the_pools_aks_patched_by_itself_and_how_they_broke_the
         "outside_window": 1,
         "before_soak": 2,
     }
+
+
+def test_a_decided_pool_lets_the_next_pool_be_decided_but_a_decided_control_plane_ends_the_list(
+    app: Harness,
+) -> None:
+    shadow(app)
+    app.host.fire_timer("sweep")
+    app.clock.set(WINDOW_OPEN + dt.timedelta(minutes=30))
+    now = app.clock.now()
+    services = app.services
+    due = [
+        a
+        for a in stored_plan(services, now).actions
+        if a.status == "due" and name(a.cluster) == "dev-weu-1"
+    ]
+    plane = next(a for a in due if a.pool is None)
+    pools = [a for a in due if a.pool is not None]
+    assert len(pools) >= 2
+    cluster = parse_cluster_id(plane.cluster).key
+
+    def decide(action: Action) -> None:
+        assert action.target is not None
+        key = OperationKey(cluster, action.pool, action.kind, action.target)
+        record_decision(services.store, key, action, now)
+
+    decide(pools[0])
+    assert undecided(services, cluster, pools) == pools[1:]
+    decide(plane)
+    assert undecided(services, cluster, [plane, *pools]) == []
+    gateway = services.gateway
+    assert isinstance(gateway, ShadowGateway)
+    services.gateway = gateway.inner
+    assert undecided(services, cluster, [plane, *pools]) == [plane, *pools]
 
 
 def test_threads_and_instances_racing_on_one_cluster_record_its_start_once(
