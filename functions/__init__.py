@@ -8,7 +8,15 @@ not at import, to keep cold starts short.
 
 import azure.functions as func
 
-from functions import aks_events, fleet_events, http_api, reconcile_queue, shadow_api, timers
+from functions import (
+    aks_events,
+    aks_maintenance_events,
+    fleet_events,
+    http_api,
+    reconcile_queue,
+    shadow_api,
+    timers,
+)
 
 BLUEPRINTS: tuple[func.Blueprint, ...] = (
     aks_events.bp,
@@ -17,4 +25,5 @@ BLUEPRINTS: tuple[func.Blueprint, ...] = (
     http_api.bp,
     shadow_api.bp,
     fleet_events.bp,
+    aks_maintenance_events.bp,
 )

@@ -28,6 +28,7 @@ from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan, running_on
 from patchpilot.domain.resource_ids import ClusterId
+from patchpilot.service.aks_maintenance import with_announced
 from patchpilot.service.deps import Services
 from patchpilot.service.gates import planning_history, with_gate_regions
 from patchpilot.service.outcomes import ReconcileOutcome
@@ -109,8 +110,10 @@ def _plan_cluster(
 
     Reads only the cluster's own partitions and a few gate rows, so its cost
     does not grow with the fleet; on the way it puts the cluster's own
-    tallies in its ring's gates, which later rings read.
+    tallies in its ring's gates, which later rings read. What AKS announced on
+    the cluster (its own maintenance) is one more point read.
     """
+    state = with_announced(services.store, state, now)
     region = fleet_of([state], regions).region(state.location)
     history = planning_history(services.store, services.policy, state, region, now)
     fleet = fleet_of([state], with_gate_regions(services.store, history.gates, regions))

@@ -46,6 +46,7 @@ from patchpilot.domain.planner import plan
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.domain.schedule import Schedule
 from patchpilot.errors import InvalidInputError, PatchPilotError, PermanentError
+from patchpilot.service.aks_maintenance import announced_states
 from patchpilot.service.deps import Services
 from patchpilot.service.findings import FORGOTTEN, forget_posture, save_posture
 from patchpilot.service.gates import (
@@ -147,6 +148,7 @@ def sweep_subscription(services: Services, subscription: str, now: dt.datetime) 
     changed = save_clusters(services.store, states, now, stored=stored, policy=services.policy)
     save_posture(services.store, observations, services.policy, now)
     regions = merge_catalog(services.store, cache.catalog(), now)
+    states = announced_states(services, subscription, scopes, states, now)
     fleet = fleet_of(states, regions)
     rebuild = not built(services.store, services.policy, subscription)
     kept = [*states, *_unobserved_pictures(stored, states)] if rebuild else changed

@@ -105,6 +105,9 @@ EVENT_ROUTES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "Microsoft.ContainerService.": "on_aks_event",
         "Microsoft.ResourceNotifications.AKSResources.": "on_fleet_gate_event",
+        "Microsoft.ResourceNotifications.ContainerServiceEventResources.": (
+            "on_aks_maintenance_event"
+        ),
     }
 )
 # Where an event no route claims goes (no type, or a type nobody subscribes to). Azure

@@ -56,6 +56,9 @@ GATE_COMPLETE: Final = "gatecomplete"
 FLEET_GATE: Final = "fleetgate"
 # Written by service/starts.py in shadow mode: what would have started (service/shadow.py).
 SHADOW: Final = "shadow"
+# Written by service/aks_maintenance.py: AKS's announced maintenance per cluster, kept until
+# the body's `keep_until` (a week past the last announced span's end, or its last word).
+AKS_MAINTENANCE: Final = "aksmaint"
 # Table Storage answers a query with at most 1,000 entities ("Query Timeout and Pagination").
 MAX_PAGE: Final = 1000
 _DAY: Final = dt.timedelta(days=1)
@@ -210,6 +213,7 @@ SEGMENTS: Final = (
     _Segment(GATE_COMPLETE, lambda n: n.snapshots, kind=GATE_COMPLETE),
     _Segment(FLEET_GATE, lambda n: n.snapshots, kind=FLEET_GATE),
     _Segment(SHADOW, lambda n: n.snapshots, kind=SHADOW),
+    _Segment(AKS_MAINTENANCE, lambda n: n.snapshots, kind=AKS_MAINTENANCE),
     _Segment("gates", lambda n: n.gates),
 )
 SEGMENT_NAMES: Final = tuple(segment.name for segment in SEGMENTS)
@@ -327,6 +331,7 @@ class Retention:
             GATE_COMPLETE: self._old_generation_key,
             FLEET_GATE: self._fleet_gate_done,
             SHADOW: self._shadow_done,
+            AKS_MAINTENANCE: self._aks_maintenance_done,
             "gates": self._old_gate_row,
         }
 
@@ -524,6 +529,12 @@ class Retention:
 
     def _shadow_done(self, row: Row, state: _Pass) -> bool:
         return _snapshot(row) and _instant(row, "observed_at") + self._policy.shadow <= state.now
+
+    def _aks_maintenance_done(self, row: Row, state: _Pass) -> bool:
+        if not _snapshot(row):
+            return False
+        keep_until = dt.datetime.fromisoformat(json.loads(str(row.props["body"]))["keep_until"])
+        return utc(keep_until, "keep_until") <= state.now
 
     def _fleet_gate_done(self, row: Row, state: _Pass) -> bool:
         return (
