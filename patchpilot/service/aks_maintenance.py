@@ -48,7 +48,7 @@ from patchpilot.domain.aks_maintenance import (
     pruned,
 )
 from patchpilot.domain.events import UnhandledEventError
-from patchpilot.domain.fleet import ClusterState
+from patchpilot.domain.fleet import ClusterState, FleetState
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import iso
 from patchpilot.domain.resource_ids import in_scopes
@@ -142,6 +142,17 @@ def announced_states(
             _log.warning("could not read AKS's scheduled events of %s: %s", subscription, exc)
     stored = dict(services.store.list_snapshots(f"{KIND}~{subscription}"))
     return [_attached(state, stored.get(state.key), now) for state in states]
+
+
+def with_fleet_announced(store: Store, fleet: FleetState, now: dt.datetime) -> FleetState:
+    """The stored fleet with what AKS announced on each cluster (one range query).
+
+    For whole-fleet plans shown to people (``GET /api/plan``, ``GET /api/status``,
+    ``plan --json`` of the deployed app), so they say what the reconcile will do.
+    """
+    stored = dict(store.list_snapshots_under(f"{KIND}~"))
+    clusters = tuple(_attached(c, stored.get(c.key), now) for c in fleet.clusters)
+    return replace(fleet, clusters=clusters)
 
 
 def _attached(state: ClusterState, body: str | None, now: dt.datetime) -> ClusterState:

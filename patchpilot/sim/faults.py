@@ -97,6 +97,30 @@ class ExternalStart:
 
 
 @dataclass(frozen=True)
+class AksWork:
+    """Maintenance AKS runs on its own on a cluster (name or ID) from ``start``, for ``hours``.
+
+    AKS Communication Manager announces it 7 days and 24 hours ahead, then
+    says it started and completed (or that it was cancelled at
+    ``cancelled_at``); :mod:`patchpilot.sim.aks_maintenance` emits the events
+    and serves the Resource Graph rows. ``upgrade_type`` is
+    ``K8sVersionUpgrade``, ``NodeOSUpgrade`` or None (AKS-initiated work).
+    """
+
+    cluster: str
+    start: dt.datetime
+    hours: float = 4.0
+    upgrade_type: str | None = "K8sVersionUpgrade"
+    cancelled_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.hours <= 0:
+            raise InvalidInputError(f"AKS's work lasts some hours, got {self.hours}")
+        if self.cancelled_at is not None and self.cancelled_at >= self.start:
+            raise InvalidInputError("AKS cancels announced work before it starts")
+
+
+@dataclass(frozen=True)
 class FaultPlan:
     """Which faults to inject, and how often.
 
@@ -118,6 +142,7 @@ class FaultPlan:
     ``Succeeded``) whose status bodies also carry an ``error``
     (``NotLatestOperation``), as AKS's sometimes do (issue 15), so a test can
     check that a client reads ``status`` and not the mere presence of ``error``.
+    ``aks_maintenance`` is maintenance AKS announces and runs on its own (:class:`AksWork`).
     """
 
     throttle_rate: float = 0.0
@@ -135,6 +160,7 @@ class FaultPlan:
     external_starts: tuple[ExternalStart, ...] = ()
     aks_throttle: AksThrottle | None = None
     status_errors: frozenset[str] = frozenset()
+    aks_maintenance: tuple[AksWork, ...] = ()
 
     def __post_init__(self) -> None:
         odd = set(self.status_errors) - set(STATUS_ERROR_STATES)

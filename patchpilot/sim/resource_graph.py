@@ -22,6 +22,11 @@ request by ``managementGroups`` or without scope sees the whole fleet. Paging
 follows ARG: ``options.$top`` (page size, 1 to 1000), ``$skip`` and the
 opaque ``$skipToken`` of the previous answer. Anything else is answered with
 ARG's 400 ``BadRequest`` / ``InvalidQuery`` saying what is supported.
+
+The same shape also runs over ``containerserviceeventresources`` when it keeps
+to ``type =~ 'microsoft.containerservice/managedclusters/scheduledevents'``:
+AKS Communication Manager's announcements, whose rows the caller passes in
+(``scheduled_events``, from :mod:`patchpilot.sim.aks_maintenance`).
 """
 
 from __future__ import annotations
@@ -40,11 +45,16 @@ from patchpilot.sim.payloads import TENANT_ID, managed_cluster
 from patchpilot.sim.state import SimCluster
 
 CLUSTER_TYPE: Final = "microsoft.containerservice/managedclusters"
+EVENTS_TABLE: Final = "containerserviceeventresources"
+EVENT_TYPE: Final = "microsoft.containerservice/managedclusters/scheduledevents"
+# Each table, and the one type a query of it must keep to.
+_TABLES: Final = {"resources": CLUSTER_TYPE, EVENTS_TABLE: EVENT_TYPE}
 MAX_TOP: Final = 1000
 _SHAPE: Final = (
     "the AKS simulator answers only 'Resources | where type =~ "
     "'microsoft.containerservice/managedclusters' [| where ...] [| project ...] "
-    "[| order by ...] [| limit N]'"
+    "[| order by ...] [| limit N]', and the same over containerserviceeventresources "
+    "with type =~ 'microsoft.containerservice/managedclusters/scheduledevents'"
 )
 _CONDITION = re.compile(
     r"^(?P<left>[A-Za-z_][\w.]*(?:\[['\"][^'\"]+['\"]\])*)\s*"
@@ -74,17 +84,26 @@ class Query:
     order: tuple[str, bool] | None = None
     limit: int | None = None
     typed: bool = False
+    table: str = "resources"
 
 
 def answer(
-    body: Mapping[str, Any], clusters: Sequence[SimCluster], default_page_size: int
+    body: Mapping[str, Any],
+    clusters: Sequence[SimCluster],
+    default_page_size: int,
+    *,
+    scheduled_events: Sequence[Row] = (),
 ) -> dict[str, Any]:
     """The body of ``POST /providers/Microsoft.ResourceGraph/resources`` for a query request."""
     text = body.get("query")
     if not isinstance(text, str) or not text.strip():
         raise _invalid("the request has no query")
     query = parse(text)
-    rows = [_row(c) for c in _in_scope(body, clusters)]
+    if query.table == EVENTS_TABLE:
+        wanted = _subscriptions(body)
+        rows = [dict(r) for r in scheduled_events if wanted is None or _sub(r) in wanted]
+    else:
+        rows = [_row(c) for c in _in_scope(body, clusters)]
     rows = [r for r in rows if all(cond(r) for cond in query.conditions)]
     column, descending = query.order or ("id", False)
     rows.sort(key=lambda r: _sort_key(_lookup(r, column)), reverse=descending)
@@ -101,16 +120,15 @@ def answer(
 def parse(text: str) -> Query:
     """Parse the supported query shape, or raise ARG's 400 naming what is not supported."""
     stages = [s.strip() for s in _split(re.sub(r"\s+", " ", text), "|")]
-    if not stages or stages[0].lower() != "resources":
-        raise _invalid(f"the query must start with the resources table, not {stages[0]!r}")
-    query = Query()
+    if not stages or stages[0].lower() not in _TABLES:
+        raise _invalid(
+            f"the query must start with the resources or {EVENTS_TABLE} table, not {stages[0]!r}"
+        )
+    query = Query(table=stages[0].lower())
     for stage in stages[1:]:
         _stage(query, stage)
     if not query.typed:
-        raise _invalid(
-            "the query must keep to managed clusters "
-            "(where type =~ 'microsoft.containerservice/managedclusters')"
-        )
+        raise _invalid(f"the query must keep to one type (where type =~ '{_TABLES[query.table]}')")
     return query
 
 
@@ -151,13 +169,13 @@ def _condition(query: Query, text: str) -> Condition:
         raise _invalid(f"cannot read the condition {text!r}")
     left, op, right = _path(match["left"]), match["op"].lower(), _literal(match["right"].strip())
     if left.lower() == "type":
-        query.typed = query.typed or _keeps_to_clusters(op, right)
+        query.typed = query.typed or _keeps_to(_TABLES[query.table], op, right)
     return _comparison(left, op, right)
 
 
-def _keeps_to_clusters(op: str, right: Any) -> bool:
+def _keeps_to(kind: str, op: str, right: Any) -> bool:
     values = right if isinstance(right, list) else [right]
-    return op in ("==", "=~", "in", "in~") and all(str(v).lower() == CLUSTER_TYPE for v in values)
+    return op in ("==", "=~", "in", "in~") and all(str(v).lower() == kind for v in values)
 
 
 def _comparison(left: str, op: str, right: Any) -> Condition:
@@ -283,13 +301,24 @@ def _row(cluster: SimCluster) -> Row:
 
 
 def _in_scope(body: Mapping[str, Any], clusters: Sequence[SimCluster]) -> list[SimCluster]:
+    wanted = _subscriptions(body)
+    if wanted is None:
+        return list(clusters)
+    return [c for c in clusters if c.id.subscription in wanted]
+
+
+def _subscriptions(body: Mapping[str, Any]) -> set[str] | None:
+    """The request's subscriptions (lower case); None when it names none (the whole fleet)."""
     subscriptions = body.get("subscriptions")
     if not subscriptions:
-        return list(clusters)
+        return None
     if not isinstance(subscriptions, list):
         raise _invalid("subscriptions must be a list of subscription IDs")
-    wanted = {str(s).lower() for s in subscriptions}
-    return [c for c in clusters if c.id.subscription in wanted]
+    return {str(s).lower() for s in subscriptions}
+
+
+def _sub(row: Row) -> str:
+    return str(row.get("subscriptionId", "")).lower()
 
 
 def _page(
