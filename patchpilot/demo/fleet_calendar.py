@@ -4,8 +4,10 @@ One row per control plane and pool, grouped by ring in the policy's order;
 each with its allowed windows for both kinds of upgrade (from the fleet file
 and policy, :mod:`patchpilot.demo.allowed_windows`), and its upgrades as bars
 coloured by outcome. Freezes, Patch Tuesdays, AKS releases and the
-scenario's incidents span the rows; the headline figures and the upgrade
-table come from the summary and the records. Called by the demo command.
+scenario's incidents (the Fleet gate scene's alert, and each Fleet Manager
+gate from when it waited to Patch Pilot's approval) span the rows; the
+headline figures and the tables (upgrades, what waits, Fleet gates) come
+from the summary, the records and the status page. Called by the demo command.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def fleet_calendar(run: DemoRun, records: tuple[UpgradeRecord, ...], summary: Su
         ),
         markers=(*_patch_tuesdays(run), *_releases(run), *_incidents(run, records)),
         facts=_facts(summary),
-        tables=(_upgrade_table(records), _waiting_table(run)),
+        tables=(_upgrade_table(records), _waiting_table(run), _gate_table(run)),
     )
 
 
@@ -158,6 +160,28 @@ def _incidents(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> Iterator[Mar
     for note in run.notes:
         if note.kind == "operator":
             yield Marker(note.at, "operator", "resumed", detail=f"{note.cluster}: {note.text}")
+    yield from _fleet_gate_markers(run)
+
+
+def _fleet_gate_markers(run: DemoRun) -> Iterator[Marker]:
+    """The scene's alert as an incident, and each gate from waiting to Patch Pilot's approval."""
+    scene = run.scenario.fleet_gate
+    if scene is not None and scene.fires < run.end:
+        name = scene.alert_cluster.rsplit("/", 1)[-1]
+        detail = f"Azure Monitor alert {scene.alert_rule} firing on {name} (cluster paused)"
+        end = min(scene.resolves, run.end)
+        yield Marker(scene.fires, "fault", "alert", end=end, detail=detail)
+    for gate in run.fleet_gates:
+        seen, approved = gate.get("first_seen"), gate.get("approved_at")
+        if not seen:
+            continue
+        where = f"gate {gate.get('display_name')!r} of update run {gate.get('update_run')}"
+        start = _instant(str(seen))
+        end = _instant(str(approved)) if approved else run.end
+        detail = f"{where} waiting: {gate.get('state')}"
+        yield Marker(start, "fleet-gate", "Fleet gate", end=max(end, start), detail=detail)
+        if approved:
+            yield Marker(end, "fleet-gate", "", detail=f"{where}: {gate.get('reason')}")
 
 
 def _facts(summary: Summary) -> tuple[Fact, ...]:
@@ -226,6 +250,28 @@ def _waiting_table(run: DemoRun) -> Table:
         )
     header = ("cluster", "pool", "kind", "change", "status", "reason")
     return Table(f"Waiting when the run ended ({iso(run.end)})", header, tuple(rows))
+
+
+def _gate_table(run: DemoRun) -> Table:
+    """The Fleet Manager gates Patch Pilot followed (`GET /api/status`'s fleet_gates)."""
+    rows = tuple(
+        (
+            str(gate.get("fleet", "")).rsplit("/", 1)[-1],
+            str(gate.get("update_run") or ""),
+            str(gate.get("display_name") or gate.get("name") or ""),
+            str(gate.get("first_seen") or ""),
+            str(gate.get("state") or ""),
+            str(gate.get("approved_at") or ""),
+            str(gate.get("reason") or ""),
+        )
+        for gate in run.fleet_gates
+    )
+    header = ("fleet", "update run", "gate", "reached", "state", "approved", "why")
+    return Table("Fleet Manager gates", header, rows)
+
+
+def _instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _day(day: dt.date) -> dt.datetime:

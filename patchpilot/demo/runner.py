@@ -40,6 +40,7 @@ from typing import Any, Final, Literal
 
 from patchpilot.adapters.publisher import Notice
 from patchpilot.demo.decisions import DecisionLog, TappedTelemetry
+from patchpilot.demo.fleet_gate_play import FleetGatePlay
 from patchpilot.demo.scenario import Scenario, calm, scenario_for
 from patchpilot.demo.script import Note, Script
 from patchpilot.domain.fleet import FleetState, parse_fleet
@@ -112,6 +113,8 @@ class DemoRun:
     host_failures: tuple[tuple[str, str], ...]
     elapsed_seconds: float
     final_plan: tuple[Mapping[str, Any], ...] = ()
+    # The Fleet Manager gates of the Fleet gate scene, as the status page showed them last.
+    fleet_gates: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def start(self) -> dt.datetime:
@@ -169,19 +172,24 @@ def run_demo(
     ):
         script = Script(app, scenario)
         script.attach()
+        play = FleetGatePlay(app, scenario.fleet_gate) if scenario.fleet_gate else None
+        if play is not None:
+            play.attach()
         _drive(app, end, progress)
+        notes = [*script.notes, *(play.notes if play is not None else ())]
         return DemoRun(
             config=config,
             inputs=inputs,
             scenario=scenario,
             notices=tuple(app.publisher.notices),
             decisions=log,
-            notes=tuple(script.notes),
+            notes=tuple(sorted(notes, key=lambda note: note.at)),
             arm_requests=app.sim.requests(),
             invocations=Counter(name for _, name, _ in app.host.invocations),
             host_failures=tuple(app.host.failures),
             elapsed_seconds=time.perf_counter() - began,
             final_plan=_final_plan(app),
+            fleet_gates=tuple(play.gates.values()) if play is not None else (),
         )
 
 

@@ -11,7 +11,12 @@ A real fleet has bad nights. The demo shows Patch Pilot through three:
 - an operator's resume six hours later (the start of the working day): the
   budget is fixed, the cluster is put right as ``az aks update`` does, the
   failed attempt is retired and the pauses deleted, so Patch Pilot tries
-  again in the next window.
+  again in the next window;
+- a Fleet Manager update run that reaches its approval gate before the last
+  ring while an Azure Monitor alert fires on one of that ring's clusters
+  (:class:`FleetGateScene`): Patch Pilot holds the gate, says why, and
+  approves it once the alert resolves (only when the policy names a fleet
+  under ``fleet_gates``, as the bundled one does).
 
 :func:`scenario_for` picks the drain-failure pool from any fleet (the first
 user pool of the second ring), so a user's own fleet replays the same story.
@@ -33,6 +38,13 @@ STORM_HOURS: Final = 6
 STORM_THROTTLE_RATE: Final = 0.5
 STORM_RETRY_AFTER_SECONDS: Final = 5
 RESUME_AFTER: Final = dt.timedelta(hours=6)
+# The Fleet gate scene: a working-day morning, the alert firing for two hours and a bit
+# (it resolves between two runs of the five-minute follow-up timer, which then approves).
+SCENE_AFTER: Final = dt.timedelta(days=8)
+SCENE_HOUR: Final = 9
+SCENE_WEEKDAY: Final = 2  # Wednesday: no bundled window is open then
+ALERT_FIRING: Final = dt.timedelta(hours=2, minutes=12)
+RUN_AFTER_ALERT: Final = dt.timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -55,12 +67,32 @@ class DrainFailure:
 
 
 @dataclass(frozen=True)
+class FleetGateScene:
+    """A Fleet update run waiting at its gate while an alert fires on a cluster behind it.
+
+    `stages` are (stage name, its clusters' resource IDs) in order; the last
+    stage has the approval gate before it, named `gate`.
+    """
+
+    fleet: str
+    run: str
+    gate: str
+    stages: tuple[tuple[str, tuple[str, ...]], ...]
+    alert_rule: str
+    alert_cluster: str
+    fires: dt.datetime
+    run_starts: dt.datetime
+    resolves: dt.datetime
+
+
+@dataclass(frozen=True)
 class Scenario:
     """The faults of one run; `seed` makes the simulator's dice repeatable."""
 
     storm: Storm | None
     drain_failure: DrainFailure | None
     seed: int = 0
+    fleet_gate: FleetGateScene | None = None
 
     def faults(self, *, storming: bool, draining: bool) -> FaultPlan:
         """The simulator's fault plan while the storm does or does not blow."""
@@ -86,7 +118,55 @@ def scenario_for(
     fleet: FleetState, policy: Policy, start: dt.datetime, end: dt.datetime, *, seed: int = 0
 ) -> Scenario:
     """The demo's trouble, placed on this fleet and inside [start, end)."""
-    return Scenario(_storm(policy, start, end), _drain_failure(fleet, policy), seed)
+    scene = fleet_gate_scene(fleet, policy, start, end)
+    return Scenario(_storm(policy, start, end), _drain_failure(fleet, policy), seed, scene)
+
+
+def fleet_gate_scene(
+    fleet: FleetState, policy: Policy, start: dt.datetime, end: dt.datetime
+) -> FleetGateScene | None:
+    """The policy's first fleet, an update run over every ring, gated before the last one.
+
+    The alert fires on the last ring's first cluster on the first Wednesday
+    morning at least :data:`SCENE_AFTER` into the run (outside a freeze),
+    the run starts half an hour later, and the alert resolves two hours
+    (and twelve minutes) after it fired. None when the policy names no fleet, the fleet has fewer
+    than two rings of clusters, or the run is too short.
+    """
+    if not policy.fleet_gates.fleets:
+        return None
+    stages = tuple(
+        (ring.name, tuple(str(c.id) for c in fleet.clusters if policy.ring_of(c.tags) == ring))
+        for ring in policy.rings
+    )
+    stages = tuple(stage for stage in stages if stage[1])
+    fires = _scene_morning(policy, start + SCENE_AFTER)
+    if len(stages) < 2 or fires is None or fires + ALERT_FIRING + dt.timedelta(hours=1) > end:
+        return None
+    last, members = stages[-1]
+    return FleetGateScene(
+        fleet=policy.fleet_gates.fleets[0],
+        run=f"{last}-rollout",
+        gate=f"before {last}",
+        stages=stages,
+        alert_rule=f"{last}-api-latency",
+        alert_cluster=members[0],
+        fires=fires,
+        run_starts=fires + RUN_AFTER_ALERT,
+        resolves=fires + ALERT_FIRING,
+    )
+
+
+def _scene_morning(policy: Policy, after: dt.datetime) -> dt.datetime | None:
+    """The first Wednesday 09:00 UTC at or after `after` outside every freeze (within 60 days)."""
+    day = after.date()
+    for _ in range(60):
+        moment = dt.datetime.combine(day, dt.time(SCENE_HOUR), dt.UTC)
+        frozen = any(f.span.start <= moment < f.span.end for f in policy.freezes)
+        if day.weekday() == SCENE_WEEKDAY and moment >= after and not frozen:
+            return moment
+        day += dt.timedelta(days=1)
+    return None
 
 
 def _storm(policy: Policy, start: dt.datetime, end: dt.datetime) -> Storm:

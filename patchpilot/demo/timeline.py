@@ -7,7 +7,9 @@ an indented detail line:
 - `Windows`: Patch Tuesday, and the region offering the month's image;
 - `wait`: the planner decided an upgrade must wait, and why (once per change);
 - `upgrade`: an upgrade with its window, start, end and outcome;
-- `fault`, `operator`, `paused`: the scenario, the on-call engineer, pauses.
+- `fault`, `operator`, `paused`: the scenario, the on-call engineer, pauses;
+- `alert`, `fleet`: the Fleet gate scene (an Azure Monitor alert, a Fleet
+  Manager update run at its gate, Patch Pilot's verdicts on the gate).
 
 Called by the demo command; :func:`render` is what it prints.
 """
@@ -26,7 +28,17 @@ from patchpilot.demo.summary import Summary
 from patchpilot.domain.cadence import patch_tuesday, windows_due_from
 
 # Entries at the same instant: causes before effects.
-_ORDER: Final = ("AKS", "Windows", "fault", "operator", "paused", "wait", "upgrade")
+_ORDER: Final = (
+    "AKS",
+    "Windows",
+    "fault",
+    "alert",
+    "operator",
+    "paused",
+    "fleet",
+    "wait",
+    "upgrade",
+)
 _WIDTH: Final = 9
 _INDENT: Final = " " * 20
 
@@ -91,6 +103,7 @@ def render_summary(run: DemoRun, summary: Summary) -> str:
         "(throttled) and retried",
         f"function invocations    {sum(run.invocations.values())}, {summary.host_failures} failed",
         *_still_waiting(run),
+        *_fleet_gates(run),
         f"upgrades started outside an allowed window: {len(summary.outside_window)}",
         *(f"  ! {_label(r)} at {r.started_at:%Y-%m-%d %H:%M}" for r in summary.outside_window),
         f"duplicate starts (same cluster, pool, kind, target): {len(summary.duplicates)}",
@@ -116,6 +129,41 @@ def _still_waiting(run: DemoRun) -> list[str]:
         when = f" from {action['not_before']}" if action.get("not_before") else ""
         lines.append(f"  {where} {change}: {action.get('status')}{when}")
     return [f"still waiting at the end: {len(lines)}", *lines] if lines else []
+
+
+def _fleet_gates(run: DemoRun) -> list[str]:
+    """The Fleet Manager gates Patch Pilot followed (`GET /api/status`), one line each."""
+    lines = []
+    for gate in run.fleet_gates:
+        fleet = str(gate.get("fleet", "")).rsplit("/", 1)[-1]
+        where = f"{fleet}/{gate.get('update_run')} {gate.get('display_name')!r}"
+        seen, approved = gate.get("first_seen"), gate.get("approved_at")
+        if gate.get("state") == "approved" and seen and approved:
+            waited = _parse(str(approved)) - _parse(str(seen))
+            lines.append(
+                f"  {where}: waited {_hours(waited)} from {_hm(seen)}, "
+                f"approved by Patch Pilot at {_hm(approved)}"
+            )
+            if gate.get("held_by"):
+                lines.append(f"    held by {gate['held_by']}")
+        else:
+            lines.append(f"  {where}: {gate.get('state')}: {gate.get('reason')}")
+    approvals = sum(gate.get("state") == "approved" for gate in run.fleet_gates)
+    head = f"Fleet Manager gates     {len(run.fleet_gates)}: {approvals} approved by Patch Pilot"
+    return [head, *lines] if lines else []
+
+
+def _parse(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _hm(text: object) -> str:
+    return f"{_parse(str(text)):%Y-%m-%d %H:%M}"
+
+
+def _hours(span: dt.timedelta) -> str:
+    minutes = round(span / dt.timedelta(minutes=1))
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _days_line(os: str, median: float | None, worst: float | None, samples: int) -> str:

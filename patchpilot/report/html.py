@@ -7,7 +7,8 @@ control plane or pool, grouped by ring. Each pool row has two lanes: the
 upper for Kubernetes (its allowed windows shaded blue, its upgrades as bars),
 the lower for node images (windows shaded green). Bars are coloured by
 outcome; freezes are hatched over every row; Patch Tuesdays are dashed
-lines; AKS releases and incidents have their own lanes at the top. Every
+lines; AKS releases and incidents (Fleet Manager gates waiting and approved
+among them) have their own lanes at the top. Every
 shape has a tooltip (`<title>`).
 """
 
@@ -36,6 +37,10 @@ _ITALIC: Final = ' font-style="italic"'
 # A pale outline under lane labels keeps them readable over markers and hatching.
 _HALO: Final = ' stroke="#fafbfc" stroke-width="3" paint-order="stroke"'
 _LANES: Final = ("AKS releases", "incidents", "calendar")
+# A Fleet Manager gate waiting (a span in the incidents lane) and its approval (a dot).
+FLEET_GATE_WAIT: Final = "#b39ddb"
+FLEET_GATE_APPROVED: Final = "#4527a0"
+_POINT_COLOURS: Final = {"operator": "#1565c0", "fleet-gate": FLEET_GATE_APPROVED}
 
 _CSS: Final = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
@@ -75,6 +80,8 @@ _LEGEND: Final = (
     ("#7b1fa2", "Patch Tuesday"),
     ("#1565c0", "AKS release"),
     ("#f4b183", "incident"),
+    (FLEET_GATE_WAIT, "Fleet gate waiting"),
+    (FLEET_GATE_APPROVED, "Fleet gate approved by Patch Pilot"),
 )
 
 
@@ -337,9 +344,10 @@ class _Chart:
         title = marker.detail or marker.label
         if marker.end is not None:
             width = max(self.x(marker.end) - x, MIN_BAR)
-            yield _rect(x, y + 2, width, LANE - 8, "#f4b183", title=title)
+            fill = FLEET_GATE_WAIT if marker.kind == "fleet-gate" else "#f4b183"
+            yield _rect(x, y + 2, width, LANE - 8, fill, title=title)
         else:
-            colour = "#1565c0" if marker.kind == "operator" else "#c62828"
+            colour = _POINT_COLOURS.get(marker.kind, "#c62828")
             yield (
                 f'<circle cx="{x:.1f}" cy="{y + LANE / 2 - 2:.1f}" r="4.5" fill="{colour}">'
                 f"<title>{escape(title)}</title></circle>"

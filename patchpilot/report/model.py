@@ -4,7 +4,8 @@ A :class:`Calendar` spans [start, end) and holds one :class:`Row` per cluster
 control plane or node pool, grouped by ring. A row carries the allowed windows
 of both kinds of upgrade (Kubernetes, node OS) and the upgrades as bars with
 their outcome. Freezes and markers (Patch Tuesdays, AKS releases, injected
-faults, an operator's action) span all rows. Frozen and validated here, so
+faults, an operator's action, a Fleet Manager gate waiting and its approval)
+span all rows. Frozen and validated here, so
 the renderer never meets a naive datetime or a bar that ends before it starts.
 """
 
@@ -16,7 +17,7 @@ from typing import Literal
 
 Outcome = Literal["succeeded", "failed", "running"]
 UpgradeKind = Literal["kubernetes", "node_image"]
-MarkerKind = Literal["patch-tuesday", "release", "fault", "operator"]
+MarkerKind = Literal["patch-tuesday", "release", "fault", "operator", "fleet-gate"]
 
 
 def _aware(moment: dt.datetime, name: str) -> dt.datetime:

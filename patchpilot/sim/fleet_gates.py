@@ -114,6 +114,8 @@ class SimFleets:
         self._runs: dict[str, SimRun] = {}
         self._pending: list[dict[str, Any]] = []
         self._emitted: list[dict[str, Any]] = []
+        # Fleets that exist before any run (the demo's): their gate list answers empty, not 404.
+        self._fleets: set[str] = set()
 
     # -- what tests and the demo drive ---------------------------------------------------
 
@@ -164,10 +166,18 @@ class SimFleets:
 
     # -- what the handlers call ----------------------------------------------------------
 
-    def knows(self, fleet: str) -> bool:
-        """True when the fleet has (or had) a run here."""
+    def add_fleet(self, fleet: str) -> None:
+        """A fleet that exists with no update run yet (``Fleets_CreateOrUpdate``, in effect)."""
         with self._lock:
-            return any(run.fleet.lower() == fleet.lower() for run in self._runs.values())
+            self._fleets.add(fleet.rstrip("/").lower())
+
+    def knows(self, fleet: str) -> bool:
+        """True when the fleet was added or has (or had) a run here."""
+        with self._lock:
+            wanted = fleet.rstrip("/").lower()
+            return wanted in self._fleets or any(
+                run.fleet.lower() == wanted for run in self._runs.values()
+            )
 
     def find_gate(self, fleet: str, name: str) -> SimGate:
         """A gate by fleet and name, or ARM's 404."""

@@ -2,7 +2,7 @@
 
 One run of the bundled fleet (12 days from 2025-12-01: a new Ubuntu image, a
 Kubernetes patch release, the drain failure and the operator's resume, the
-December Patch Tuesday, a 429 storm) feeds most tests; a second replays the
+December Patch Tuesday, the Fleet gate scene, a 429 storm) feeds most tests; a second replays the
 examples fleet and policy from another date, as a user replays their own.
 """
 
@@ -91,7 +91,17 @@ def test_the_summary_counts_patched_pools_and_days_per_os(bundled: Ran) -> None:
 
 def test_the_timeline_shows_upgrades_waits_and_the_scenario(bundled: Ran) -> None:
     timeline = bundled.out[: bundled.out.index("Summary:")]
-    for tag in ("AKS", "wait", "upgrade", "fault", "operator", "paused", "Windows"):
+    for tag in (
+        "AKS",
+        "wait",
+        "upgrade",
+        "fault",
+        "operator",
+        "paused",
+        "Windows",
+        "alert",
+        "fleet",
+    ):
         assert re.search(rf"^\d{{4}}-\d\d-\d\d \d\d:\d\d  {tag}\b", timeline, re.MULTILINE), tag
     assert "window 12-03 00:00 to 04:00 (aksManagedNodeOSUpgradeSchedule)" in timeline
     assert "drain blocked by Pod Disruption Budget" in timeline
@@ -135,6 +145,47 @@ def test_the_drain_failure_is_retried_after_the_resume_and_is_no_duplicate(bundl
     ]
     assert [r["outcome"] for r in apps] == ["failed", "succeeded"]
     assert apps[0]["to"] == apps[1]["to"]
+
+
+def test_a_fleet_update_run_waits_at_its_gate_while_the_alert_fires_and_patch_pilot_approves(
+    bundled: Ran,
+) -> None:
+    timeline = bundled.out[: bundled.out.index("Summary:")]
+    entry = re.compile(r"^2025-12-10 (\d\d:\d\d)  (alert|fleet)\s+(\S+)\s+(.*)$", re.MULTILINE)
+    scene = [match.group(4) for match in entry.finditer(timeline)]
+    assert [match.group(1, 2, 3) for match in entry.finditer(timeline)] == [
+        ("09:00", "alert", "prod-weu-1"),
+        ("09:30", "fleet", "fleet-contoso"),
+        ("09:30", "fleet", "fleet-contoso"),
+        ("11:12", "alert", "prod-weu-1"),
+        ("11:15", "fleet", "fleet-contoso"),
+        ("11:15", "fleet", "fleet-contoso"),
+    ]
+    assert scene[1] == (
+        "update run prod-rollout starts (dev -> staging -> prod), approval gate 'before prod'"
+    )
+    assert scene[2].startswith("gate 'before prod' of prod-rollout: blocked (before stage prod")
+    assert scene[4].startswith("gate 'before prod' of prod-rollout: approved (before stage prod")
+    assert scene[5] == "update run prod-rollout goes on past the gate: Completed"
+    assert "fires; POST /api/alerts: paused" in scene[0]
+    assert "prod-weu-1: alert prod-api-latency firing (cluster paused)" in scene[2]
+    assert "resolves; POST /api/alerts: resumed" in scene[3]
+    summary = bundled.out[bundled.out.index("Summary:") :]
+    assert "Fleet Manager gates     1: 1 approved by Patch Pilot" in summary
+    assert (
+        "fleet-contoso/prod-rollout 'before prod': waited 1 h 45 min from 2025-12-10 09:30, "
+        "approved by Patch Pilot at 2025-12-10 11:15" in summary
+    )
+    assert "held by prod-weu-1: alert prod-api-latency firing (cluster paused)" in summary
+
+
+def test_the_report_draws_the_fleet_gate_waiting_and_its_approval(bundled: Ran) -> None:
+    html = bundled.report.read_text(encoding="utf-8")
+    assert "Fleet gate waiting" in html  # the legend
+    assert "gate &#x27;before prod&#x27; of update run prod-rollout waiting: approved" in html
+    assert "Azure Monitor alert prod-api-latency firing on prod-weu-1" in html
+    assert "<caption>Fleet Manager gates</caption>" in html
+    assert "2025-12-10T11:15:00Z" in html
 
 
 def test_the_report_is_written_and_fetches_nothing(bundled: Ran) -> None:
