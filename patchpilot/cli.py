@@ -1,5 +1,8 @@
 """The `patchpilot` command: plan, windows and patch-tuesday (DESIGN.md, "CLI").
 
+`aks-maintenance` lists what AKS announced it will run on its own (AKS
+Communication Manager), from a fleet file or from the app's store.
+
 Each subcommand reads its files, calls the pure domain and prints either a
 table for people or JSON for scripts. `status`, `pause`, `resume`, `upgrade`
 and `plan --app URL` talk to a deployed app (or `patchpilot serve`) with an
@@ -18,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from patchpilot.domain.aks_maintenance import describe
 from patchpilot.domain.cadence import patch_tuesdays, windows_due_from
 from patchpilot.domain.critical_path import with_paths
 from patchpilot.domain.history import History
@@ -26,7 +30,7 @@ from patchpilot.domain.plan import Plan, iso
 from patchpilot.domain.planner import plan
 from patchpilot.errors import InvalidInputError
 from patchpilot.files import load_fleet, load_maintenance_configuration, load_policy
-from patchpilot.render import plan_table, tuesday_table, window_table
+from patchpilot.render import aks_maintenance_table, plan_table, tuesday_table, window_table
 
 EXIT_BAD_INPUT = 2
 
@@ -104,7 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     shadow.add_argument("--at", help="the report's instant, ISO 8601 (default: now)")
     shadow.set_defaults(run=_shadow_report, render=_shadow_table)
 
-    for sub in (plan_cmd, windows, tuesday, shadow):
+    aks = commands.add_parser(
+        "aks-maintenance",
+        help="AKS's own announced maintenance (Communication Manager), beside Patch Pilot's plan",
+    )
+    aks.add_argument("--fleet", type=Path, help="fleet YAML file (default: the app's store)")
+    aks.add_argument("--at", help="instant, ISO 8601 (required with --fleet; default: now)")
+    aks.set_defaults(run=_aks_maintenance, render=aks_maintenance_table)
+
+    for sub in (plan_cmd, windows, tuesday, shadow, aks):
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_operator_client(commands)
     _add_simulator(commands)
@@ -184,6 +196,34 @@ def _shadow_report(args: argparse.Namespace) -> dict[str, Any]:
     store = open_store(settings, build_credential(settings))
     try:
         return build_report(store, policy, at, mode=settings.mode).to_json()
+    finally:
+        store.close()
+
+
+def _aks_maintenance(args: argparse.Namespace) -> dict[str, Any]:
+    """From a fleet file's ``aks_maintenance:`` entries, or the store the settings name."""
+    if args.fleet is not None:
+        if args.at is None:
+            raise InvalidInputError("--at is required with --fleet", path="--at")
+        at = parse_instant(args.at, path="--at")
+        fleet = load_fleet(args.fleet)
+        entries = [
+            describe(item, cluster.maintenance, at)
+            for cluster in fleet.clusters
+            for item in cluster.aks_maintenance
+        ]
+        entries.sort(key=lambda e: (e["start"], e["cluster"], e["event_id"]))
+        return {"at": iso(at), "aks_maintenance": entries}
+    from patchpilot.adapters.arm.client import build_credential
+    from patchpilot.runtime import open_store
+    from patchpilot.service.aks_maintenance import maintenance_status
+    from patchpilot.settings import load_settings
+
+    at = parse_instant(args.at, path="--at") if args.at else dt.datetime.now(dt.UTC)
+    settings = load_settings()
+    store = open_store(settings, build_credential(settings))
+    try:
+        return {"at": iso(at), "aks_maintenance": maintenance_status(store, at)}
     finally:
         store.close()
 

@@ -106,6 +106,26 @@ def _actions(plan: Plan) -> str:
     return "\n".join(out)
 
 
+def aks_maintenance_table(result: Mapping[str, Any]) -> str:
+    """AKS's own announced work (``aks_maintenance``), beside which Patch Pilot plans its own."""
+    entries = result["aks_maintenance"]
+    if not entries:
+        return f"No maintenance announced by AKS at {result['at']}."
+    rows = [
+        [
+            _cluster_name(e["cluster"]),
+            e["upgrade_type"] or "maintenance",
+            e["status"],
+            e["start"],
+            e["end"],
+            f"no start {e['no_start_from']} to {e['no_start_until']}" if e["holds"] else "-",
+        ]
+        for e in entries
+    ]
+    headers = ["CLUSTER", "AKS WORK", "STATUS", "START (UTC)", "END (UTC)", "PATCH PILOT"]
+    return "\n".join([f"AKS's own scheduled work at {result['at']}:", table(headers, rows)])
+
+
 def window_table(result: dict[str, Any]) -> str:
     """Allowed windows as UTC [start, end) rows with their length."""
     rows = [[w["start"], w["end"], _hours(w["start"], w["end"])] for w in result["windows"]]

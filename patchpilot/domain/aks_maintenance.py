@@ -187,6 +187,53 @@ class AksMaintenance:
         )
 
 
+def announced_entry(
+    data: object, cluster: ClusterId, *, source: str | None = None, path: str = ""
+) -> AksMaintenance:
+    """An announcement as a fleet file writes it (offline plans, the demo's fleet).
+
+    Its cluster's entry in ``aks_maintenance:``: ``event_id``, ``status``,
+    ``scheduled`` and optionally ``upgrade_type``, ``started``, ``seen``
+    (default: ``scheduled``), ``source`` and ``details``.
+    """
+    fields = Fields.of(data, source=source, path=path)
+    fields.only(
+        "event_id", "status", "scheduled", "upgrade_type", "started", "seen", "source", "details"
+    )
+    document = {"cluster": str(cluster), "seen": fields.raw("scheduled", ""), **fields.data}
+    try:
+        return AksMaintenance.from_json(document)
+    except InvalidInputError as exc:
+        raise fields.error(None, str(exc)) from exc
+
+
+def describe(
+    item: AksMaintenance, windows: Mapping[str, Schedule], now: dt.datetime
+) -> dict[str, Any]:
+    """One announcement as the status API and the CLI show it (JSON; times UTC with a Z).
+
+    ``start``/``end`` are AKS's span as Patch Pilot reads it; ``holds`` says
+    whether it still keeps Patch Pilot's starts out, and ``no_start_from`` /
+    ``no_start_until`` over which stretch (margins included).
+    """
+    span = item.span(windows)
+    held = next((b for b in blackouts([item], windows, now)), None)
+    return {
+        "cluster": str(item.cluster),
+        "event_id": item.event_id,
+        "upgrade_type": item.upgrade_type,
+        "status": item.status,
+        "source": item.source,
+        "details": item.details,
+        "start": iso(span.start),
+        "end": iso(span.end),
+        "last_word": iso(item.seen),
+        "holds": held is not None,
+        "no_start_from": iso(held.span.start) if held is not None else None,
+        "no_start_until": iso(held.span.end) if held is not None else None,
+    }
+
+
 @dataclass(frozen=True)
 class MaintenanceEvent:
     """One ScheduledEventEmitted event, whichever schema it came in."""

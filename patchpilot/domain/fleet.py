@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
-from patchpilot.domain.aks_maintenance import AksMaintenance
+from patchpilot.domain.aks_maintenance import AksMaintenance, announced_entry
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.node_images import (
     NodeImageVersion,
@@ -272,7 +272,7 @@ def _released(entry: Fields) -> dt.date | None:
 _CLUSTER_FIELDS = (
     "id", "location", "tags", "kubernetes_version", "auto_upgrade_channel",
     "node_os_upgrade_channel", "maintenance_configurations", "pools", "provisioning_state",
-    "unmanaged_pools", "arm_properties",
+    "unmanaged_pools", "arm_properties", "aks_maintenance",
 )  # fmt: skip
 
 
@@ -304,6 +304,10 @@ def _cluster(fields: Fields) -> ClusterState:
         unmanaged=tuple(
             _unmanaged(Fields.of(item, source=fields.source, path=path))
             for path, item in fields.items("unmanaged_pools")
+        ),
+        aks_maintenance=tuple(
+            announced_entry(item, cluster_id, source=fields.source, path=path)
+            for path, item in fields.items("aks_maintenance")
         ),
     )
 

@@ -41,7 +41,7 @@ from typing import Any, Final
 from patchpilot.adapters.store import Store
 from patchpilot.domain.aks_maintenance import (
     AksMaintenance,
-    blackouts,
+    describe,
     maintenance_from_row,
     merged,
     parse_maintenance_event,
@@ -200,27 +200,8 @@ def maintenance_status(store: Store, now: dt.datetime) -> list[dict[str, Any]]:
     for key, body in store.list_snapshots_under(f"{KIND}~"):
         windows = _windows(store, key)
         items = pruned(_parsed(body, key), windows, now)
-        held = {b.maintenance.event_id: b for b in blackouts(items, windows, now)}
-        entries.extend(_entry(item, windows, held.get(item.event_id)) for item in items)
+        entries.extend(describe(item, windows, now) for item in items)
     return sorted(entries, key=lambda e: (e["start"], e["cluster"], e["event_id"]))
-
-
-def _entry(item: AksMaintenance, windows: Mapping[str, Schedule], held: Any) -> dict[str, Any]:
-    span = item.span(windows)
-    return {
-        "cluster": str(item.cluster),
-        "event_id": item.event_id,
-        "upgrade_type": item.upgrade_type,
-        "status": item.status,
-        "source": item.source,
-        "details": item.details,
-        "start": iso(span.start),
-        "end": iso(span.end),
-        "last_word": iso(item.seen),
-        "holds": held is not None,
-        "no_start_from": iso(held.span.start) if held is not None else None,
-        "no_start_until": iso(held.span.end) if held is not None else None,
-    }
 
 
 def _windows(store: Store, cluster_key: str) -> Mapping[str, Schedule]:
