@@ -7,10 +7,12 @@ Two writers, one reader per cluster:
   into its cluster's record, then a reconcile request for the cluster, so a
   start due inside the span moves (and one held by it goes on once AKS says
   the work ended);
-- :func:`record_rows` (the sweep, from its Resource Graph query of
-  ``containerserviceeventresources``): every announcement of a subscription,
-  merged the same way, written only where a record changed. It catches up
-  what a lost event missed; events are hints here as everywhere.
+- :func:`refresh_from_graph` (the sweep timer, once per sweep, from one
+  Resource Graph query of ``containerserviceeventresources`` over every
+  scope): every announcement, merged the same way, written only where a
+  record changed. It catches up what a lost event missed; events are hints
+  here as everywhere. Each shard then attaches its subscription's records to
+  its clusters before it plans (:func:`announced_states`, one store query).
 - :func:`with_announced` (the reconcile, before it plans its cluster): one
   point read of the cluster's record, so the rows a reconcile reads do not
   grow with the fleet (issue 14).
@@ -119,27 +121,32 @@ def record_rows(
     return len(record(store, items, now))
 
 
-def announced_states(
-    services: Services,
-    subscription: str,
-    scopes: tuple[str, ...],
-    states: Sequence[ClusterState],
-    now: dt.datetime,
-) -> list[ClusterState]:
-    """The sweep's part: read Resource Graph's announcements, keep them, attach them to `states`.
+def refresh_from_graph(services: Services, now: dt.datetime) -> int:
+    """The sweep timer's part: Resource Graph's announcements of every scope kept; the changed.
 
-    One Resource Graph query (paged) and one store query per subscription. A
-    query that fails costs this sweep its announcements only (policy: the
-    sweep goes on; stored announcements and the event trigger still hold).
+    One query (paged) per sweep for the whole fleet, not one per shard:
+    Resource Graph allows a principal about 15 queries per 5 seconds, which
+    the shards' own cluster listings already pace themselves by. A query
+    that fails costs this sweep its catch-up only (policy: the sweep goes on;
+    stored announcements and the event trigger still hold).
     """
     from patchpilot.adapters.aks_maintenance import scheduled_events_beside  # heavy: first use
 
+    scopes = services.policy.scopes
     reader = scheduled_events_beside(services.discovery)
-    if reader is not None and scopes:
-        try:
-            record_rows(services.store, reader.rows(scopes), scopes, now)
-        except PatchPilotError as exc:
-            _log.warning("could not read AKS's scheduled events of %s: %s", subscription, exc)
+    if reader is None or not scopes:
+        return 0
+    try:
+        return record_rows(services.store, reader.rows(scopes), scopes, now)
+    except PatchPilotError as exc:
+        _log.warning("could not read AKS's scheduled events from Resource Graph: %s", exc)
+        return 0
+
+
+def announced_states(
+    services: Services, subscription: str, states: Sequence[ClusterState], now: dt.datetime
+) -> list[ClusterState]:
+    """A shard's clusters with what AKS announced on them (one store query per subscription)."""
     stored = dict(services.store.list_snapshots(f"{KIND}~{subscription}"))
     return [_attached(state, stored.get(state.key), now) for state in states]
 

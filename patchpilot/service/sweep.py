@@ -46,7 +46,7 @@ from patchpilot.domain.planner import plan
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.domain.schedule import Schedule
 from patchpilot.errors import InvalidInputError, PatchPilotError, PermanentError
-from patchpilot.service.aks_maintenance import announced_states
+from patchpilot.service.aks_maintenance import announced_states, refresh_from_graph
 from patchpilot.service.deps import Services
 from patchpilot.service.findings import FORGOTTEN, forget_posture, save_posture
 from patchpilot.service.gates import (
@@ -107,6 +107,7 @@ def fan_out(services: Services, now: dt.datetime) -> tuple[str, ...]:
     than burst and retry. 1,000 subscriptions start within 334 s, inside the
     15-minute sweep interval.
     """
+    refresh_from_graph(services, now)  # AKS's announcements: one query for every shard
     traceparent = current_traceparent()
     chosen = subscriptions(services)
     for index, subscription in enumerate(chosen):
@@ -118,6 +119,7 @@ def fan_out(services: Services, now: dt.datetime) -> tuple[str, ...]:
 
 def sweep(services: Services, now: dt.datetime) -> SweepOutcome:
     """Every shard, one after another, in this call (the CLI, the demo, tests)."""
+    refresh_from_graph(services, now)  # AKS's announcements: one query for every shard
     outcomes = []
     for subscription in subscriptions(services):
         try:
@@ -148,7 +150,7 @@ def sweep_subscription(services: Services, subscription: str, now: dt.datetime) 
     changed = save_clusters(services.store, states, now, stored=stored, policy=services.policy)
     save_posture(services.store, observations, services.policy, now)
     regions = merge_catalog(services.store, cache.catalog(), now)
-    states = announced_states(services, subscription, scopes, states, now)
+    states = announced_states(services, subscription, states, now)
     fleet = fleet_of(states, regions)
     rebuild = not built(services.store, services.policy, subscription)
     kept = [*states, *_unobserved_pictures(stored, states)] if rebuild else changed
