@@ -4,7 +4,9 @@ The fleet's system topic (``Microsoft.ResourceNotifications.AKSResources``,
 infra/modules/fleet-gate-events.bicep) delivers gate events to
 ``on_fleet_gate_event``; ``follow_fleet_gates`` judges every open gate again
 every five minutes, so a blocked gate is approved once its block lifts, and
-a lost event is caught up. Both decode, call one service function and log.
+a lost event is caught up (its schedule is the app setting
+``PATCHPILOT_FLEET_GATES_SCHEDULE``, ``0 */5 * * * *`` by default, as the
+other timers' are). Both decode, call one service function and log.
 """
 
 import logging
@@ -32,9 +34,11 @@ def on_fleet_gate_event(event: func.EventGridEvent, context: func.Context) -> No
 
 
 @bp.function_name("follow_fleet_gates")
-@bp.timer_trigger(arg_name="timer", schedule="0 */5 * * * *", run_on_startup=False)
+@bp.timer_trigger(
+    arg_name="timer", schedule="%PATCHPILOT_FLEET_GATES_SCHEDULE%", run_on_startup=False
+)
 def follow_fleet_gates(timer: func.TimerRequest, context: func.Context) -> None:
-    """Every five minutes: judge the open gates again (approve those whose block lifted)."""
+    """Every five minutes (the setting): judge the open gates again, approve those now clear."""
     from patchpilot.service.fleet_gates import follow_gates
 
     runtime = current_runtime()

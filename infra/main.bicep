@@ -25,6 +25,16 @@ param aksClusterIds array = []
 @description('Create the Event Grid subscriptions. They point at the deployed function, so the first `azd up` leaves this off and its postdeploy hook provisions again with it on.')
 param subscribeAksEvents bool = false
 
+@description('Azure Kubernetes Fleet Manager fleet resource IDs whose update run gates Patch Pilot approves: the policy file\'s `fleet_gates.fleets`. Each gets the Fleet gate approver role; each of their subscriptions an AKS Resources system topic delivering gate events (docs/fleet-gates.md).')
+param fleetIds array = []
+
+@allowed([
+  'act'
+  'shadow'
+])
+@description('shadow: observe, plan, announce and record what would have started, with no ARM write (no upgrade, no gate approval); act: start upgrades and approve gates. A first deployment runs in shadow (docs/shadow.md).')
+param mode string = 'shadow'
+
 @description('Email address the alerts go to; empty leaves the action group without a receiver.')
 param alertEmail string = ''
 
@@ -71,6 +81,9 @@ param windowsSchedule string = '0 0 18 8-14 * Tue'
 @description('NCRONTAB schedule of the bounded retention pass (UTC). Must equal settings.DEFAULT_RETENTION_SCHEDULE unless changed on purpose.')
 param retentionSchedule string = '0 17 * * * *'
 
+@description('NCRONTAB schedule of the Fleet gate follow-up (UTC): judges blocked gates again, lists each fleet\'s pending gates at the first run of each hour. Must equal settings.DEFAULT_FLEET_GATES_SCHEDULE unless changed on purpose.')
+param fleetGatesSchedule string = '0 */5 * * * *'
+
 @description('Most instances the Flex Consumption plan may scale out to.')
 @minValue(40)
 @maxValue(1000)
@@ -99,7 +112,11 @@ var scopeSubscriptionIds = [for managedScope in managedScopes: toLower(split(man
 var scopeSubscriptionPaths = [for managedScope in managedScopes: '/subscriptions/${toLower(split(managedScope, '/')[2])}']
 // union() keeps each element once.
 var uniqueSubscriptionIds = union(scopeSubscriptionIds, [])
-var roleAssignableScopes = union(scopeSubscriptionPaths, [subscription().id])
+// A fleet ID '/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ContainerService/fleets/<name>'
+// splits into 9 parts: the subscription is [2], the resource group [4], the name [8].
+var fleetSubscriptionIds = [for fleetId in fleetIds: toLower(split(fleetId, '/')[2])]
+var fleetSubscriptionPaths = [for fleetId in fleetIds: '/subscriptions/${toLower(split(fleetId, '/')[2])}']
+var roleAssignableScopes = union(scopeSubscriptionPaths, fleetSubscriptionPaths, [subscription().id])
 var apiAudience = empty(apiIdentifierUri) ? 'api://${apiClientId}' : apiIdentifierUri
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -179,6 +196,8 @@ module functionApp 'modules/function-app.bicep' = {
     sweepSchedule: sweepSchedule
     windowsSchedule: windowsSchedule
     retentionSchedule: retentionSchedule
+    fleetGatesSchedule: fleetGatesSchedule
+    mode: mode
     enableAuthentication: enableAuthentication
     apiClientId: apiClientId
     apiIdentifierUri: apiAudience
@@ -256,6 +275,33 @@ module regionReaderOnSubscriptions 'modules/role-assignment-subscription.bicep' 
     principalId: identity.outputs.appPrincipalId
     roleDefinitionName: roles.outputs.regionReaderRoleName
     purpose: 'Patch Pilot: read AKS region catalogues and operation status; query Resource Graph'
+  }
+}]
+
+// The Fleet gate approver role on each fleet the policy names, on the fleet itself.
+module fleetGateApprover 'modules/role-assignment-fleet.bicep' = [for (fleetId, i) in fleetIds: {
+  name: 'patchpilot-fleet-gates-${i}'
+  scope: resourceGroup(split(fleetId, '/')[2], split(fleetId, '/')[4])
+  params: {
+    fleetName: split(fleetId, '/')[8]
+    principalId: identity.outputs.appPrincipalId
+    roleDefinitionName: roles.outputs.fleetGateApproverRoleName
+  }
+}]
+
+// Fleet gate events: one AKS Resources system topic per subscription (its source), so the
+// module goes once per subscription, to the resource group of its first fleet; its
+// subscription delivers the gates of every listed fleet to on_fleet_gate_event.
+module fleetGateEvents 'modules/fleet-gate-events.bicep' = [for (fleetId, i) in (subscribeAksEvents ? fleetIds : []): if (indexOf(fleetSubscriptionIds, toLower(split(fleetId, '/')[2])) == i) {
+  name: 'patchpilot-fleet-gate-events-${i}'
+  scope: resourceGroup(split(fleetId, '/')[2], split(fleetId, '/')[4])
+  params: {
+    fleetIds: fleetIds
+    tags: tags
+    functionResourceId: functionApp.outputs.fleetGateFunctionId
+    deliveryIdentityId: identity.outputs.deliveryIdentityId
+    deadLetterStorageAccountId: storage.outputs.id
+    deadLetterContainerName: deadLetterContainerName
   }
 }]
 

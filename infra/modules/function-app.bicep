@@ -39,6 +39,9 @@ param sweepSchedule string
 param windowsSchedule string
 param retentionSchedule string
 
+@description('NCRONTAB schedule of the Fleet gate follow-up (functions/fleet_events.py).')
+param fleetGatesSchedule string = '0 */5 * * * *'
+
 // shadow: observe, plan, announce and record what would have started, with no ARM write;
 // act: start upgrades. A first deployment earns trust in shadow (docs/shadow.md).
 @allowed([
@@ -67,6 +70,8 @@ param alertsUseToken bool = false
 
 // The Event Grid trigger in functions/aks_events.py (@bp.function_name).
 var eventFunctionName = 'on_aks_event'
+// The Fleet Manager gate events' Event Grid trigger in functions/fleet_events.py.
+var fleetGateFunctionName = 'on_fleet_gate_event'
 // The alert webhook's HTTP trigger in functions/http_api.py and its route.
 var alertFunctionName = 'api_alert'
 var alertRoute = '/api/alerts'
@@ -237,6 +242,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           name: 'PATCHPILOT_RETENTION_SCHEDULE'
           value: retentionSchedule
         }
+        {
+          name: 'PATCHPILOT_FLEET_GATES_SCHEDULE'
+          value: fleetGatesSchedule
+        }
       ]
     }
   }
@@ -317,6 +326,7 @@ resource authentication 'Microsoft.Web/sites/config@2024-04-01' = {
 output id string = site.id
 output name string = site.name
 output eventFunctionId string = '${site.id}/functions/${eventFunctionName}'
+output fleetGateFunctionId string = '${site.id}/functions/${fleetGateFunctionName}'
 output hostName string = site.properties.defaultHostName
 output alertRoute string = alertRoute
 output alertFunctionName string = alertFunctionName

@@ -1,4 +1,4 @@
-// Patch Pilot's two custom roles, their actions loaded from role-actions.json, which
+// Patch Pilot's three custom roles, their actions loaded from role-actions.json, which
 // is generated from the one permissions table in the code:
 //   python -m patchpilot.adapters.arm.permissions > infra/modules/role-actions.json
 // (tests/unit/test_infra_permissions.py checks the file against the table, and the
@@ -48,5 +48,24 @@ resource regionReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   }
 }
 
+resource fleetGateApprover 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, environmentName, 'patchpilot-fleet-gate-approver')
+  properties: {
+    roleName: 'Patch Pilot Fleet gate approver (${environmentName})'
+    description: 'Read Azure Kubernetes Fleet Manager gates and update runs; approve a gate (set its state to Completed). Assigned on each fleet whose gates Patch Pilot approves.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: roleActions.fleet
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: assignableScopes
+  }
+}
+
 output operatorRoleName string = operator.name
 output regionReaderRoleName string = regionReader.name
+output fleetGateApproverRoleName string = fleetGateApprover.name

@@ -71,7 +71,8 @@ def test_the_app_registers_each_trigger_with_its_binding() -> None:
     assert triggers == {
         "on_aks_event": ("eventGridTrigger", None),
         "on_fleet_gate_event": ("eventGridTrigger", None),
-        "follow_fleet_gates": ("timerTrigger", "0 */5 * * * *"),
+        "on_aks_maintenance_event": ("eventGridTrigger", None),
+        "follow_fleet_gates": ("timerTrigger", "%PATCHPILOT_FLEET_GATES_SCHEDULE%"),
         "sweep": ("timerTrigger", "%PATCHPILOT_SWEEP_SCHEDULE%"),
         "windows_patch_cycle": ("timerTrigger", "%PATCHPILOT_WINDOWS_SCHEDULE%"),
         "retention": ("timerTrigger", "%PATCHPILOT_RETENTION_SCHEDULE%"),

@@ -25,6 +25,7 @@ from pycep import BicepParser
 
 from patchpilot import settings
 from patchpilot.domain.events import HANDLED_EVENT_TYPES
+from patchpilot.domain.fleet_gates import GATE_EVENT_TYPES
 from patchpilot.runtime import POISON_QUEUE, RECONCILE_QUEUE
 from patchpilot.telemetry import instruments
 from patchpilot.telemetry import setup as telemetry_setup
@@ -159,19 +160,69 @@ def test_the_clusters_subscribe_to_exactly_the_event_types_the_code_handles() ->
     assert set(subscribed) == set(HANDLED_EVENT_TYPES)
 
 
-def test_events_go_to_the_event_grid_function_with_retries_and_dead_letters() -> None:
-    events = bicep("aks-events")
+# Each Event Grid function and the module whose subscription delivers to it:
+# (module, topic type, function-app.bicep variable naming the function, its output).
+EVENT_MODULES = {
+    "aks-events": (
+        "Microsoft.ContainerService.ManagedClusters",
+        "eventFunctionName",
+        "eventFunctionId",
+    ),
+    "fleet-gate-events": (
+        "Microsoft.ResourceNotifications.AKSResources",
+        "fleetGateFunctionName",
+        "fleetGateFunctionId",
+    ),
+}
+
+
+def test_every_event_grid_function_has_exactly_one_module_delivering_to_it() -> None:
+    app = bicep("function-app")
+
+    named = {resolve(app, variable) for _, variable, _ in EVENT_MODULES.values()}
+
+    assert set(bindings_of("eventGridTrigger")) == named
+
+
+def test_the_fleets_subscribe_to_exactly_the_gate_event_types_of_their_fleets() -> None:
+    events = bicep("fleet-gate-events")
+    (topic,) = resources_of(events, "Microsoft.EventGrid/systemTopics")
+    (subscription,) = resources_of(events, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
+    event_filter = subscription["properties"]["filter"]
+
+    subscribed = resolve(events, event_filter["includedEventTypes"])
+    (by_fleet,) = event_filter["advancedFilters"]
+
+    assert set(subscribed) == set(GATE_EVENT_TYPES)
+    assert len(subscribed) == len(set(subscribed))
+    # AKS Resources events come from the whole subscription; the subject is the gate's ID.
+    assert topic["location"] == "global"
+    assert (by_fleet["operatorType"], by_fleet["key"]) == ("StringBeginsWith", "subject")
+    prefixes = resolve(events, by_fleet["values"])
+    assert prefixes["loop_type"]["detail"]["array_name"] == "fleetIds"
+    assert prefixes["config"] == "${fleetId}/gates/"
+    main = bicep("main")
+    assert main["parameters"]["fleetIds"]["default"] == []
+    assert "fleetIds" in json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+
+
+@pytest.mark.parametrize("module", sorted(EVENT_MODULES))
+def test_events_go_to_their_event_grid_function_with_retries_and_dead_letters(
+    module: str,
+) -> None:
+    topic_type, variable, output = EVENT_MODULES[module]
+    events = bicep(module)
     (topic,) = resources_of(events, "Microsoft.EventGrid/systemTopics")
     (subscription,) = resources_of(events, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
     properties = subscription["properties"]
     app = bicep("function-app")
 
-    function = resolve(app, "eventFunctionName")
+    function = resolve(app, variable)
 
-    assert topic["properties"]["topicType"] == "Microsoft.ContainerService.ManagedClusters"
+    assert topic["properties"]["topicType"] == topic_type
     assert properties["destination"]["endpointType"] == "AzureFunction"
-    assert set(bindings_of("eventGridTrigger")) == {function}
-    assert app["outputs"]["eventFunctionId"]["value"].endswith("/functions/${eventFunctionName}")
+    assert function in bindings_of("eventGridTrigger")
+    assert app["outputs"][output]["value"].endswith(f"/functions/${{{variable}}}")
     assert properties["retryPolicy"]["maxDeliveryAttempts"] > 1
     dead_letter = properties["deadLetterWithResourceIdentity"]
     assert dead_letter["deadLetterDestination"]["endpointType"] == "StorageBlob"
@@ -272,6 +323,12 @@ def test_the_queues_are_the_ones_the_code_and_its_triggers_use() -> None:
             settings.DEFAULT_RETENTION_SCHEDULE,
             "retentionSchedule",
             id="retention",
+        ),
+        pytest.param(
+            "PATCHPILOT_FLEET_GATES_SCHEDULE",
+            "0 */5 * * * *",
+            "fleetGatesSchedule",
+            id="fleet gates",
         ),
     ],
 )

@@ -34,6 +34,7 @@ ROLE_DEFINITIONS = ROOT / "infra" / "modules" / "role-definitions.bicep"
 SOURCES = (
     ROOT / "patchpilot" / "adapters" / "arm" / "gateway.py",
     ROOT / "patchpilot" / "adapters" / "discovery.py",
+    ROOT / "patchpilot" / "adapters" / "fleet_gates.py",
 )
 # SDK calls that are not `client.<group>.<method>`: the operation each one sends.
 DIRECT_CALLS = {
@@ -42,6 +43,8 @@ DIRECT_CALLS = {
     # The gateway GETs an operation's status URL through the client's pipeline.
     "send_request": "AsyncOperation_Get",
 }
+# Client calls that send no request (closing the client's connections).
+LOCAL_CALLS = frozenset({"close"})
 _ACTION = re.compile(r"Microsoft\.[A-Za-z]+(/[A-Za-z]+)+/(read|write|action)")
 
 
@@ -56,6 +59,8 @@ def _sdk_operation(call: ast.Call) -> str | None:
         return None
     target = func.value
     if isinstance(target, ast.Name) and target.id == "client":
+        if func.attr in LOCAL_CALLS:
+            return None
         return DIRECT_CALLS.get(func.attr, f"unknown direct client call {func.attr}")
     if (
         isinstance(target, ast.Attribute)
@@ -113,7 +118,24 @@ def test_the_table_covers_exactly_the_operations_the_adapter_calls() -> None:
 
 
 def test_the_gateway_reports_each_call_under_the_operation_it_sends() -> None:
-    assert reported_operations() == sdk_operations() - {"Resources"}
+    fleet = {p.operation for p in PERMISSIONS if p.scope == "fleet"}
+
+    assert reported_operations() == sdk_operations() - {"Resources"} - fleet
+
+
+def test_the_fleet_adapter_reports_each_call_under_the_operation_it_sends() -> None:
+    tree = ast.parse(SOURCES[2].read_text())
+    reported = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "_call"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+
+    assert reported == {p.operation for p in PERMISSIONS if p.scope == "fleet"}
 
 
 def test_the_committed_role_actions_are_the_tables_rendering() -> None:
@@ -145,17 +167,25 @@ def test_each_bicep_role_holds_one_list_of_the_file_and_nothing_more() -> None:
         assert [permission[k] for k in ("notActions", "dataActions", "notDataActions")] == [[]] * 3
         loaded[accessor["operand_2"]] = role["config"]["properties"]["type"]
 
-    assert loaded == {"cluster": "CustomRole", "subscription": "CustomRole"}
+    assert loaded == {"cluster": "CustomRole", "subscription": "CustomRole", "fleet": "CustomRole"}
     assert set(json.loads(ROLE_ACTIONS.read_text())) == set(permissions.SCOPES)
 
 
-def test_the_operator_role_only_touches_aks_and_the_region_role_only_reads() -> None:
+def test_the_operator_role_only_touches_aks_the_region_role_only_reads_and_the_fleet_role_gates() -> (
+    None
+):
     actions = permissions.role_actions()
     aks = "Microsoft.ContainerService/managedClusters/"
 
     assert all(a.startswith(aks) for a in actions["cluster"])
     assert all(a.endswith("/read") for a in actions["subscription"])
-    assert not [a for a in actions["cluster"] + actions["subscription"] if "*" in a]
+    # The gate approver reads gates and runs and writes gates: nothing else of a fleet.
+    assert actions["fleet"] == [
+        "Microsoft.ContainerService/fleets/gates/read",
+        "Microsoft.ContainerService/fleets/gates/write",
+        "Microsoft.ContainerService/fleets/updateRuns/read",
+    ]
+    assert not [a for a in sum(actions.values(), []) if "*" in a]
 
 
 def test_every_row_names_real_looking_actions_and_a_reason() -> None:
@@ -210,6 +240,13 @@ def _accessor_path(value: Any) -> list[str]:
             "regionReaderRoleName",
             id="region-reader-on-their-subscriptions",
         ),
+        pytest.param(
+            "fleetGateApprover",
+            "resourceGroup",
+            "fleetIds",
+            "fleetGateApproverRoleName",
+            id="fleet-gate-approver-on-each-fleet",
+        ),
     ],
 )
 def test_each_role_is_assigned_to_the_app_where_its_actions_are_checked(
@@ -231,3 +268,18 @@ def test_each_role_is_assigned_to_the_app_where_its_actions_are_checked(
         "outputs",
         "appPrincipalId",
     ]
+
+
+def test_the_fleet_role_is_assigned_on_the_fleet_itself_not_its_resource_group() -> None:
+    module = parse(ROOT / "infra" / "modules" / "role-assignment-fleet.bicep")
+    (assignment,) = [
+        r
+        for r in module["resources"].values()
+        if r["type"] == "Microsoft.Authorization/roleAssignments"
+    ]
+    (fleet,) = [
+        r for r in module["resources"].values() if r["type"] == "Microsoft.ContainerService/fleets"
+    ]
+
+    assert assignment["config"]["scope"] == "fleet"
+    assert fleet["existing"] is True

@@ -12,13 +12,18 @@ which is this module's output::
 and a test checks that the committed file equals it, and that the table holds
 exactly the operations the gateway and discovery call.
 
-Two scopes, two roles. ``cluster`` actions are checked on resources inside a
+Three scopes, three roles. ``cluster`` actions are checked on resources inside a
 resource group (clusters, their pools and configurations): the operator role
 holding them is assigned at the scopes the policy names, and nowhere else.
 ``subscription`` actions are checked on subscription-level paths (a region's
 Kubernetes versions, the status of a started operation) or on Resource Graph:
 the read-only region role holding them is assigned on each subscription those
 scopes touch, because a resource group assignment does not reach them.
+``fleet`` actions are checked on a Fleet Manager fleet's gates and update runs
+(:mod:`patchpilot.adapters.fleet_gates`): the gate approver role holding them
+is assigned on each fleet the policy's ``fleet_gates.fleets`` names (the Bicep
+``fleetIds``), on the fleet resource itself. Approving is the one write:
+``Gates_Update`` (PATCH of the gate's state) is ``fleets/gates/write``.
 
 Called by the infra tests and by the command above; imports nothing heavy.
 """
@@ -31,9 +36,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-Scope = Literal["cluster", "subscription"]
-SCOPES: Final[tuple[Scope, ...]] = ("cluster", "subscription")
+Scope = Literal["cluster", "subscription", "fleet"]
+SCOPES: Final[tuple[Scope, ...]] = ("cluster", "subscription", "fleet")
 _AKS: Final = "Microsoft.ContainerService"
+_FLEET: Final = f"{_AKS}/fleets"
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,30 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
         ("Microsoft.ResourceGraph/resources/read",),
         "subscription",
         "discover the managed clusters under the scopes (Azure Resource Graph)",
+    ),
+    Permission(
+        "Gates_Get",
+        (f"{_FLEET}/gates/read",),
+        "fleet",
+        "read a Fleet Manager gate (its state and ETag) before judging it",
+    ),
+    Permission(
+        "Gates_ListByFleet",
+        (f"{_FLEET}/gates/read",),
+        "fleet",
+        "list a fleet's pending gates (the hourly catch-up of lost events)",
+    ),
+    Permission(
+        "UpdateRuns_Get",
+        (f"{_FLEET}/updateRuns/read",),
+        "fleet",
+        "read the update run a gate stands in (which clusters it holds back)",
+    ),
+    Permission(
+        "Gates_Update",
+        (f"{_FLEET}/gates/write",),
+        "fleet",
+        "approve a gate (set its state to Completed, If-Match on its ETag)",
     ),
 )
 
