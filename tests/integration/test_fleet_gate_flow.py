@@ -22,7 +22,8 @@ import yaml
 
 from patchpilot.domain.policy import Policy, parse_policy
 from patchpilot.service.fleet_gates import KIND
-from patchpilot.sim.fleet_gates import SimFleets, StageSpec, fleets_of
+from patchpilot.service.shadow import ShadowGateway
+from patchpilot.sim.fleet_gates import StageSpec, fleets_of
 from patchpilot.sim.harness import Harness, running_app
 from tests.integration.http_support import check_against_openapi
 
@@ -162,3 +163,24 @@ def test_a_deleted_run_closes_its_gate_and_a_foreign_fleet_is_left_alone(app: Ha
     _deliver(app)
     assert _record(app, mine.id)["state"] == "deleted"
     assert foreign.state == "Pending"
+
+
+def test_in_shadow_mode_a_clear_gate_is_recorded_as_would_approve_and_left_pending(
+    app: Harness,
+) -> None:
+    app.services.gateway = ShadowGateway(app.services.gateway)  # PATCHPILOT_MODE=shadow
+    app.host.fire_timer("sweep")
+    app.host.drain()
+    fleets = fleets_of(app.sim.aks)
+    now = app.clock.now()
+    stages = [StageSpec("prod", [("prod", _clusters("prod"))], before="before prod")]
+    fleets.create_update_run(FLEET, "run-4", stages, now)
+    (gate,) = fleets.gates()
+    _deliver(app)
+    app.host.run_until(now + dt.timedelta(minutes=10))
+
+    record = _record(app, gate.id)
+    assert (gate.state, record["state"]) == ("Pending", "shadow")
+    assert record["reason"].startswith("shadow mode: would have approved (before stage prod")
+    assert [n for n in app.publisher.notices if n.type == "FleetGateApproved"] == []
+    assert not [op for (op, _), n in app.sim.requests().items() if op == "Gates_Update"]
