@@ -34,6 +34,9 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Final
 
+from patchpilot.domain.fleet import FleetState
+from patchpilot.domain.policy import Policy
+from patchpilot.domain.promotion import window_schedule
 from patchpilot.sim.aks import SimulatedAks
 from patchpilot.sim.events import EventSchema
 from patchpilot.sim.faults import AksWork
@@ -189,6 +192,43 @@ def _details(work: AksWork, status: str) -> str:
 def _lower_group(cluster: SimCluster) -> str:
     """The cluster's ID as the samples' ``resources`` write it (``resourcegroups``)."""
     return str(cluster.id).replace("/resourceGroups/", "/resourcegroups/")
+
+
+# The node OS channels under which AKS patches nodes by itself, in the node OS window.
+NODE_OS_CHANNELS: Final = ("NodeImage", "SecurityPatch")
+
+
+def node_os_work(
+    fleet: FleetState,
+    policy: Policy,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    hours: float = 2.0,
+) -> tuple[AksWork, ...]:
+    """AKS's own node OS work as its channel does it: in each node OS window in [start, end).
+
+    For every cluster whose node OS channel is NodeImage or SecurityPatch, one
+    ``NodeOSUpgrade`` from the start of each of its node OS windows (the
+    cluster's ``aksManagedNodeOSUpgradeSchedule``, else the policy's default
+    window) that begins inside the span, lasting `hours` (the window's length
+    at most). For a demo or test fleet's fault plan.
+    """
+    work: list[AksWork] = []
+    for cluster in fleet.clusters:
+        if cluster.node_os_upgrade_channel not in NODE_OS_CHANNELS:
+            continue
+        schedule, _ = window_schedule(cluster, policy, "node_image")
+        if schedule is None or schedule.unusable:
+            continue
+        for window in schedule.iter_windows(start):
+            if window.start >= end:
+                break
+            if window.start < start:
+                continue
+            length = min(hours, window.duration.total_seconds() / 3600)
+            work.append(AksWork(str(cluster.id), window.start, length, "NodeOSUpgrade"))
+    return tuple(sorted(work, key=lambda w: (w.start, w.cluster)))
 
 
 _ANNOUNCEMENTS: weakref.WeakKeyDictionary[SimulatedAks, SimAnnouncements] = (
