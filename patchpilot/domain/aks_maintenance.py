@@ -60,7 +60,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 from patchpilot.domain.events import Schema, UnhandledEventError
@@ -469,10 +469,3 @@ def _text(fields: Fields, key: str, *, limit: int = _MAX_TEXT) -> str:
 
 def _short(text: str) -> str:
     return text if len(text) <= 160 else text[:160] + "..."
-
-
-def replace_status(item: AksMaintenance, status: str, seen: dt.datetime) -> AksMaintenance:
-    """The same announcement with AKS's later word (the simulator and tests move it on)."""
-    if status not in _STATUS_RANK:
-        raise InvalidInputError(f"unknown maintenance status {status!r}")
-    return replace(item, status=status, seen=seen)
