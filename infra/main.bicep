@@ -305,6 +305,23 @@ module fleetGateEvents 'modules/fleet-gate-events.bicep' = [for (fleetId, i) in 
   }
 }]
 
+// AKS's own maintenance announcements (AKS Communication Manager): one ContainerService
+// Event Resources system topic per subscription the scopes touch, each in a resource
+// group of its own there (docs/aks-maintenance.md).
+module aksMaintenanceEvents 'modules/aks-maintenance-subscription.bicep' = [for (subscriptionId, i) in (subscribeAksEvents ? uniqueSubscriptionIds : []): {
+  name: 'patchpilot-aks-maintenance-${i}'
+  scope: subscription(subscriptionId)
+  params: {
+    environmentName: environmentName
+    location: location
+    tags: tags
+    functionResourceId: functionApp.outputs.maintenanceFunctionId
+    deliveryIdentityId: identity.outputs.deliveryIdentityId
+    deadLetterStorageAccountId: storage.outputs.id
+    deadLetterContainerName: deadLetterContainerName
+  }
+}]
+
 // One Event Grid system topic per cluster, in the cluster's resource group.
 module aksEvents 'modules/aks-events.bicep' = [for (clusterId, i) in (subscribeAksEvents ? aksClusterIds : []): {
   name: 'patchpilot-aks-events-${i}'

@@ -72,6 +72,8 @@ param alertsUseToken bool = false
 var eventFunctionName = 'on_aks_event'
 // The Fleet Manager gate events' Event Grid trigger in functions/fleet_events.py.
 var fleetGateFunctionName = 'on_fleet_gate_event'
+// AKS Communication Manager's announcements' trigger in functions/aks_maintenance_events.py.
+var maintenanceFunctionName = 'on_aks_maintenance_event'
 // The alert webhook's HTTP trigger in functions/http_api.py and its route.
 var alertFunctionName = 'api_alert'
 var alertRoute = '/api/alerts'
@@ -327,6 +329,7 @@ output id string = site.id
 output name string = site.name
 output eventFunctionId string = '${site.id}/functions/${eventFunctionName}'
 output fleetGateFunctionId string = '${site.id}/functions/${fleetGateFunctionName}'
+output maintenanceFunctionId string = '${site.id}/functions/${maintenanceFunctionName}'
 output hostName string = site.properties.defaultHostName
 output alertRoute string = alertRoute
 output alertFunctionName string = alertFunctionName

@@ -24,6 +24,7 @@ import yaml
 from pycep import BicepParser
 
 from patchpilot import settings
+from patchpilot.domain.aks_maintenance import MAINTENANCE_EVENT_TYPES
 from patchpilot.domain.events import HANDLED_EVENT_TYPES
 from patchpilot.domain.fleet_gates import GATE_EVENT_TYPES
 from patchpilot.runtime import POISON_QUEUE, RECONCILE_QUEUE
@@ -173,6 +174,11 @@ EVENT_MODULES = {
         "fleetGateFunctionName",
         "fleetGateFunctionId",
     ),
+    "aks-maintenance-events": (
+        "Microsoft.ResourceNotifications.ContainerServiceEventResources",
+        "maintenanceFunctionName",
+        "maintenanceFunctionId",
+    ),
 }
 
 
@@ -204,6 +210,19 @@ def test_the_fleets_subscribe_to_exactly_the_gate_event_types_of_their_fleets() 
     main = bicep("main")
     assert main["parameters"]["fleetIds"]["default"] == []
     assert "fleetIds" in json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+
+
+def test_each_managed_subscription_subscribes_to_exactly_the_maintenance_event_types() -> None:
+    events = bicep("aks-maintenance-events")
+    (subscription,) = resources_of(events, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
+    (topic,) = resources_of(events, "Microsoft.EventGrid/systemTopics")
+
+    subscribed = resolve(events, subscription["properties"]["filter"]["includedEventTypes"])
+
+    assert subscribed == list(MAINTENANCE_EVENT_TYPES)
+    assert topic["location"] == "global"
+    loop = bicep("main")["modules"]["aksMaintenanceEvents"]["config"]["loop_type"]
+    assert "uniqueSubscriptionIds" in json.dumps(loop)
 
 
 @pytest.mark.parametrize("module", sorted(EVENT_MODULES))
