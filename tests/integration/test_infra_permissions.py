@@ -2,9 +2,10 @@
 
 The adapter runs against the ARM simulator the way the Function App uses it:
 discovery, observation, every action and their follow-up (status, failure
-cause). The simulator names each request it answers by its REST operation, so
-the set of names it served is the set of operations the custom roles must
-allow: no more (least privilege), no fewer (a 403 in production).
+cause), and the Fleet gate approver's reads and approval. The simulator
+names each request it answers by its REST operation, so the set of names it
+served is the set of operations the custom roles must allow: no more (least
+privilege), no fewer (a 403 in production).
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.client import ArmClients
 from patchpilot.adapters.arm.gateway import ArmGateway
 from patchpilot.adapters.discovery import ResourceGraphDiscovery
+from patchpilot.adapters.fleet_gates import FleetGates
+from patchpilot.domain.fleet_ids import parse_fleet_id
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.sim.clock import VirtualClock
+from patchpilot.sim.fleet_gates import StageSpec, fleets_of
 from patchpilot.sim.pace import Pace
 from patchpilot.sim.server import SimulatorHandle, run_simulator
 from tests.integration.arm_support import SCOPE, fast_retry, fleet_with_skus, gateway_for
@@ -29,6 +33,7 @@ from tests.integration.conftest import START, STEP, advance, cluster_id
 
 DEV = cluster_id("dev-1", "rg-dev")
 PROD = cluster_id("prod-1", "rg-prod")
+FLEET = f"{SCOPE}/resourceGroups/rg-fleet/providers/Microsoft.ContainerService/fleets/fleet-1"
 
 
 @pytest.fixture
@@ -76,6 +81,23 @@ def exercise(sim: SimulatorHandle, gateway: ArmGateway) -> None:
     advance(sim, STEP)
     gateway.abort_latest_operation(DEV, "win22")
     gateway.explain_failure(DEV, "win22", operation=image)
+    approve_a_fleet_gate(sim)
+
+
+def approve_a_fleet_gate(sim: SimulatorHandle) -> None:
+    """The Fleet gate approver: list the pending gates, read one and its run, approve it."""
+    stages = [StageSpec("prod", [("prod", [str(PROD)])], before="before prod")]
+    fleets_of(sim.aks).create_update_run(FLEET, "run-1", stages, START)
+    fleet_gates = FleetGates(sim_settings(sim), retry=fast_retry())
+    try:
+        fleet = parse_fleet_id(FLEET)
+        (pending,) = fleet_gates.pending_gates(fleet)
+        gate = fleet_gates.get_gate(fleet, pending.name)
+        assert gate is not None
+        assert fleet_gates.get_update_run(fleet, gate.target.update_run) is not None
+        assert fleet_gates.approve(gate).state == "Completed"
+    finally:
+        fleet_gates.close()
 
 
 def test_the_table_holds_exactly_the_operations_the_adapter_sends(
