@@ -33,6 +33,7 @@ from patchpilot.domain.fleet_ids import parse_fleet_id
 from patchpilot.domain.gates import KUBERNETES, Tally
 from patchpilot.domain.history import Failure, History, Pause
 from patchpilot.errors import InvalidInputError
+from patchpilot.service.fleet_gates import listing_due
 from tests import events
 from tests.factories import SUB, cluster, cluster_id, fleet, policy, utc
 
@@ -363,3 +364,16 @@ def test_no_fleet_is_approved_by_default() -> None:
         fleet_gates={"fleets": [FLEET.upper().replace("/SUBSCRIPTIONS/", "/subscriptions/")]}
     )
     assert listed.fleet_gates.allows(parse_fleet_id(FLEET))
+
+
+@pytest.mark.parametrize(
+    ("at", "lists"),
+    [
+        pytest.param("2026-03-02T09:00:00Z", True, id="the first firing of the hour"),
+        pytest.param("2026-03-02T09:04:59Z", True, id="a late first firing"),
+        pytest.param("2026-03-02T09:05:00Z", False, id="the second firing"),
+        pytest.param("2026-03-02T09:55:00Z", False, id="the last firing"),
+    ],
+)
+def test_the_follow_up_lists_pending_gates_once_an_hour(at: str, lists: bool) -> None:
+    assert listing_due(dt.datetime.fromisoformat(at.replace("Z", "+00:00"))) is lists
