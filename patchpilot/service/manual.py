@@ -274,6 +274,10 @@ def _start(ask: _Ask, observation: ClusterObservation, action: Action) -> Upgrad
         return _already(ask, state, result.operation)
     if result.verdict == "failed":
         raise BlockedError(result.why, code="AksRefused")
+    if result.verdict == "shadowed":
+        # PATCHPILOT_MODE=shadow: recorded as what would have started; nothing reached ARM.
+        answer = _answer(ask, "shadowed", state, action, None)
+        return replace(answer, reason=f"{result.why}; {answer.reason}")
     if result.verdict == "unconfirmed":
         # The reconcile worker settles it from AKS's own state; a retry reports that record.
         _follow(ask, state)

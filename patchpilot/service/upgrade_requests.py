@@ -16,7 +16,7 @@ from patchpilot.domain.history import Kind
 from patchpilot.domain.plan import iso
 from patchpilot.domain.resource_ids import ClusterId
 
-Outcome = Literal["started", "scheduled", "already_started", "already_done"]
+Outcome = Literal["started", "scheduled", "already_started", "already_done", "shadowed"]
 
 
 @dataclass(frozen=True)

@@ -278,3 +278,24 @@ def test_the_api_route_answers_the_same_report_through_its_binding(app: Harness)
     answer = json.loads(response.get_body())
     assert answer == shadow_report(app.services, app.clock.now()).to_json()
     assert answer["summary"]["patched_outside"] == 2
+
+
+def test_a_manual_upgrade_in_shadow_mode_is_recorded_once_and_answered_shadowed(
+    app: Harness,
+) -> None:
+    shadow(app)
+    app.host.fire_timer("sweep")
+    app.clock.set(WINDOW_OPEN + dt.timedelta(minutes=30))
+    found = app.services.discovery.clusters(app.services.policy.scopes)
+    cluster = next(c for c in found if c.name == "dev-weu-1")
+    body = json.dumps({"cluster": str(cluster), "kind": "kubernetes"}).encode()
+
+    answers = [app.host.http("POST", "/api/upgrades", body=body) for _ in range(2)]
+
+    assert [a.status_code for a in answers] == [202, 202]
+    first, again = (json.loads(a.get_body()) for a in answers)
+    assert first["outcome"] == again["outcome"] == "shadowed"
+    assert first["reason"].startswith("shadow mode: would have started")
+    assert "recorded in shadow mode before" in again["reason"]
+    assert len(decisions(app)) == 1
+    assert arm_writes(app) == 0
