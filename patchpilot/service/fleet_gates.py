@@ -131,16 +131,20 @@ def follow_gates(services: Services, now: dt.datetime) -> list[GateOutcome]:
     for fleet_id in services.policy.fleet_gates.fleets:
         fleet = parse_fleet_id(fleet_id)
         names = {r["name"] for r in recorded.values() if r["fleet"] == str(fleet)}
-        if not listing_due(now):
-            outcomes += [judge(services, api, fleet, name, now) for name in sorted(names)]
-            continue
-        try:
-            names |= {gate.name for gate in api.pending_gates(fleet)}
-        except PatchPilotError as exc:
-            # One fleet that cannot be listed never stops the others; recorded gates still go.
-            _log.warning("could not list the gates of %s: %s", fleet, exc)
+        if listing_due(now):
+            names |= _pending_names(api, fleet)
         outcomes += [judge(services, api, fleet, name, now) for name in sorted(names)]
     return outcomes
+
+
+def _pending_names(api: FleetGateApi, fleet: FleetId) -> set[str]:
+    """The fleet's pending gates by name; none when the fleet cannot be listed now."""
+    try:
+        return {gate.name for gate in api.pending_gates(fleet)}
+    except PatchPilotError as exc:
+        # One fleet that cannot be listed never stops the others; recorded gates still go.
+        _log.warning("could not list the gates of %s: %s", fleet, exc)
+        return set()
 
 
 def listing_due(now: dt.datetime) -> bool:
