@@ -28,6 +28,7 @@ from typing import Any
 
 from patchpilot.sim import arm_errors, operation_urls, payloads, resource_graph
 from patchpilot.sim.aks import SimulatedAks
+from patchpilot.sim.aks_maintenance import announcements_of
 from patchpilot.sim.arm_errors import ArmError
 from patchpilot.sim.catalog import region_key
 from patchpilot.sim.operations import Operation
@@ -300,9 +301,13 @@ def operation_result(
 def graph_resources(
     aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
 ) -> Response:
-    """Resource Graph's query endpoint (``Resources``), for managed clusters only."""
+    """Resource Graph's query endpoint (``Resources``): managed clusters and AKS's announcements."""
     body = request.json()
-    return Response(200, resource_graph.answer(body, aks.clusters(), settings.graph_page_size))
+    rows = announcements_of(aks).rows(now)
+    answer = resource_graph.answer(
+        body, aks.clusters(), settings.graph_page_size, scheduled_events=rows
+    )
+    return Response(200, answer)
 
 
 def _cluster(aks: SimulatedAks, request: Request, *, creating: bool = False) -> SimCluster:

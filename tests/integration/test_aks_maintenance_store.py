@@ -4,7 +4,6 @@ sweep's Resource Graph query of them runs against the simulator through the real
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from patchpilot.domain.aks_maintenance import DEFAULT_SPAN, AksMaintenance
 from patchpilot.domain.policy import parse_policy
 from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.service.aks_maintenance import load, record
-from patchpilot.sim import handlers
 from patchpilot.sim.faults import AksWork, FaultPlan
 from patchpilot.sim.harness import running_app
 from tests.factories import SUB, catalog, cluster, cluster_id, policy_doc, utc
@@ -57,12 +55,6 @@ def test_a_redelivered_word_changes_no_record(tmp_path: Path) -> None:
     assert record(store, [ITEM], START - dt.timedelta(days=1)) == ()
 
 
-_WIRED = "scheduled_events" in inspect.getsource(handlers.graph_resources)
-
-
-@pytest.mark.skipif(
-    not _WIRED, reason="sim.handlers.graph_resources does not pass scheduled_events yet"
-)
 def test_the_sweeps_query_reads_the_announcements_through_the_real_client(tmp_path: Path) -> None:
     work = AksWork("dev-1", START, hours=2, upgrade_type="NodeOSUpgrade")
     fleet = {"catalog": {"westeurope": catalog()}, "clusters": [cluster("dev-1", "dev")]}

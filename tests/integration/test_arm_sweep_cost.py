@@ -33,8 +33,9 @@ def test_a_noop_sweep_costs_the_same_for_20_and_60_clusters(tmp_path: Path) -> N
     _, large = noop_cost(60, tmp_path / "large")
 
     assert small == large
-    # One Resource Graph page, one version list per region, one image read per region and family.
-    assert small["Resources"] == 1
+    # One Resource Graph page of clusters and one of AKS's announcements, one version list
+    # per region, one image read per region and family.
+    assert small["Resources"] == 2
     assert small["ManagedClusters_ListKubernetesVersions"] == 5
     assert small["AgentPools_GetUpgradeProfile"] == 5 + 1
     assert not any(small[op] for op in PER_CLUSTER)
