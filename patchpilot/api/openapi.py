@@ -238,7 +238,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
         {
             "outcome": {
                 "type": "string",
-                "enum": ["started", "scheduled", "already_started", "already_done"],
+                "enum": ["started", "scheduled", "already_started", "already_done", "shadowed"],
             },
             "cluster": {"type": "string"},
             "pool": _NULLABLE_TEXT,
