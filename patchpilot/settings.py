@@ -49,6 +49,7 @@ MODE: Final = "PATCHPILOT_MODE"
 SWEEP_SCHEDULE: Final = "PATCHPILOT_SWEEP_SCHEDULE"
 WINDOWS_SCHEDULE: Final = "PATCHPILOT_WINDOWS_SCHEDULE"
 RETENTION_SCHEDULE: Final = "PATCHPILOT_RETENTION_SCHEDULE"
+FLEET_GATES_SCHEDULE: Final = "PATCHPILOT_FLEET_GATES_SCHEDULE"
 KNOWN: Final = (
     ARM_ENDPOINT,
     ARM_AUDIENCE,
@@ -66,6 +67,7 @@ KNOWN: Final = (
     SWEEP_SCHEDULE,
     WINDOWS_SCHEDULE,
     RETENTION_SCHEDULE,
+    FLEET_GATES_SCHEDULE,
 )
 # The Functions host's own storage connection, shared by the store and the queue:
 # a connection string (local, Azurite) or identity-based service URIs (Azure).
@@ -78,6 +80,8 @@ DEFAULT_SWEEP_SCHEDULE: Final = "0 */15 * * * *"
 DEFAULT_WINDOWS_SCHEDULE: Final = "0 0 18 8-14 * Tue"
 # Hourly at :17, away from the sweep's quarter hours; each run reads at most 5,000 rows.
 DEFAULT_RETENTION_SCHEDULE: Final = "0 17 * * * *"
+# Fleet Manager gates Patch Pilot blocked are judged again this often (docs/fleet-gates.md).
+DEFAULT_FLEET_GATES_SCHEDULE: Final = "0 */5 * * * *"
 StoreKind = Literal["tables", "sqlite"]
 # Set by App Service itself (never by Patch Pilot's Bicep) to "True" when its
 # authentication (Easy Auth) is on for the app: only then are the identity

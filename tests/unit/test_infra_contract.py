@@ -344,8 +344,8 @@ def test_the_queues_are_the_ones_the_code_and_its_triggers_use() -> None:
             id="retention",
         ),
         pytest.param(
-            "PATCHPILOT_FLEET_GATES_SCHEDULE",
-            "0 */5 * * * *",
+            settings.FLEET_GATES_SCHEDULE,
+            settings.DEFAULT_FLEET_GATES_SCHEDULE,
             "fleetGatesSchedule",
             id="fleet gates",
         ),
