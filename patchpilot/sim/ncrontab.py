@@ -13,10 +13,12 @@ clock; nothing here reads the clock.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from patchpilot.errors import InvalidInputError
 
@@ -74,13 +76,34 @@ class Schedule:
         return day.month in self.months and day.day in self.days and weekday in self.weekdays
 
     def _first_time_on(self, day: dt.date, after: dt.datetime) -> dt.datetime | None:
-        for hour in sorted(self.hours):
-            for minute in sorted(self.minutes):
-                for second in sorted(self.seconds):
-                    moment = dt.datetime.combine(day, dt.time(hour, minute, second), dt.UTC)
-                    if moment > after:
-                        return moment
+        """The first allowed time of `day` strictly after `after`, by bisection.
+
+        The local host asks this at every stop for every timer (a five-minute
+        timer is 105,000 stops a year): walking hour x minute x second
+        cost more than the stop itself.
+        """
+        hours, minutes, seconds = self._sorted
+        if day > after.date():
+            return _at(day, hours[0], minutes[0], seconds[0])
+        for hour in hours[bisect.bisect_left(hours, after.hour) :]:
+            if hour > after.hour:
+                return _at(day, hour, minutes[0], seconds[0])
+            for minute in minutes[bisect.bisect_left(minutes, after.minute) :]:
+                if minute > after.minute:
+                    return _at(day, hour, minute, seconds[0])
+                later = bisect.bisect_right(seconds, after.second)
+                if later < len(seconds):
+                    return _at(day, hour, minute, seconds[later])
         return None
+
+    @cached_property
+    def _sorted(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """Hours, minutes and seconds in order, sorted once per schedule."""
+        return tuple(sorted(self.hours)), tuple(sorted(self.minutes)), tuple(sorted(self.seconds))
+
+
+def _at(day: dt.date, hour: int, minute: int, second: int) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=dt.UTC)
 
 
 def resolve_settings(expression: str, settings: Mapping[str, str]) -> str:

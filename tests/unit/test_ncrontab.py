@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -67,3 +68,49 @@ def test_a_schedule_that_never_fires_ends() -> None:
 def test_bad_expressions_are_refused(expression: str, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         parse(expression)
+
+
+def _walked(expression: str, after: dt.datetime) -> dt.datetime | None:
+    """The first firing after `after`, found by trying every allowed time of each day in turn."""
+    schedule = parse(expression)
+    after = after.replace(microsecond=0)
+    for offset in range(3):
+        day = after.date() + dt.timedelta(days=offset)
+        for hour, minute, second in itertools.product(
+            sorted(schedule.hours), sorted(schedule.minutes), sorted(schedule.seconds)
+        ):
+            moment = dt.datetime.combine(day, dt.time(hour, minute, second), dt.UTC)
+            if moment > after and schedule.matches(moment):
+                return moment
+    return None
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["0 */5 * * * *", "0 17 * * * *", "30 0,59 1-3,22 * * *", "*/20 7 23 * * *", "5,6 * * * * *"],
+)
+def test_next_firing_agrees_with_walking_the_seconds(expression: str) -> None:
+    # Instants at every edge the bisection turns on: a firing itself, a second before
+    # and after one, the last second of an hour and of the day.
+    instants = [
+        utc(2026, 3, 1, 1, 0) + dt.timedelta(seconds=offset)
+        for offset in (
+            -1,
+            0,
+            1,
+            29,
+            30,
+            31,
+            59 * 60 + 59,
+            3600,
+            2 * 3600 + 30,
+            22 * 3600 + 59 * 60 + 59,
+        )
+    ]
+    instants += [
+        dt.datetime(2026, 3, 1, 23, 59, 59, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 1, 23, 7, 40, 500_000, tzinfo=dt.UTC),
+    ]
+    schedule = parse(expression)
+    for after in instants:
+        assert schedule.next_after(after) == _walked(expression, after), after
