@@ -54,6 +54,7 @@ from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.runtime import POISON_QUEUE, RECONCILE_QUEUE, Runtime
 from patchpilot.service.deps import Services, Tuning
 from patchpilot.settings import Settings
+from patchpilot.sim.aks_maintenance import announcements_of
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.faults import FaultPlan
 from patchpilot.sim.fleet_gates import fleets_of
@@ -173,7 +174,12 @@ class Harness:
         their subscription names (:data:`patchpilot.sim.host.EVENT_ROUTES`).
         """
         self.sim.aks.tick()
-        events = self.inbox.take() + fleets_of(self.sim.aks).take_events()
+        aks, now = self.sim.aks, self.clock.now()
+        events = (
+            self.inbox.take()
+            + fleets_of(aks).take_events()
+            + announcements_of(aks).take_events(now)
+        )
         for event in events:
             self.host.deliver_event(event)
         return len(events)
@@ -186,7 +192,11 @@ class Harness:
         Kubernetes version (NewKubernetesVersionAvailable).
         """
         aks = self.sim.aks
-        moments = [_first_after(self.release_instants, after), aks.next_external_start(after)]
+        moments = [
+            _first_after(self.release_instants, after),
+            aks.next_external_start(after),
+            announcements_of(aks).next_change(after),
+        ]
         for cluster in aks.clusters():
             operation = aks.active_operation(cluster)
             for phase in operation.phases if operation is not None else ():

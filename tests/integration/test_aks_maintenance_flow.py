@@ -64,29 +64,9 @@ def _app(tmp_path: Path, schema: Any, work: AksWork) -> Any:
     )
 
 
-def _wire_announcements(app: Harness) -> None:
-    """Deliver the Communication Manager's events on each host tick, and wake for the next.
-
-    The harness's own tick delivers AKS's and Fleet Manager's events; the
-    announcements are added here the same way (see the report for the line
-    the harness needs).
-    """
-    announcements = announcements_of(app.sim.aks)
-
-    def deliver() -> int:
-        events = announcements.take_events(app.clock.now())
-        for event in events:
-            app.host.deliver_event(event)
-        return len(events)
-
-    app.host.tick_hooks.append(deliver)
-    app.host.wakeups.append(announcements.next_change)
-
-
 @pytest.fixture(params=["EventGridSchema", "CloudEventSchemaV1_0"])
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     with _app(tmp_path, request.param, WORK) as harness:
-        _wire_announcements(harness)
         yield harness
 
 
@@ -152,7 +132,6 @@ def test_cancelled_work_holds_nothing_back(tmp_path: Path) -> None:
         cancelled_at=WINDOW[0] - dt.timedelta(hours=12),
     )
     with _app(tmp_path, "EventGridSchema", cancelled) as app:
-        _wire_announcements(app)
         app.host.run_until(WINDOW[0] + dt.timedelta(hours=1))
         starts = _starts(app)
         assert starts
