@@ -17,6 +17,7 @@ call an ARM request would make, so AKS's own operation list holds it (marked
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import threading
 import uuid
@@ -61,6 +62,8 @@ class SimulatedAks:
         self._drained: set[tuple[str, str]] = set()
         # What became of each external start: "started", "nothing to do" or AKS's refusal.
         self._external: dict[ExternalStart, str] = {}
+        # The plan's external starts not applied yet, soonest first (see _unapplied).
+        self._waiting = self._unapplied()
         self._clusters = [
             SimCluster.from_fleet(c, e)
             for c, e in zip(fleet.state.clusters, fleet.extras, strict=False)
@@ -78,6 +81,8 @@ class SimulatedAks:
         self._seen = {
             r: {o.version for o in self.catalog.offered(r, start)} for r in self.catalog.regions()
         }
+        # The catalog never changes once built: each region's release instants, in order, once.
+        self._releases = {r: self.catalog.release_instants(r) for r in self.catalog.regions()}
 
     # -- what tests and the server read ---------------------------------------------------
 
@@ -92,6 +97,7 @@ class SimulatedAks:
         with self._lock:
             self._faults = plan
             self._drained.clear()
+            self._waiting = self._unapplied()
 
     def clusters(self) -> list[SimCluster]:
         """Every cluster, in fleet order (live objects: read them inside :meth:`transaction`)."""
@@ -129,6 +135,16 @@ class SimulatedAks:
         with self.transaction():
             return self._active.get(cluster.key)
 
+    def active_operations(self) -> list[Operation]:
+        """The operation holding each busy cluster, in fleet order (after advancing to now).
+
+        One transaction for the whole fleet: the harness asks at every stop of
+        the host's clock when the model next changes, and a transaction per
+        cluster cost more than the stop's own work.
+        """
+        with self.transaction():
+            return [op for c in self._clusters if (op := self._active.get(c.key)) is not None]
+
     def external_starts(self) -> dict[ExternalStart, str]:
         """Each external start applied so far, and what became of it."""
         with self._lock:
@@ -137,8 +153,7 @@ class SimulatedAks:
     def next_external_start(self, after: dt.datetime) -> dt.datetime | None:
         """When the next external start not yet applied is due, after ``after`` (None: never)."""
         with self._lock:
-            pending = [e.at for e in self._faults.external_starts if e not in self._external]
-        return min((at for at in pending if at > after), default=None)
+            return next((e.at for e in self._waiting if e.at > after), None)
 
     def record_poll(self, url: str) -> None:
         """Note the whole URL a client polled an operation's status or result at."""
@@ -339,17 +354,31 @@ class SimulatedAks:
             self._checked = now
 
     def _advance_operations(self, now: dt.datetime) -> None:
-        for abort in self._aborts:
-            abort.settle(now)
-        self._aborts = [a for a in self._aborts if a.running]
+        if self._aborts:
+            for abort in self._aborts:
+                abort.settle(now)
+            self._aborts = [a for a in self._aborts if a.running]
         for key, operation in list(self._active.items()):
             self._pending.extend(operation.advance(now, self.catalog))
             if not operation.running:
                 del self._active[key]
 
     def _due_external(self, now: dt.datetime) -> list[ExternalStart]:
-        due = [e for e in self._faults.external_starts if e not in self._external and e.at <= now]
-        return sorted(due, key=lambda e: e.at)
+        """The waiting external starts due by `now`, soonest first; they leave the waiting list."""
+        if not self._waiting or self._waiting[0].at > now:
+            return []
+        count = bisect.bisect_right([e.at for e in self._waiting], now)
+        due, self._waiting = self._waiting[:count], self._waiting[count:]
+        return due
+
+    def _unapplied(self) -> list[ExternalStart]:
+        """The plan's external starts not applied yet, by instant (the plan's order among ties).
+
+        Kept apart so a transaction, of which the host makes one or more at
+        every stop, does not scan the whole plan.
+        """
+        waiting = [e for e in self._faults.external_starts if e not in self._external]
+        return sorted(waiting, key=lambda e: e.at)
 
     def _start_external(self, external: ExternalStart, at: dt.datetime) -> str:
         """Start someone else's node image upgrade as AKS would; what became of it."""
@@ -368,10 +397,9 @@ class SimulatedAks:
 
     def _release_versions(self, after: dt.datetime, until: dt.datetime) -> None:
         """NewKubernetesVersionAvailable for each cluster of a region that gained a version."""
-        for region in self.catalog.regions():
-            for instant in self.catalog.release_instants(region):
-                if not after < instant <= until:
-                    continue
+        for region, instants in self._releases.items():
+            first = bisect.bisect_right(instants, after)
+            for instant in instants[first : bisect.bisect_right(instants, until)]:
                 offered = {o.version for o in self.catalog.offered(region, instant)}
                 if offered <= self._seen[region]:
                     continue
@@ -384,6 +412,8 @@ class SimulatedAks:
                         )
 
     def _envelopes(self) -> list[dict[str, Any]]:
+        if not self._pending:
+            return []
         happened = sorted(self._pending, key=lambda h: h.at)
         self._pending = []
         events = [
