@@ -3,7 +3,8 @@
 The sweep asks once per subscription, beside its cluster listing, for every
 scheduled event AKS Communication Manager keeps there, following
 ``$skipToken`` pages as :mod:`patchpilot.adapters.discovery` does, with the
-same client, retry policy and error translation. Parsing the rows is the
+same client, retry policy and error translation, its rows read as the JSON
+the service sent (:func:`~patchpilot.adapters.discovery.graph_page`). Parsing the rows is the
 domain's (:func:`patchpilot.domain.aks_maintenance.maintenance_from_row`).
 
 The query keeps to the table and type the AKS docs' own query uses
@@ -21,15 +22,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from azure.core.exceptions import AzureError
-
 from patchpilot.adapters.arm.client import ArmClients
-from patchpilot.adapters.arm.errors import translate
 from patchpilot.adapters.arm.retry import RetryPolicy
 from patchpilot.adapters.discovery import (
     MAX_PAGES,
     DiscoveryIncompleteError,
     ResourceGraphDiscovery,
+    graph_page,
     subscriptions_of,
 )
 from patchpilot.domain.aks_maintenance import RESOURCE_TYPE, TABLE
@@ -87,13 +86,9 @@ class ScheduledEvents:
             query=QUERY,
             options=QueryRequestOptions(skip_token=token, result_format="objectArray"),
         )
-        what = f"Resource Graph scheduled events page {page + 1}"
-        try:
-            response = self._retry.call(lambda: client.resources(request), what=what)
-        except AzureError as exc:
-            raise translate(exc, what=what, transient=self._retry.is_transient(exc)) from exc
-        data: list[Any] = response.data if isinstance(response.data, list) else []
-        return [row for row in data if isinstance(row, Mapping)], response.skip_token
+        return graph_page(
+            client, request, self._retry, f"Resource Graph scheduled events page {page + 1}"
+        )
 
 
 def scheduled_events_beside(discovery: object) -> ScheduledEvents | None:

@@ -5,15 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from azure.core.exceptions import AzureError
+from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from patchpilot.adapters.arm.client import ArmClients
+from patchpilot.adapters.arm.errors import translate
+from patchpilot.adapters.arm.retry import RetryPolicy
 from patchpilot.adapters.discovery import (
+    FULL_COLUMNS,
+    QUERY,
     ResourceGraphDiscovery,
     StaticDiscovery,
     discovery_from,
+    graph_page,
     subscriptions_of,
 )
 from patchpilot.domain.resource_ids import parse_cluster_id
+from patchpilot.errors import PermanentError
 from patchpilot.sim.faults import FaultPlan
 from patchpilot.sim.handlers import Settings as SimSettings
 from patchpilot.sim.server import SimulatorHandle, run_simulator
@@ -113,3 +121,53 @@ def test_settings_choose_the_discovery(sim: SimulatorHandle) -> None:
     assert isinstance(discovery_from(static, clients), StaticDiscovery)
     assert isinstance(discovery_from(settings_for(sim), clients), ResourceGraphDiscovery)
     assert subscriptions_of((SCOPE, PROD_GROUP, LAB.upper())) == (SUB, LAB_SUB)
+
+
+def _query(text: str, token: str | None = None) -> QueryRequest:
+    return QueryRequest(
+        subscriptions=[SUB, LAB_SUB],
+        query=text,
+        options=QueryRequestOptions(skip_token=token, result_format="objectArray"),
+    )
+
+
+def _through_the_model(clients: ArmClients, request: QueryRequest) -> tuple[list[object], str]:
+    """What `client.resources` answers: the generated model's rows and token."""
+    answer = clients.resource_graph().resources(request)
+    return list(answer.data), answer.skip_token
+
+
+def test_a_page_read_as_json_is_the_page_the_sdk_model_reads(
+    sim: SimulatorHandle, clients: ArmClients
+) -> None:
+    # Every page of the inventory, rows with `properties`, one row per page, token by token.
+    quoted = f"'{SUB}', '{LAB_SUB}'"
+    text = QUERY.format(subscriptions=quoted, columns=FULL_COLUMNS)
+    token: str | None = None
+    pages = 0
+    while True:
+        rows, after = graph_page(clients.resource_graph(), _query(text, token), RetryPolicy(), "p")
+        assert (rows, after) == _through_the_model(clients, _query(text, token))
+        assert len(rows) == 1
+        assert "properties" in rows[0]
+        pages += 1
+        if not after:
+            break
+        token = after
+    assert pages == 4
+
+
+def test_a_refused_query_raises_what_the_sdk_call_raises(
+    sim: SimulatorHandle, clients: ArmClients
+) -> None:
+    refused = _query("Resources | summarize count()")
+    retry = RetryPolicy()
+    with pytest.raises(AzureError) as sdk:
+        clients.resource_graph().resources(refused)
+    expected = translate(sdk.value, what="p", transient=retry.is_transient(sdk.value))
+    with pytest.raises(PermanentError) as raised:
+        graph_page(clients.resource_graph(), refused, retry, "p")
+
+    assert type(raised.value) is type(expected)
+    assert str(raised.value) == str(expected)
+    assert (raised.value.code, raised.value.status) == ("BadRequest", 400)
