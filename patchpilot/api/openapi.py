@@ -308,6 +308,33 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "critical_path": _list("RingPath"),
             "counts": _ref("Counts"),
             "fleet_gates": _list("FleetGate"),
+            "aks_maintenance": _list("AksMaintenance"),
+        }
+    ),
+    "AksMaintenance": _object(
+        {
+            "cluster": {"type": "string", "description": "The cluster's resource ID."},
+            "event_id": {"type": "string", "description": "AKS Communication Manager's event."},
+            "upgrade_type": {
+                "type": ["string", "null"],
+                "description": "K8sVersionUpgrade, NodeOSUpgrade, or null (not said).",
+            },
+            "status": {
+                "type": "string",
+                "description": "AKS's latest word: Scheduled, Started, Completed, Cancelled, "
+                "Failed, or a status Patch Pilot does not know (kept as said; it holds).",
+            },
+            "source": {"type": "string", "description": "AKS's eventSource (AutoUpgrader, ...)."},
+            "details": {"type": "string"},
+            "start": _TIME,
+            "end": _TIME,
+            "last_word": _TIME,
+            "holds": {
+                "type": "boolean",
+                "description": "True while it keeps Patch Pilot's starts on the cluster out.",
+            },
+            "no_start_from": _NULLABLE_TIME,
+            "no_start_until": _NULLABLE_TIME,
         }
     ),
     "FleetGate": _object(

@@ -8,7 +8,15 @@ node image and patch age, the last operation and its state, the pauses
 covering it, the next scheduled action with its window, pending manual
 requests, findings (planner and security posture), and the poison queue;
 and, fleet-wide, each Fleet Manager gate Patch Pilot follows (its update
-run, stage or group, and whether it approved it or why it holds it).
+run, stage or group, and whether it approved it or why it holds it), and
+the maintenance AKS announced on the clusters shown (``aks_maintenance``).
+
+Both plan with AKS's announced spans attached to the fleet, as the
+reconcile plans its cluster, so a start they show is the start it makes.
+The announcements cost one range query for the whole fleet
+(:func:`~patchpilot.service.aks_maintenance.with_fleet_announced`); the
+status entries are described from that same fleet (each cluster's windows
+are in its stored picture), so no request reads a row per cluster.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any
 
 from patchpilot.adapters.store import Operation, PauseRecord, load_history
 from patchpilot.adapters.store.history import load_requests
+from patchpilot.domain.aks_maintenance import describe
 from patchpilot.domain.critical_path import with_paths
 from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.history import Requested
@@ -27,6 +36,7 @@ from patchpilot.domain.plan import Action, Plan, RingPath, iso
 from patchpilot.domain.planner import plan
 from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.errors import InvalidInputError
+from patchpilot.service.aks_maintenance import with_fleet_announced
 from patchpilot.service.clusters import cluster_id, known_cluster
 from patchpilot.service.deps import Services
 from patchpilot.service.findings import FORGOTTEN, load_posture
@@ -38,7 +48,7 @@ from patchpilot.service.snapshots import load_fleet_snapshot
 
 def stored_plan(services: Services, at: dt.datetime) -> Plan:
     """What the planner would do at `at` with the stored fleet and history (`plan --json`)."""
-    fleet = load_fleet_snapshot(services.store)
+    fleet = with_fleet_announced(services.store, load_fleet_snapshot(services.store), at)
     result = plan(fleet, services.policy, load_history(services.store, at), at)
     return with_paths(result, fleet, services.policy)
 
@@ -52,7 +62,7 @@ def fleet_status(
 ) -> dict[str, Any]:
     """Every cluster in scope (or those of one ring, or one cluster) with what to know about it."""
     store = services.store
-    fleet = load_fleet_snapshot(store)
+    fleet = with_fleet_announced(store, load_fleet_snapshot(store), now)
     result = with_paths(
         plan(fleet, services.policy, load_history(store, now), now), fleet, services.policy
     )
@@ -71,7 +81,24 @@ def fleet_status(
         "counts": result.counts(),
         # Fleet Manager gates Patch Pilot follows: approved, or blocked and why (fleet-wide).
         "fleet_gates": gate_status(services),
+        # AKS's own announced work on the clusters shown, and the stretch it keeps clear.
+        "aks_maintenance": _announced(chosen, now),
     }
+
+
+def _announced(clusters: list[ClusterState], now: dt.datetime) -> list[dict[str, Any]]:
+    """AKS's announcements on these clusters, by start, as the CLI shows them too.
+
+    The same entries as :func:`~patchpilot.service.aks_maintenance.maintenance_status`
+    (:func:`~patchpilot.domain.aks_maintenance.describe`), cut from the fleet
+    already read, so the filters apply and no cluster's picture is read again.
+    """
+    entries = [
+        describe(item, cluster.maintenance, now)
+        for cluster in clusters
+        for item in cluster.aks_maintenance
+    ]
+    return sorted(entries, key=lambda e: (e["start"], e["cluster"], e["event_id"]))
 
 
 def _paths_of(result: Plan, ring: str | None) -> tuple[RingPath, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,18 +10,22 @@ from pathlib import Path
 import pytest
 
 import function_app
+from bench.state_scale import counted
 from patchpilot.domain.critical_path import with_paths
 from patchpilot.domain.history import History
 from patchpilot.domain.plan import Plan
 from patchpilot.domain.planner import plan
 from patchpilot.service.snapshots import load_fleet_snapshot
+from patchpilot.sim.faults import AksWork, FaultPlan
 from patchpilot.sim.host import registered_functions
 from tests.factories import cluster_id
 from tests.integration.http_support import (
     DEV,
+    DEV2,
     DOCUMENT,
     LAB,
     PROD,
+    STAGING,
     START,
     Api,
     operation_of,
@@ -155,3 +160,90 @@ def test_openapi_document_describes_every_registered_route(api: Api) -> None:
             assert function.trigger["authLevel"].lower() == "function"
     documented = sum(len(item) for item in DOCUMENT["paths"].values())
     assert documented == sum(len(f.trigger["methods"]) for f in http)
+
+
+# AKS's own node OS work on dev-1, starting half an hour into the Saturday window dev-1's
+# due start sits in (its 7-days-ahead word was said a week ago).
+AKS_WORK_START = START + dt.timedelta(minutes=30)
+
+
+def _announce(api: Api, *clusters: str) -> None:
+    """AKS Communication Manager announces node OS work on each cluster; the host delivers it."""
+    works = tuple(AksWork(c, AKS_WORK_START, 2, "NodeOSUpgrade") for c in clusters)
+    api.app.sim.aks.set_faults(FaultPlan(aks_maintenance=works))
+    # Two words each by now: 7 days and 24 hours ahead (a cluster announced before: none).
+    api.app.deliver_pending_events()
+    assert {e["cluster"] for e in api.call("GET", "/api/status").body["aks_maintenance"]} >= set(
+        clusters
+    )
+
+
+def test_status_shows_aks_announced_work_and_plans_around_it_as_the_reconcile_does(
+    api: Api,
+) -> None:
+    _announce(api, DEV)
+
+    status = api.call("GET", "/api/status").body
+    planned = api.call("GET", "/api/plan").body
+
+    (entry,) = status["aks_maintenance"]
+    assert (entry["cluster"], entry["upgrade_type"], entry["status"]) == (
+        DEV,
+        "NodeOSUpgrade",
+        "Scheduled",
+    )
+    # No window of dev-1's own for node OS work: 24 hours, kept clear 4 hours before, 1 after.
+    assert (entry["start"], entry["end"]) == ("2025-11-22T02:00:00Z", "2025-11-23T02:00:00Z")
+    assert entry["holds"] is True
+    assert (entry["no_start_from"], entry["no_start_until"]) == (
+        "2025-11-21T22:00:00Z",
+        "2025-11-23T03:00:00Z",
+    )
+    (dev,) = [c for c in status["clusters"] if c["id"] == DEV]
+    # Due without the announcement (test_status_lists_every_cluster...); now the next window.
+    assert dev["next_action"]["status"] == "scheduled"
+    assert dev["next_action"]["not_before"] == "2025-11-29T01:00:00Z"
+    for actions in (dev["actions"], [a for a in planned["actions"] if a["cluster"] == DEV]):
+        assert actions
+        assert all("AKS announced its own NodeOSUpgrade maintenance on dev-1" in a["reason"]
+                   for a in actions if a["status"] == "scheduled")  # fmt: skip
+        assert not [a for a in actions if a["status"] == "due"]
+    others = [a for a in planned["actions"] if a["cluster"] == DEV2]
+    assert any(a["status"] == "due" for a in others)  # dev-2 has no announcement
+
+
+@pytest.mark.parametrize(
+    ("params", "clusters"),
+    [
+        pytest.param({"ring": "dev"}, {DEV, DEV2}, id="ring"),
+        pytest.param({"cluster": "prod-1"}, {PROD}, id="cluster"),
+        pytest.param({"ring": "dev", "cluster": "prod-1"}, set(), id="both"),
+    ],
+)
+def test_status_cuts_aks_maintenance_by_the_same_filters_as_the_clusters(
+    api: Api, params: dict[str, str], clusters: set[str]
+) -> None:
+    _announce(api, DEV, DEV2, PROD)
+
+    entries = api.call("GET", "/api/status", params=params).body["aks_maintenance"]
+
+    assert {e["cluster"] for e in entries} == clusters
+
+
+def test_status_reads_the_same_rows_whatever_the_number_of_announcing_clusters(
+    api: Api,
+) -> None:
+    counting, _ = counted(api.app)
+
+    def status_requests() -> int:
+        before = counting.tally.copy()
+        api.call("GET", "/api/status")
+        return counting.tally.since(before).requests
+
+    _announce(api, DEV)
+    one = status_requests()
+    _announce(api, DEV, DEV2, STAGING, PROD)
+    four = status_requests()
+
+    assert len(api.call("GET", "/api/status").body["aks_maintenance"]) == 4
+    assert four == one
