@@ -6,10 +6,12 @@ chart puts time on the x axis (one column per UTC day) and one row per
 control plane or pool, grouped by ring. Each pool row has two lanes: the
 upper for Kubernetes (its allowed windows shaded blue, its upgrades as bars),
 the lower for node images (windows shaded green). Bars are coloured by
-outcome; freezes are hatched over every row; Patch Tuesdays are dashed
-lines; AKS releases and incidents (Fleet Manager gates waiting and approved
-among them) have their own lanes at the top. Every
-shape has a tooltip (`<title>`).
+outcome; maintenance AKS announced and ran on its own covers its cluster's
+rows in teal (Patch Pilot starts nothing there); freezes are hatched over
+every row; Patch Tuesdays are dashed lines; AKS releases and incidents
+(Fleet Manager gates waiting and approved, a start Patch Pilot moved out of
+AKS's work, among them) have their own lanes at the top. Every shape has a
+tooltip (`<title>`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,13 @@ _LANES: Final = ("AKS releases", "incidents", "calendar")
 # A Fleet Manager gate waiting (a span in the incidents lane) and its approval (a dot).
 FLEET_GATE_WAIT: Final = "#b39ddb"
 FLEET_GATE_APPROVED: Final = "#4527a0"
-_POINT_COLOURS: Final = {"operator": "#1565c0", "fleet-gate": FLEET_GATE_APPROVED}
+# AKS's own announced maintenance (a band over its cluster's rows) and a start moved out of it.
+AKS_MAINTENANCE: Final = "#00838f"
+_POINT_COLOURS: Final = {
+    "operator": "#1565c0",
+    "fleet-gate": FLEET_GATE_APPROVED,
+    "aks-maintenance": AKS_MAINTENANCE,
+}
 
 _CSS: Final = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
@@ -82,7 +90,15 @@ _LEGEND: Final = (
     ("#f4b183", "incident"),
     (FLEET_GATE_WAIT, "Fleet gate waiting"),
     (FLEET_GATE_APPROVED, "Fleet gate approved by Patch Pilot"),
+    ("aks-band", "AKS's own announced maintenance (Patch Pilot starts nothing there)"),
+    (AKS_MAINTENANCE, "start moved out of AKS's maintenance"),
 )
+
+# Swatches that are not a plain colour: the freeze's hatching, AKS's translucent band.
+_SWATCHES: Final = {
+    "url-hatch": "background: repeating-linear-gradient(45deg, #8a939c 0 2px, #fff 2px 5px)",
+    "aks-band": f"background: {AKS_MAINTENANCE}59; border-color: {AKS_MAINTENANCE}",
+}
 
 
 def render_html(calendar: Calendar) -> str:
@@ -123,11 +139,7 @@ def _facts(facts: Iterable[Fact]) -> str:
 def _legend() -> str:
     items = []
     for colour, label in _LEGEND:
-        style = (
-            "background: repeating-linear-gradient(45deg, #8a939c 0 2px, #fff 2px 5px)"
-            if colour == "url-hatch"
-            else f"background: {colour}"
-        )
+        style = _SWATCHES.get(colour, f"background: {colour}")
         items.append(f'<li><span class="swatch" style="{style}"></span>{escape(label)}</li>')
     return f'<ul class="legend">{"".join(items)}</ul>'
 
@@ -265,6 +277,8 @@ class _Chart:
                 yield self._band(span, y + 13, 9.0, "#bfe3ae", "node OS window")
         if row.note and not control_plane and not row.node_os_windows:
             yield _text(LABEL + 6, y + 20, row.note, 9, "#7a848e", extra=_ITALIC)
+        for span in row.aks_maintenance:
+            yield self._aks_band(span, y + 1)
         for bar in row.bars:
             top = y + 3 if control_plane or bar.kind == "kubernetes" else y + 13
             height = 18.0 if control_plane else 9.0
@@ -274,6 +288,16 @@ class _Chart:
         x0, x1 = self.x(span.start), self.x(span.end)
         title = f"{what}: {_when(span.start)} to {_when(span.end)} UTC"
         return _rect(x0, y, max(x1 - x0, 1.0), height, colour, title=title)
+
+    def _aks_band(self, span: Span, y: float) -> str:
+        """AKS's own work over the whole row, translucent so the windows show through."""
+        x0, x1 = self.x(span.start), self.x(span.end)
+        title = span.label or f"AKS's own maintenance: {_when(span.start)} to {_when(span.end)} UTC"
+        return (
+            f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0, MIN_BAR):.1f}" '
+            f'height="{ROW - 2}" fill="{AKS_MAINTENANCE}" fill-opacity="0.35" '
+            f'stroke="{AKS_MAINTENANCE}" stroke-width="0.8"><title>{escape(title)}</title></rect>'
+        )
 
     def _bar(self, bar: Bar, y: float, height: float) -> str:
         x0, x1 = self.x(bar.span.start), self.x(bar.span.end)

@@ -2,10 +2,11 @@
 
 A :class:`Calendar` spans [start, end) and holds one :class:`Row` per cluster
 control plane or node pool, grouped by ring. A row carries the allowed windows
-of both kinds of upgrade (Kubernetes, node OS) and the upgrades as bars with
-their outcome. Freezes and markers (Patch Tuesdays, AKS releases, injected
-faults, an operator's action, a Fleet Manager gate waiting and its approval)
-span all rows. Frozen and validated here, so
+of both kinds of upgrade (Kubernetes, node OS), the maintenance AKS announced
+and ran on its own on the cluster, and the upgrades as bars with their
+outcome. Freezes and markers (Patch Tuesdays, AKS releases, injected faults,
+an operator's action, a Fleet Manager gate waiting and its approval, a start
+Patch Pilot moved out of AKS's work) span all rows. Frozen and validated here, so
 the renderer never meets a naive datetime or a bar that ends before it starts.
 """
 
@@ -17,7 +18,9 @@ from typing import Literal
 
 Outcome = Literal["succeeded", "failed", "running"]
 UpgradeKind = Literal["kubernetes", "node_image"]
-MarkerKind = Literal["patch-tuesday", "release", "fault", "operator", "fleet-gate"]
+MarkerKind = Literal[
+    "patch-tuesday", "release", "fault", "operator", "fleet-gate", "aks-maintenance"
+]
 
 
 def _aware(moment: dt.datetime, name: str) -> dt.datetime:
@@ -63,6 +66,8 @@ class Row:
     node_os_windows: tuple[Span, ...]
     bars: tuple[Bar, ...]
     note: str = ""
+    # AKS's own announced maintenance on the cluster; each span's label is its tooltip.
+    aks_maintenance: tuple[Span, ...] = ()
 
     @property
     def label(self) -> str:
