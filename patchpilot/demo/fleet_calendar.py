@@ -2,12 +2,15 @@
 
 One row per control plane and pool, grouped by ring in the policy's order;
 each with its allowed windows for both kinds of upgrade (from the fleet file
-and policy, :mod:`patchpilot.demo.allowed_windows`), and its upgrades as bars
+and policy, :mod:`patchpilot.demo.allowed_windows`), the maintenance AKS
+announced and ran on its own on the cluster (the scenario's node OS channel
+work, as bands with its type and last status), and its upgrades as bars
 coloured by outcome. Freezes, Patch Tuesdays, AKS releases and the
-scenario's incidents (the Fleet gate scene's alert, and each Fleet Manager
-gate from when it waited to Patch Pilot's approval) span the rows; the
-headline figures and the tables (upgrades, what waits, Fleet gates) come
-from the summary, the records and the status page. Called by the demo command.
+scenario's incidents (the Fleet gate scene's alert, each Fleet Manager gate
+from when it waited to Patch Pilot's approval, and each start Patch Pilot
+moved out of AKS's work) span the rows; the headline figures and the tables
+(upgrades, what waits, Fleet gates, AKS's maintenance) come from the
+summary, the records and the status page. Called by the demo command.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Final
 
+from patchpilot.demo.aks_avoided import Avoidance, inside_work, work_end
 from patchpilot.demo.allowed_windows import AllowedWindows
 from patchpilot.demo.records import UpgradeRecord, short_version
 from patchpilot.demo.runner import DemoRun
@@ -24,6 +28,7 @@ from patchpilot.domain.cadence import patch_tuesday, windows_due_from
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.plan import iso
 from patchpilot.report.model import Bar, Calendar, Fact, Marker, Row, Span, Table
+from patchpilot.sim.faults import AksWork
 
 NO_RING: Final = "(no ring)"
 _AKS_MANAGED: Final = "managed by AKS"
@@ -47,9 +52,19 @@ def fleet_calendar(run: DemoRun, records: tuple[UpgradeRecord, ...], summary: Su
             for f in policy.freezes
             if f.span.start < run.end and f.span.end > run.start
         ),
-        markers=(*_patch_tuesdays(run), *_releases(run), *_incidents(run, records)),
+        markers=(
+            *_patch_tuesdays(run),
+            *_releases(run),
+            *_incidents(run, records),
+            *_avoided_markers(summary.aks_avoided),
+        ),
         facts=_facts(summary),
-        tables=(_upgrade_table(records), _waiting_table(run), _gate_table(run)),
+        tables=(
+            _upgrade_table(records),
+            _waiting_table(run),
+            _gate_table(run),
+            _aks_table(run, summary, records),
+        ),
     )
 
 
@@ -68,15 +83,53 @@ def _rows(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> Iterator[Row]:
         kubernetes = tuple(_spans(rules, cluster, "kubernetes", run))
         node_os = tuple(_spans(rules, cluster, "node_image", run))
         mine = [r for r in records if r.cluster.lower() == cluster.key]
+        # AKS's own work holds every kind on the cluster: drawn on all its rows.
+        aks = tuple(_aks_spans(run, cluster))
         yield Row(group, cluster.id.name, None, "control plane", kubernetes, (),
                   _bars(r for r in mine if r.pool is None),
-                  managed.get((cluster.key, None, "kubernetes"), ""))  # fmt: skip
+                  managed.get((cluster.key, None, "kubernetes"), ""), aks)  # fmt: skip
         pools = sorted(cluster.pools, key=lambda p: (p.mode != "System", p.name))
         for pool in pools:
             note = managed.get((cluster.key, pool.name, "node_image"), "")
             yield Row(group, cluster.id.name, pool.name, pool.os_type, kubernetes,
                       () if note else node_os,
-                      _bars(r for r in mine if r.pool == pool.name), note)  # fmt: skip
+                      _bars(r for r in mine if r.pool == pool.name), note, aks)  # fmt: skip
+
+
+def _aks_spans(run: DemoRun, cluster: ClusterState) -> Iterator[Span]:
+    """AKS's own announced work on the cluster, with its type and last status as the tooltip."""
+    for work in run.scenario.aks_maintenance:
+        end = work_end(work)
+        if work.cluster.lower() != cluster.key or end <= run.start or work.start >= run.end:
+            continue
+        tooltip = (
+            f"AKS's own {work.upgrade_type or 'maintenance'} on {cluster.id.name}: "
+            f"{_when(work.start)} to {end:%H:%M} UTC; {_aks_status(work, run.end)} "
+            "(announced 7 days and 24 hours ahead); Patch Pilot starts nothing there"
+        )
+        yield Span(max(work.start, run.start), min(end, run.end), tooltip)
+
+
+def _aks_status(work: AksWork, at: dt.datetime) -> str:
+    """AKS's last word about the work by `at`."""
+    if work.cancelled_at is not None and work.cancelled_at <= at:
+        return "Cancelled"
+    if work_end(work) <= at:
+        return "Completed"
+    return "Started" if work.start <= at else "Scheduled"
+
+
+def _avoided_markers(avoided: tuple[Avoidance, ...]) -> Iterator[Marker]:
+    """Each start Patch Pilot moved out of AKS's work: where it started, and from where."""
+    for item in avoided:
+        record = item.record
+        where = f"{record.name}/{record.pool or 'control plane'}"
+        detail = (
+            f"AKS's own {item.work.upgrade_type or 'maintenance'} on {record.name} "
+            f"({_when(item.work.start)} to {item.work_end:%H:%M} UTC) avoided: Patch Pilot "
+            f"started {where} at {record.started_at:%H:%M} instead of {item.planned:%H:%M}"
+        )
+        yield Marker(record.started_at, "aks-maintenance", "AKS work avoided", detail=detail)
 
 
 def _spans(rules: AllowedWindows, cluster: ClusterState, kind: str, run: DemoRun) -> Iterator[Span]:
@@ -198,6 +251,8 @@ def _facts(summary: Summary) -> tuple[Fact, ...]:
                     f"{figures.median_days:.1f} / {figures.worst_days:.1f}",
                 )
             )
+    if summary.aks_avoided:
+        facts.append(Fact("starts moved out of AKS's own work", str(len(summary.aks_avoided))))
     facts.append(Fact("started outside a window", str(len(summary.outside_window)),
                       good=not summary.outside_window))  # fmt: skip
     facts.append(Fact("duplicate starts", str(len(summary.duplicates)),
@@ -268,6 +323,41 @@ def _gate_table(run: DemoRun) -> Table:
     )
     header = ("fleet", "update run", "gate", "reached", "state", "approved", "why")
     return Table("Fleet Manager gates", header, rows)
+
+
+def _aks_table(run: DemoRun, summary: Summary, records: tuple[UpgradeRecord, ...]) -> Table:
+    """AKS's own announced maintenance, and what Patch Pilot did about each."""
+    moved = {item.work: item for item in summary.aks_avoided}
+    rows = []
+    for work in run.scenario.aks_maintenance:
+        if not run.start <= work.start < run.end:
+            continue
+        item, inside = moved.get(work), inside_work(work, records)
+        if inside:
+            did = f"{len(inside)} upgrade(s) of Patch Pilot's ran inside it"
+        elif item is not None:
+            did = (
+                f"moved {item.record.name}/{item.record.pool or 'control plane'} from "
+                f"{item.planned:%H:%M} to {item.record.started_at:%H:%M}"
+            )
+        else:
+            did = "nothing of Patch Pilot's ran inside it"
+        rows.append(
+            (
+                work.cluster.rsplit("/", 1)[-1],
+                work.upgrade_type or "",
+                _when(work.start),
+                f"{work_end(work):%m-%d %H:%M}",
+                _aks_status(work, run.end),
+                did,
+            )
+        )
+    header = ("cluster", "type", "from (UTC)", "to", "AKS's last word", "Patch Pilot")
+    return Table("AKS's own announced maintenance", header, tuple(rows))
+
+
+def _when(moment: dt.datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}"
 
 
 def _instant(text: str) -> dt.datetime:

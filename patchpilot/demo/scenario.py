@@ -16,7 +16,14 @@ A real fleet has bad nights. The demo shows Patch Pilot through three:
   ring while an Azure Monitor alert fires on one of that ring's clusters
   (:class:`FleetGateScene`): Patch Pilot holds the gate, says why, and
   approves it once the alert resolves (only when the policy names a fleet
-  under ``fleet_gates``, as the bundled one does).
+  under ``fleet_gates``, as the bundled one does);
+- AKS's own node OS work on every cluster whose node OS channel is
+  NodeImage or SecurityPatch, as that channel does it (one NodeOSUpgrade at
+  each node OS window's start, :func:`~patchpilot.sim.aks_maintenance.node_os_work`),
+  announced by the simulated AKS Communication Manager 7 days and 24 hours
+  ahead: Patch Pilot keeps its own starts on that cluster out of the work
+  (on the bundled fleet, prod-neu-2's Kubernetes upgrade waits for AKS's
+  Completed).
 
 :func:`scenario_for` picks the drain-failure pool from any fleet (the first
 user pool of the second ring), so a user's own fleet replays the same story.
@@ -32,7 +39,8 @@ from typing import Final
 from patchpilot.domain.cadence import latest_patch_tuesday, next_patch_tuesday, windows_due_from
 from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.policy import Policy
-from patchpilot.sim.faults import FaultPlan
+from patchpilot.sim.aks_maintenance import node_os_work
+from patchpilot.sim.faults import AksWork, FaultPlan
 
 STORM_HOURS: Final = 6
 STORM_THROTTLE_RATE: Final = 0.5
@@ -93,6 +101,8 @@ class Scenario:
     drain_failure: DrainFailure | None
     seed: int = 0
     fleet_gate: FleetGateScene | None = None
+    # Maintenance AKS announces and runs on its own, in every fault plan of the run.
+    aks_maintenance: tuple[AksWork, ...] = ()
 
     def faults(self, *, storming: bool, draining: bool) -> FaultPlan:
         """The simulator's fault plan while the storm does or does not blow."""
@@ -105,8 +115,9 @@ class Scenario:
                 retry_after_seconds=self.storm.retry_after_seconds,
                 pdb_failures=pdb,
                 seed=self.seed,
+                aks_maintenance=self.aks_maintenance,
             )
-        return FaultPlan(pdb_failures=pdb, seed=self.seed)
+        return FaultPlan(pdb_failures=pdb, seed=self.seed, aks_maintenance=self.aks_maintenance)
 
 
 def calm() -> Scenario:
@@ -119,7 +130,13 @@ def scenario_for(
 ) -> Scenario:
     """The demo's trouble, placed on this fleet and inside [start, end)."""
     scene = fleet_gate_scene(fleet, policy, start, end)
-    return Scenario(_storm(policy, start, end), _drain_failure(fleet, policy), seed, scene)
+    return Scenario(
+        _storm(policy, start, end),
+        _drain_failure(fleet, policy),
+        seed,
+        scene,
+        aks_maintenance=node_os_work(fleet, policy, start, end),
+    )
 
 
 def fleet_gate_scene(

@@ -8,7 +8,9 @@
   planner (:mod:`patchpilot.demo.allowed_windows`). Must be 0;
 - duplicate starts: the same (cluster, pool, kind, target) started again
   while its earlier start had not failed (a retry after an operator retired a
-  failure is not a duplicate). Must be 0.
+  failure is not a duplicate). Must be 0;
+- AKS's own announced maintenance, and each start of Patch Pilot's it moved
+  (:mod:`patchpilot.demo.aks_avoided`).
 
 The demo command exits non-zero unless both are 0.
 """
@@ -20,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final
 
+from patchpilot.demo.aks_avoided import Avoidance, avoidances, inside_work
 from patchpilot.demo.records import CONTROL_PLANE, UpgradeRecord
 from patchpilot.demo.runner import DemoRun
 
@@ -56,6 +59,10 @@ class Summary:
     throttled: int
     host_failures: int
     elapsed_seconds: float
+    # AKS's announced works that moved a start of Patch Pilot's, each with that start.
+    aks_avoided: tuple[Avoidance, ...] = ()
+    # Patch Pilot's upgrades that ran while AKS's own announced work ran (want: none).
+    inside_aks_work: tuple[UpgradeRecord, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -81,6 +88,10 @@ def summarize(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> Summary:
         throttled=sum(n for (_, status), n in run.arm_requests.items() if status == THROTTLED),
         host_failures=len(run.host_failures),
         elapsed_seconds=run.elapsed_seconds,
+        aks_avoided=avoidances(run, records),
+        inside_aks_work=tuple(
+            record for work in run.scenario.aks_maintenance for record in inside_work(work, records)
+        ),
     )
 
 

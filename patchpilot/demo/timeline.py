@@ -3,7 +3,9 @@
 Plain text, one entry per event in time order (UTC), each with a head line and
 an indented detail line:
 
-- `AKS`: a region's catalog gains a Kubernetes version or node image;
+- `AKS`: a region's catalog gains a Kubernetes version or node image; AKS
+  runs its own announced maintenance on a cluster (and whether it moved a
+  start of Patch Pilot's);
 - `Windows`: Patch Tuesday, and the region offering the month's image;
 - `wait`: the planner decided an upgrade must wait, and why (once per change);
 - `upgrade`: an upgrade with its window, start, end and outcome;
@@ -21,11 +23,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
+from patchpilot.demo.aks_avoided import Avoidance, avoidances, inside_work, work_end
 from patchpilot.demo.decisions import Decision
 from patchpilot.demo.records import CONTROL_PLANE, UpgradeRecord, short_version, span_text
 from patchpilot.demo.runner import DemoRun
 from patchpilot.demo.summary import Summary
 from patchpilot.domain.cadence import patch_tuesday, windows_due_from
+from patchpilot.sim.faults import AksWork
 
 # Entries at the same instant: causes before effects.
 _ORDER: Final = (
@@ -74,6 +78,7 @@ def render_timeline(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> str:
 def timeline(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> Iterator[Entry]:
     """The entries of every kind."""
     yield from _releases(run)
+    yield from _aks_work(run, records)
     yield from _patch_tuesdays(run)
     yield from _notices(run)
     for note in run.notes:
@@ -104,6 +109,7 @@ def render_summary(run: DemoRun, summary: Summary) -> str:
         f"function invocations    {sum(run.invocations.values())}, {summary.host_failures} failed",
         *_still_waiting(run),
         *_fleet_gates(run),
+        *_aks_maintenance(run, summary),
         f"upgrades started outside an allowed window: {len(summary.outside_window)}",
         *(f"  ! {_label(r)} at {r.started_at:%Y-%m-%d %H:%M}" for r in summary.outside_window),
         f"duplicate starts (same cluster, pool, kind, target): {len(summary.duplicates)}",
@@ -151,6 +157,65 @@ def _fleet_gates(run: DemoRun) -> list[str]:
     approvals = sum(gate.get("state") == "approved" for gate in run.fleet_gates)
     head = f"Fleet Manager gates     {len(run.fleet_gates)}: {approvals} approved by Patch Pilot"
     return [head, *lines] if lines else []
+
+
+def _aks_maintenance(run: DemoRun, summary: Summary) -> list[str]:
+    """AKS's own announced work, each start of Patch Pilot's it moved, and any run inside it."""
+    works = [w for w in run.scenario.aks_maintenance if run.start <= w.start < run.end]
+    if not works:
+        return []
+    names = sorted({w.cluster.rsplit("/", 1)[-1] for w in works})
+    moved = len(summary.aks_avoided)
+    head = (
+        f"AKS's own maintenance   {len(works)} announced on {', '.join(names)}; "
+        f"{moved} start{'s' if moved != 1 else ''} of Patch Pilot's moved out of it"
+    )
+    inside = f"upgrades of Patch Pilot's running inside AKS's work: {len(summary.inside_aks_work)}"
+    return [head, *(f"  {avoided_text(a)}" for a in summary.aks_avoided), inside]
+
+
+def avoided_text(avoided: Avoidance) -> str:
+    """`AKS's own NodeOSUpgrade on prod-neu-2 avoided: Patch Pilot started 03:00 instead of ...`."""
+    work, record = avoided.work, avoided.record
+    name = work.cluster.rsplit("/", 1)[-1]
+    change = _change(record.kind, record.current, record.target)
+    return (
+        f"AKS's own {work.upgrade_type or 'maintenance'} on {name} avoided "
+        f"({work.start:%Y-%m-%d %H:%M} to {avoided.work_end:%H:%M}): Patch Pilot started "
+        f"{_where(name, record.pool)} {change} at {record.started_at:%H:%M} instead of "
+        f"{avoided.planned:%H:%M}"
+    )
+
+
+def _aks_work(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> Iterator[Entry]:
+    """AKS's own announced maintenance, at its start, with what Patch Pilot did about it."""
+    moved = {a.work: a for a in avoidances(run, records)}
+    for work in run.scenario.aks_maintenance:
+        if not run.start <= work.start < run.end:
+            continue
+        name = work.cluster.rsplit("/", 1)[-1]
+        text = (
+            f"runs its own {work.upgrade_type or 'maintenance'}, {work.start:%H:%M} to "
+            f"{work_end(work):%H:%M} (announced 7 days and 24 hours ahead)"
+        )
+        yield Entry(work.start, "AKS", name, text, _kept_clear(work, moved.get(work), records))
+
+
+def _kept_clear(
+    work: AksWork, avoided: Avoidance | None, records: tuple[UpgradeRecord, ...]
+) -> str:
+    """What Patch Pilot did about AKS's work: moved a start out of it, or had none there."""
+    inside = inside_work(work, records)
+    if inside:
+        return f"! {len(inside)} of Patch Pilot's upgrades ran inside it"
+    if avoided is None:
+        return "none of Patch Pilot's upgrades ran inside it"
+    name = work.cluster.rsplit("/", 1)[-1]
+    return (
+        f"Patch Pilot kept clear: {_where(name, avoided.record.pool)} started "
+        f"{avoided.record.started_at:%H:%M}, after AKS's Completed, instead of "
+        f"{avoided.planned:%H:%M} (its plan without AKS's word)"
+    )
 
 
 def _parse(text: str) -> dt.datetime:

@@ -2,7 +2,8 @@
 
 One run of the bundled fleet (12 days from 2025-12-01: a new Ubuntu image, a
 Kubernetes patch release, the drain failure and the operator's resume, the
-December Patch Tuesday, the Fleet gate scene, a 429 storm) feeds most tests; a second replays the
+December Patch Tuesday, the Fleet gate scene, AKS's own node OS work on prod-neu-2, a 429
+storm) feeds most tests (the README's 45 days are test_demo_scenes.py's); a second replays the
 examples fleet and policy from another date, as a user replays their own.
 """
 
@@ -186,6 +187,23 @@ def test_the_report_draws_the_fleet_gate_waiting_and_its_approval(bundled: Ran) 
     assert "Azure Monitor alert prod-api-latency firing on prod-weu-1" in html
     assert "<caption>Fleet Manager gates</caption>" in html
     assert "2025-12-10T11:15:00Z" in html
+
+
+def test_aks_own_node_os_work_is_told_and_drawn_and_nothing_of_patch_pilots_runs_in_it(
+    bundled: Ran,
+) -> None:
+    timeline = bundled.out[: bundled.out.index("Summary:")]
+    assert re.search(
+        r"^2025-12-06 01:00  AKS\s+prod-neu-2\s+runs its own NodeOSUpgrade, 01:00 to 03:00 "
+        r"\(announced 7 days and 24 hours ahead\)\n\s+none of Patch Pilot's upgrades ran inside it",
+        timeline,
+        re.MULTILINE,
+    )
+    summary = bundled.out[bundled.out.index("Summary:") :]
+    assert "AKS's own maintenance   1 announced on prod-neu-2" in summary
+    assert "upgrades of Patch Pilot's running inside AKS's work: 0" in summary
+    html = bundled.report.read_text(encoding="utf-8")
+    assert "AKS&#x27;s own NodeOSUpgrade on prod-neu-2: 2025-12-06 01:00 to 03:00 UTC" in html
 
 
 def test_the_report_is_written_and_fetches_nothing(bundled: Ran) -> None:
