@@ -165,20 +165,29 @@ def _start_app(
 
 
 def _settings(endpoint: str, ca_bundle: Path | None, *, own_simulator: bool) -> Settings:
-    """ARM settings: ours alone for the in-process simulator, else the environment's too."""
+    """ARM settings: ours alone for the in-process simulator, else the environment's too.
+
+    `PATCHPILOT_MODE` is read either way, so `PATCHPILOT_MODE=shadow patchpilot
+    serve` tries shadow mode against the simulator (docs/shadow.md).
+    """
     from patchpilot.settings import (
         ARM_CA_BUNDLE,
         ARM_ENDPOINT,
         CREDENTIAL,
+        MODE,
         Settings,
         is_loopback,
         load_settings,
+        process_environment,
     )
 
     overrides = {
         ARM_ENDPOINT: endpoint,
         CREDENTIAL: "static" if is_loopback(endpoint) else "default",
     }
+    mode = process_environment().get(MODE)
+    if mode:
+        overrides[MODE] = mode
     if ca_bundle is not None:
         overrides[ARM_CA_BUNDLE] = str(ca_bundle)
     return Settings.from_env(overrides) if own_simulator else load_settings(overrides)
@@ -198,6 +207,7 @@ def _services(
     from patchpilot.adapters.fleet_gates import FleetGates
     from patchpilot.adapters.publisher import NullPublisher
     from patchpilot.service.deps import Services
+    from patchpilot.service.shadow import with_mode
     from patchpilot.telemetry import Telemetry
 
     discovery: Discovery = (
@@ -209,7 +219,11 @@ def _services(
         policy=policy,
         store=store,
         queue=queue,
-        gateway=ArmGateway.from_settings(settings, policy.scopes, budget=RequestBudget(ARM_LIMITS)),
+        # PATCHPILOT_MODE=shadow works here as in Azure: every ARM write refused.
+        gateway=with_mode(
+            ArmGateway.from_settings(settings, policy.scopes, budget=RequestBudget(ARM_LIMITS)),
+            settings.mode,
+        ),
         discovery=discovery,
         telemetry=Telemetry.default(),
         publisher=NullPublisher(),

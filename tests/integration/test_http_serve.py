@@ -104,6 +104,30 @@ def test_status_and_a_manual_upgrade_over_http(api: LocalApi) -> None:
     assert started.body["requested_by"] == "function key: api_upgrade (operate)"
 
 
+def test_serve_in_shadow_mode_records_a_manual_upgrade_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATCHPILOT_MODE", "shadow")
+    policy = parse_policy(policy_doc())
+    with serving(
+        policy,
+        fleet=fleet_doc(),
+        state=tmp_path,
+        source=VirtualClock(START),
+        key=KEY,
+        auth="keys",
+        pump_seconds=None,
+    ) as running:
+        key = {"x-functions-key": KEY}
+        body = json.dumps({"cluster": DEV, "version": "1.33.2"}).encode()
+        answer = send(running, "POST", "/api/upgrades", body, key)
+        report = send(running, "GET", "/api/shadow-report", headers=key)
+
+    assert (answer.status, answer.body["outcome"]) == (202, "shadowed")
+    assert report.body["mode"] == "shadow"
+    assert report.body["summary"]["decisions"] == 1
+
+
 def test_an_oversized_or_chunked_body_is_refused_before_it_is_read(api: LocalApi) -> None:
     split = urllib.parse.urlsplit(api.url)
     with socket.create_connection((split.hostname or "", split.port or 0), timeout=10) as raw:
