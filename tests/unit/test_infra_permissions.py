@@ -40,6 +40,9 @@ SOURCES = (
 DIRECT_CALLS = {
     # ResourceGraphClient.resources: the spec's operationId is "Resources".
     "resources": "Resources",
+    # discovery.graph_page POSTs the same Resources request through the Resource Graph
+    # client's pipeline (its generated `_send_request`), to read the rows as JSON.
+    "_send_request": "Resources",
     # The gateway GETs an operation's status URL through the client's pipeline.
     "send_request": "AsyncOperation_Get",
 }
