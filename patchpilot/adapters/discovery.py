@@ -15,7 +15,9 @@ by ``plan --live`` (:mod:`patchpilot.adapters.live_fleet`).
 
 Pages are read by :func:`graph_page` as the JSON the service sent, through
 the SDK client's own pipeline (``send_request``: the same authentication,
-retries, logging and tracing policies as ``client.resources``), not through
+retries, logging and tracing policies as ``client.resources``; only the
+method's own ``@distributed_trace`` span is not made, and the app enables no
+SDK tracing), not through
 the generated ``QueryResponse`` model: its ``data`` is a free-form object that
 msrest copies value by value (``Deserializer.deserialize_object``), the
 largest cost of a sweep on a 30-cluster replay (6 s of a profiled month) and
