@@ -131,7 +131,9 @@ def _query(text: str, token: str | None = None) -> QueryRequest:
     )
 
 
-def _through_the_model(clients: ArmClients, request: QueryRequest) -> tuple[list[object], str]:
+def _through_the_model(
+    clients: ArmClients, request: QueryRequest
+) -> tuple[list[object], str | None]:
     """What `client.resources` answers: the generated model's rows and token."""
     answer = clients.resource_graph().resources(request)
     return list(answer.data), answer.skip_token
