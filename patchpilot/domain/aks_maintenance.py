@@ -63,7 +63,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from patchpilot.domain.events import Schema, UnhandledEventError
+from patchpilot.domain.events import (
+    Schema,
+    UnhandledEventError,
+    bounded_text,
+    envelope_schema,
+)
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.instants import parse_instant
 from patchpilot.domain.plan import iso
@@ -108,7 +113,6 @@ MARGIN_AFTER: Final = dt.timedelta(hours=1)
 # How long an ended announcement stays on the status page and in the store.
 KEEP_AFTER: Final = dt.timedelta(days=7)
 _UNSET_YEAR: Final = 1970
-_MAX_TEXT: Final = 1024
 
 
 @dataclass(frozen=True)
@@ -257,19 +261,19 @@ def parse_maintenance_event(payload: object) -> MaintenanceEvent:
     :class:`UnhandledEventError` (acknowledged and ignored).
     """
     envelope = Fields.of(payload, path="event")
-    schema, (type_name, scope_name, time_name) = _schema(envelope)
-    event_type = _text(envelope, type_name)
+    schema, (type_name, scope_name, time_name) = envelope_schema(envelope)
+    event_type = bounded_text(envelope, type_name)
     if event_type.lower() != SCHEDULED_EVENT_EMITTED.lower():
         raise UnhandledEventError(f"event type {_short(event_type)!r} is not AKS maintenance")
-    time = parse_instant(_text(envelope, time_name), path=f"event.{time_name}")
+    time = parse_instant(bounded_text(envelope, time_name), path=f"event.{time_name}")
     info = envelope.child("data").child("resourceInfo")
     maintenance = _maintenance(info, seen=time)
     _same_resource(envelope, info, maintenance.cluster)
-    scope = ascii_key(_text(envelope, scope_name).rstrip("/"))
+    scope = ascii_key(bounded_text(envelope, scope_name).rstrip("/"))
     if scope != f"/subscriptions/{maintenance.cluster.subscription}":
         raise envelope.error(scope_name, "is not the subscription of the announced cluster")
     return MaintenanceEvent(
-        id=_text(envelope, "id", limit=256),
+        id=bounded_text(envelope, "id", limit=256),
         type=SCHEDULED_EVENT_EMITTED,
         time=time,
         schema=schema,
@@ -286,7 +290,7 @@ def maintenance_from_row(row: Mapping[str, Any]) -> AksMaintenance | None:
     scheduled time.
     """
     fields = Fields.of(row, path="row")
-    kind = _text(fields, "type", limit=128)
+    kind = bounded_text(fields, "type", limit=128)
     if kind.lower() != RESOURCE_TYPE:
         raise fields.error("type", f"is not {RESOURCE_TYPE}")
     props = fields.raw("properties")
@@ -391,7 +395,7 @@ def _maintenance(info: Fields, *, seen: dt.datetime | None) -> AksMaintenance:
     return AksMaintenance(
         cluster=_cluster_of(info, props),
         event_id=_event_id(info, props),
-        status=_status(_text(props, "eventStatus", limit=64)),
+        status=_status(bounded_text(props, "eventStatus", limit=64)),
         scheduled=scheduled,
         seen=updated or seen or scheduled,
         upgrade_type=upgrade_type_of(props.data),
@@ -405,22 +409,22 @@ def _cluster_of(info: Fields, props: Fields) -> ClusterId:
     """The impacted cluster: ``resources[0]``, else the cluster part of the resource ID."""
     for path, item in props.items("resources"):
         return parse_cluster_id(item, path=path)
-    text = _text(info, "id", limit=512)
+    text = bounded_text(info, "id", limit=512)
     return parse_cluster_id("/".join(text.split("/")[:9]), path=info.at("id"))
 
 
 def _same_resource(envelope: Fields, info: Fields, cluster: ClusterId) -> None:
     """The subject and resourceInfo.id must name the announced cluster (case aside)."""
-    if not ascii_key(_text(envelope, "subject", limit=512)).startswith(cluster.key + "/"):
+    if not ascii_key(bounded_text(envelope, "subject", limit=512)).startswith(cluster.key + "/"):
         raise envelope.error("subject", "is not a scheduled event of the announced cluster")
-    if not ascii_key(_text(info, "id", limit=512)).startswith(cluster.key + "/"):
+    if not ascii_key(bounded_text(info, "id", limit=512)).startswith(cluster.key + "/"):
         raise info.error("id", "is not a scheduled event of the announced cluster")
 
 
 def _event_id(info: Fields, props: Fields) -> str:
     if props.has("eventId"):
-        return _text(props, "eventId", limit=128)
-    return _text(info, "name", limit=128)
+        return bounded_text(props, "eventId", limit=128)
+    return bounded_text(info, "name", limit=128)
 
 
 def _status(text: str) -> str:
@@ -436,7 +440,7 @@ def _instant(props: Fields, key: str) -> dt.datetime | None:
     """A time of the properties; ARM's unset ``0001-01-01T00:00:00`` is None."""
     if not props.has(key):
         return None
-    text = _text(props, key, limit=64)
+    text = bounded_text(props, key, limit=64)
     if text[:4].isdigit() and int(text[:4]) < _UNSET_YEAR:
         return None
     return parse_instant(text, path=props.at(key))
@@ -446,25 +450,6 @@ def _details(props: Fields) -> str:
     value = props.raw("eventDetails", "")
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return _short(text)
-
-
-def _schema(envelope: Fields) -> tuple[Schema, tuple[str, str, str]]:
-    """The schema, and its names of the type, the subscription and the time."""
-    for key in ("specversion", "specVersion"):
-        if envelope.has(key):
-            if envelope.raw(key) != "1.0":
-                raise envelope.error(key, "only CloudEvents 1.0 is supported")
-            return "CloudEventSchemaV1_0", ("type", "source", "time")
-    if envelope.has("eventType"):
-        return "EventGridSchema", ("eventType", "topic", "eventTime")
-    raise envelope.error(None, "neither an Event Grid event (eventType) nor a CloudEvent")
-
-
-def _text(fields: Fields, key: str, *, limit: int = _MAX_TEXT) -> str:
-    value = fields.text(key)
-    if len(value) > limit:
-        raise fields.error(key, f"is longer than {limit} characters")
-    return value
 
 
 def _short(text: str) -> str:

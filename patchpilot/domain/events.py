@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.instants import parse_instant
@@ -47,7 +47,7 @@ HANDLED_EVENT_TYPES = (
 _ROLLING = (ROLLING_STARTED, ROLLING_SUCCEEDED, ROLLING_FAILED)
 _SUPPORT = (SUPPORT_ENDING, SUPPORT_ENDED)
 # Bounds that no genuine event comes near; they keep hostile payloads cheap.
-_MAX_TEXT = 1024
+MAX_TEXT: Final = 1024
 _MAX_ID = 256
 
 Schema = Literal["EventGridSchema", "CloudEventSchemaV1_0"]
@@ -95,48 +95,41 @@ class AksEvent:
 def parse_aks_event(payload: object) -> AksEvent:
     """Validate an event envelope and its data; raise InvalidInputError with the reason."""
     envelope = Fields.of(payload, path="event")
-    schema = _schema(envelope)
-    names = _NAMES[schema]
-    event_type = _text(envelope, names["type"])
+    schema, (type_name, resource_name, time_name) = envelope_schema(envelope)
+    event_type = bounded_text(envelope, type_name)
     if event_type not in HANDLED_EVENT_TYPES:
         raise UnhandledEventError(f"event type {_short(event_type)!r} is not handled", path="event")
-    cluster = parse_cluster_id(
-        _text(envelope, names["resource"]), path=f"event.{names['resource']}"
-    )
-    subject = _text(envelope, "subject")
+    cluster = parse_cluster_id(bounded_text(envelope, resource_name), path=f"event.{resource_name}")
+    subject = bounded_text(envelope, "subject")
     if subject != cluster.name:
         raise envelope.error(
             "subject", f"{_short(subject)!r} is not the cluster named by the resource ID"
         )
     return AksEvent(
-        id=_text(envelope, "id", limit=_MAX_ID),
+        id=bounded_text(envelope, "id", limit=_MAX_ID),
         type=event_type,
         cluster=cluster,
-        time=parse_instant(_text(envelope, names["time"]), path=f"event.{names['time']}"),
+        time=parse_instant(bounded_text(envelope, time_name), path=f"event.{time_name}"),
         schema=schema,
         data=_data(envelope, event_type),
     )
 
 
-_NAMES: dict[Schema, dict[str, str]] = {
-    "EventGridSchema": {"type": "eventType", "resource": "topic", "time": "eventTime"},
-    "CloudEventSchemaV1_0": {"type": "type", "resource": "source", "time": "time"},
-}
+def envelope_schema(envelope: Fields) -> tuple[Schema, tuple[str, str, str]]:
+    """The schema, told apart by its mandatory fields, and its names of the type, topic and time.
 
-
-def _schema(envelope: Fields) -> Schema:
-    """Tell the schemas apart by their mandatory fields.
-
-    The CloudEvents attribute is `specversion`; the AKS sample for
+    Every Event Grid trigger reads its envelope here (AKS's events, Fleet
+    Manager's gates, AKS Communication Manager's announcements). The
+    CloudEvents attribute is `specversion`; the AKS sample for
     NewKubernetesVersionAvailable spells it `specVersion`, so both are read.
     """
     for key in ("specversion", "specVersion"):
         if envelope.has(key):
             if envelope.raw(key) != "1.0":
                 raise envelope.error(key, "only CloudEvents 1.0 is supported")
-            return "CloudEventSchemaV1_0"
+            return "CloudEventSchemaV1_0", ("type", "source", "time")
     if envelope.has("eventType"):
-        return "EventGridSchema"
+        return "EventGridSchema", ("eventType", "topic", "eventTime")
     raise envelope.error(
         None, "neither an Event Grid event (eventType) nor a CloudEvent (specversion)"
     )
@@ -147,25 +140,26 @@ def _data(envelope: Fields, event_type: str) -> dict[str, Any]:
     if event_type in _ROLLING:
         return {"nodePoolName": _pool_name(data)}
     if event_type in _SUPPORT:
-        return {"kubernetesVersion": _text(data, "kubernetesVersion", limit=64)}
+        return {"kubernetesVersion": bounded_text(data, "kubernetesVersion", limit=64)}
     versions = (
         "latestSupportedKubernetesVersion",
         "latestStableKubernetesVersion",
         "lowestMinorKubernetesVersion",
         "latestPreviewKubernetesVersion",
     )
-    return {name: _text(data, name, limit=64) for name in versions if data.has(name)}
+    return {name: bounded_text(data, name, limit=64) for name in versions if data.has(name)}
 
 
 def _pool_name(data: Fields) -> str:
     """AKS pool names: lowercase letters and digits, starting with a letter, at most 12 (Linux)."""
-    name = _text(data, "nodePoolName", limit=64)
+    name = bounded_text(data, "nodePoolName", limit=64)
     if not (name[0].isalpha() and name.isalnum() and name.isascii()):
         raise data.error("nodePoolName", f"{_short(name)!r} is not an AKS node pool name")
     return name
 
 
-def _text(fields: Fields, key: str, *, limit: int = _MAX_TEXT) -> str:
+def bounded_text(fields: Fields, key: str, *, limit: int = MAX_TEXT) -> str:
+    """A non-empty string no longer than `limit`: an event's fields are bounded before use."""
     value = fields.text(key)
     if len(value) > limit:
         raise fields.error(key, f"is longer than {limit} characters")

@@ -46,7 +46,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from patchpilot.domain.alerts import alert_rule_of
-from patchpilot.domain.events import Schema, UnhandledEventError
+from patchpilot.domain.events import (
+    Schema,
+    UnhandledEventError,
+    bounded_text,
+    envelope_schema,
+)
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.fleet_ids import FleetId, gate_id_parts, run_id_parts
@@ -72,7 +77,6 @@ GATE_STATES: Final[tuple[GateState, ...]] = ("Pending", "Skipped", "Completed")
 TIMINGS: Final[tuple[Timing, ...]] = ("Before", "After")
 # How many blocks a reason names before it says how many more there are.
 SHOWN_BLOCKS: Final = 4
-_MAX_TEXT: Final = 1024
 
 
 @dataclass(frozen=True)
@@ -135,21 +139,21 @@ def parse_gate_event(payload: object) -> GateEvent:
     Another well-formed event type raises :class:`UnhandledEventError`.
     """
     envelope = Fields.of(payload, path="event")
-    schema, names = _schema(envelope)
-    event_type = _canonical_type(_text(envelope, names[0]))
-    subject = _text(envelope, "subject")
+    schema, names = envelope_schema(envelope)
+    event_type = _canonical_type(bounded_text(envelope, names[0]))
+    subject = bounded_text(envelope, "subject")
     data = envelope.child("data")
     info = data.child("resourceInfo")
     gate = gate_from_resource(info.data, path="event.data.resourceInfo")
     if ascii_key(subject.rstrip("/")) != gate.id:
         raise envelope.error("subject", "is not the gate named by data.resourceInfo.id")
-    scope = ascii_key(_text(envelope, names[1]).rstrip("/"))
+    scope = ascii_key(bounded_text(envelope, names[1]).rstrip("/"))
     if scope != f"/subscriptions/{gate.fleet.subscription}":
         raise envelope.error(names[1], "is not the subscription of the gate's fleet")
     return GateEvent(
-        id=_text(envelope, "id", limit=256),
+        id=bounded_text(envelope, "id", limit=256),
         type=event_type,
-        time=parse_instant(_text(envelope, names[2]), path=f"event.{names[2]}"),
+        time=parse_instant(bounded_text(envelope, names[2]), path=f"event.{names[2]}"),
         schema=schema,
         gate=gate,
     )
@@ -168,29 +172,19 @@ def gate_from_resource(document: Mapping[str, Any], *, path: str = "gate") -> Fl
     return FleetGate(
         fleet=fleet,
         name=name,
-        gate_type=_text(props, "gateType", limit=64),
-        state=_text(props, "state", limit=64),
+        gate_type=bounded_text(props, "gateType", limit=64),
+        state=bounded_text(props, "state", limit=64),
         target=GateTarget(
             update_run=run,
             timing=where.text("timing", choices=TIMINGS),  # type: ignore[arg-type]
             stage=_name(where, "stage"),
             group=_name(where, "group"),
         ),
-        display_name=_text(props, "displayName", limit=100) if props.has("displayName") else "",
+        display_name=bounded_text(props, "displayName", limit=100)
+        if props.has("displayName")
+        else "",
         etag=str(fields.raw("eTag")) if fields.has("eTag") else None,
     )
-
-
-def _schema(envelope: Fields) -> tuple[Schema, tuple[str, str, str]]:
-    """The schema, and its names of the type, the topic and the time."""
-    for key in ("specversion", "specVersion"):
-        if envelope.has(key):
-            if envelope.raw(key) != "1.0":
-                raise envelope.error(key, "only CloudEvents 1.0 is supported")
-            return "CloudEventSchemaV1_0", ("type", "source", "time")
-    if envelope.has("eventType"):
-        return "EventGridSchema", ("eventType", "topic", "eventTime")
-    raise envelope.error(None, "neither an Event Grid event (eventType) nor a CloudEvent")
 
 
 def _canonical_type(text: str) -> str:
@@ -259,7 +253,7 @@ def parse_update_run(document: Mapping[str, Any], *, path: str = "updateRun") ->
     status = props.child("status", {})
     stages = tuple(_stage(status, p, item) for p, item in status.items("stages"))
     return UpdateRun(
-        name=ascii_key(_text(fields, "name", limit=64)),
+        name=ascii_key(bounded_text(fields, "name", limit=64)),
         upgrade_type=update.text("type", "Full"),
         stages=stages,
     )
@@ -271,15 +265,15 @@ def _stage(status: Fields, path: str, item: object) -> RunStage:
     for group_path, group_item in stage.items("groups"):
         group = Fields.of(group_item, path=group_path)
         members = tuple(_member(p, m) for p, m in group.items("members"))
-        groups.append(RunGroup(ascii_key(_text(group, "name", limit=64)), members))
-    return RunStage(ascii_key(_text(stage, "name", limit=64)), tuple(groups))
+        groups.append(RunGroup(ascii_key(bounded_text(group, "name", limit=64)), members))
+    return RunStage(ascii_key(bounded_text(stage, "name", limit=64)), tuple(groups))
 
 
 def _member(path: str, item: object) -> RunMember:
     member = Fields.of(item, path=path)
     cluster = parse_cluster_id(member.raw("clusterResourceId"), path=member.at("clusterResourceId"))
     state = member.child("status", {}).text("state", "NotStarted")
-    return RunMember(_text(member, "name", limit=64), cluster.key, state)
+    return RunMember(bounded_text(member, "name", limit=64), cluster.key, state)
 
 
 def clusters_behind(
@@ -458,14 +452,7 @@ def _windows(state: ClusterState, policy: Policy, run: UpdateRun, now: dt.dateti
 def _name(fields: Fields, key: str) -> str | None:
     if not fields.has(key):
         return None
-    return ascii_key(_text(fields, key, limit=64))
-
-
-def _text(fields: Fields, key: str, *, limit: int = _MAX_TEXT) -> str:
-    value = fields.text(key)
-    if len(value) > limit:
-        raise fields.error(key, f"is longer than {limit} characters")
-    return value
+    return ascii_key(bounded_text(fields, key, limit=64))
 
 
 def _short(text: object) -> str:
