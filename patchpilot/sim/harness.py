@@ -197,9 +197,9 @@ class Harness:
             aks.next_external_start(after),
             announcements_of(aks).next_change(after),
         ]
-        for cluster in aks.clusters():
-            operation = aks.active_operation(cluster)
-            for phase in operation.phases if operation is not None else ():
+        # One transaction for the fleet: this runs at every stop of the host's clock.
+        for operation in aks.active_operations():
+            for phase in operation.phases:
                 if not phase.done:
                     moments.extend((phase.start, phase.end, phase.fail_at))
         later = [moment for moment in moments if moment is not None and moment > after]

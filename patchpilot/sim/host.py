@@ -73,7 +73,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, cast, runtime_checkable
 
 import azure.functions as func
 from azure.functions.timer import TimerRequest
@@ -274,6 +274,11 @@ class LocalHost:
         self._lock = threading.Lock()
         # The newest receipt of each message in flight (see _renew).
         self._held: dict[str, Delivery] = {}
+        # Read once, not at every stop or invocation (a signature, a runtime protocol check
+        # cost more than the stop's own work): whether each function takes `context`, and
+        # whether each queue forecasts, by name, beside the object it was read from.
+        self._takes_context: dict[str, tuple[Callable[..., Any], bool]] = {}
+        self._forecast: dict[str, tuple[MessageQueue, bool]] = {}
 
     def close(self) -> None:
         """Stop the worker threads (idle ones; the host can still run inline afterwards)."""
@@ -479,9 +484,9 @@ class LocalHost:
         later = [end]
         if step is not None:
             later.append(now + step)
-        for queue in self.queues.values():
-            if isinstance(queue, VisibilityForecast):
-                later.append(queue.next_visible(now) or end)
+        for name, queue in self.queues.items():
+            if self._forecasts(name, queue):
+                later.append(cast(VisibilityForecast, queue).next_visible(now) or end)
             else:
                 # Policy: a queue that cannot forecast is polled, as the real host polls.
                 later.append(now + BLIND_STEP)
@@ -505,6 +510,8 @@ class LocalHost:
 
     def _fire_due_timers(self) -> None:
         now = self.clock.now()
+        if not any(when is not None and when <= now for when in self._next_fire.values()):
+            return
         for name, when in sorted(self._next_fire.items(), key=lambda item: str(item[1])):
             if when is not None and when <= now:
                 self._next_fire[name] = self._timers[name].next_after(now)
@@ -582,12 +589,28 @@ class LocalHost:
         self, target: Registered, value: Any, caller: tuple[str | None, str | None] = (None, None)
     ) -> Any:
         """The trigger's value, and a `context` if the function takes one, as the worker does."""
-        if not wire.wants_context(target.call):
+        if not self._wants_context(target):
             return target.call(value)
         context = wire.invocation_context(target.name, str(uuid.uuid4()), *caller)
         with self._lock:
             self.trace_parents.append((target.name, context.trace_context.trace_parent))
         return target.call(value, context=context)
+
+    def _wants_context(self, target: Registered) -> bool:
+        """:func:`wire.wants_context` of the function, read once per callable."""
+        known = self._takes_context.get(target.name)
+        if known is None or known[0] is not target.call:
+            known = (target.call, wire.wants_context(target.call))
+            self._takes_context[target.name] = known
+        return known[1]
+
+    def _forecasts(self, name: str, queue: MessageQueue) -> bool:
+        """Whether the queue is a :class:`VisibilityForecast`, checked once per queue object."""
+        known = self._forecast.get(name)
+        if known is None or known[0] is not queue:
+            known = (queue, isinstance(queue, VisibilityForecast))
+            self._forecast[name] = known
+        return known[1]
 
     def _runtime_for(self, target: Registered) -> Runtime:
         """The instance that runs this invocation."""
