@@ -26,8 +26,8 @@ from patchpilot.adapters.arm.client import ArmClients
 from patchpilot.adapters.arm.retry import RetryPolicy
 from patchpilot.adapters.discovery import (
     MAX_PAGES,
-    DiscoveryIncompleteError,
     ResourceGraphDiscovery,
+    all_pages,
     graph_page,
     subscriptions_of,
 )
@@ -57,16 +57,10 @@ class ScheduledEvents:
         if not subscriptions:
             return []
         client = self._clients.resource_graph()
-        rows: list[Mapping[str, Any]] = []
-        token: str | None = None
-        for page in range(MAX_PAGES):
-            data, token = self._page(client, subscriptions, token, page)
-            rows.extend(data)
-            if not token:
-                return rows
         # Loudly: a partial answer would look like announcements AKS withdrew.
-        raise DiscoveryIncompleteError(
-            f"Resource Graph was still paging scheduled events after {MAX_PAGES} pages"
+        return all_pages(
+            lambda token, page: self._page(client, subscriptions, token, page),
+            lambda _: f"Resource Graph was still paging scheduled events after {MAX_PAGES} pages",
         )
 
     def _page(

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
@@ -128,20 +128,14 @@ class ResourceGraphDiscovery:
         if not subscriptions:
             return []
         client = self._clients.resource_graph()
-        rows: list[Mapping[str, Any]] = []
-        token: str | None = None
-        for page in range(MAX_PAGES):
-            data, token = self._page(client, subscriptions, token, page, columns)
-            rows.extend(data)
-            if not token:
-                break
-        else:
-            # Loudly: a partial listing would look like deleted clusters, and drop others.
-            raise DiscoveryIncompleteError(
+        # Loudly: a partial listing would look like deleted clusters, and drop others.
+        return all_pages(
+            lambda token, page: self._page(client, subscriptions, token, page, columns),
+            lambda count: (
                 f"Resource Graph was still paging after {MAX_PAGES} pages "
-                f"({len(rows)} rows) for {len(subscriptions)} subscriptions; nothing was swept"
-            )
-        return rows
+                f"({count} rows) for {len(subscriptions)} subscriptions; nothing was swept"
+            ),
+        )
 
     def _page(
         self,
@@ -163,6 +157,26 @@ class ResourceGraphDiscovery:
             options=QueryRequestOptions(skip_token=token, result_format="objectArray"),
         )
         return graph_page(client, request, self._retry, f"Resource Graph query page {page + 1}")
+
+
+def all_pages(
+    fetch: Callable[[str | None, int], tuple[list[Mapping[str, Any]], str | None]],
+    incomplete: Callable[[int], str],
+) -> list[Mapping[str, Any]]:
+    """Every row of a paged Resource Graph query: `fetch(token, page)` until no ``$skipToken``.
+
+    Past :data:`MAX_PAGES` it raises :class:`DiscoveryIncompleteError` with
+    `incomplete(rows so far)`: every reader of Resource Graph fails loudly
+    rather than act on a partial answer.
+    """
+    rows: list[Mapping[str, Any]] = []
+    token: str | None = None
+    for page in range(MAX_PAGES):
+        data, token = fetch(token, page)
+        rows.extend(data)
+        if not token:
+            return rows
+    raise DiscoveryIncompleteError(incomplete(len(rows)))
 
 
 def graph_page(
