@@ -41,6 +41,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from patchpilot.adapters.store import Store
+from patchpilot.adapters.store.codec import subscription_of
 from patchpilot.domain.aks_maintenance import (
     AksMaintenance,
     describe,
@@ -71,8 +72,7 @@ MAX_KEPT: Final = 48
 
 def kind_of(cluster_key: str) -> str:
     """The partition holding a cluster's record: its subscription's."""
-    parts = cluster_key.split("/")
-    return f"{KIND}~{parts[2] if len(parts) > 2 else ''}"
+    return f"{KIND}~{subscription_of(cluster_key)}"
 
 
 def handle_maintenance_event(services: Services, payload: object, now: dt.datetime) -> EventOutcome:
