@@ -8,6 +8,7 @@ tokens per role and the alert's own key.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import socket
@@ -35,18 +36,22 @@ from tests.integration.http_support import (
 KEY = "test-key-0123456789"
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[LocalApi]:
-    policy = parse_policy(policy_doc())
-    with serving(
-        policy,
+def serve_keys(state: Path) -> contextlib.AbstractContextManager[LocalApi]:
+    """The API on the test fleet behind the host key, its clock stopped at START."""
+    return serving(
+        parse_policy(policy_doc()),
         fleet=fleet_doc(),
-        state=tmp_path,
+        state=state,
         source=VirtualClock(START),
         key=KEY,
         auth="keys",
         pump_seconds=None,
-    ) as running:
+    )
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[LocalApi]:
+    with serve_keys(tmp_path) as running:
         yield running
 
 
@@ -108,16 +113,7 @@ def test_serve_in_shadow_mode_records_a_manual_upgrade_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATCHPILOT_MODE", "shadow")
-    policy = parse_policy(policy_doc())
-    with serving(
-        policy,
-        fleet=fleet_doc(),
-        state=tmp_path,
-        source=VirtualClock(START),
-        key=KEY,
-        auth="keys",
-        pump_seconds=None,
-    ) as running:
+    with serve_keys(tmp_path) as running:
         key = {"x-functions-key": KEY}
         body = json.dumps({"cluster": DEV, "version": "1.33.2"}).encode()
         answer = send(running, "POST", "/api/upgrades", body, key)
