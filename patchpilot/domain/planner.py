@@ -33,7 +33,7 @@ from patchpilot.domain.policy import Policy, Ring
 from patchpilot.domain.promotion import GAP_SPAN, day_start, longest_gap, window_schedule
 from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.domain.rings import RingProgress, Soaked
-from patchpilot.domain.schedule import Schedule, Window, subtract
+from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.versions import (
     KubernetesVersion,
     OfferedVersion,
@@ -41,6 +41,7 @@ from patchpilot.domain.versions import (
     minor_distance,
     next_step,
 )
+from patchpilot.domain.windows import Window, subtract
 
 # How far ahead the planner looks for an allowed window before it gives up.
 HORIZON = dt.timedelta(days=366)
