@@ -1,7 +1,7 @@
 """A ring of clusters in one subscription, all due at once, against AKS's per-subscription throttle.
 
 Runs the real Function App (timers, queue, reconciles) on the simulator and
-a virtual clock (`patchpilot.sim.harness.running_app`), with Resource Graph
+a virtual clock (`patchpilot.localhost.harness.running_app`), with Resource Graph
 discovery as in production. `--clusters` clusters (default 200) sit in ONE
 subscription and ring, each with two Linux pools one node image behind and
 windows open all day, so the first sweep makes every cluster due at the same
@@ -47,8 +47,8 @@ from typing import Any
 
 from patchpilot.adapters.arm.budget import BucketLimits, BudgetLimits
 from patchpilot.domain.policy import Policy, parse_policy
+from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.sim.faults import FaultPlan
-from patchpilot.sim.harness import Harness, running_app
 from patchpilot.sim.throttle import AksThrottle, Arrival
 
 SUB = "00000000-0000-0000-0000-000000000000"

@@ -33,7 +33,7 @@ EAGER = [
     "opentelemetry.sdk.metrics",
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
     "azure.monitor.opentelemetry",
-    "patchpilot.service.reconcile",
+    "patchpilot.service.reconcile.run",
     "patchpilot.service.sweep",
     "patchpilot.service.events",
 ]

@@ -37,11 +37,11 @@ from patchpilot.adapters.arm.retry import RetryPolicy
 from patchpilot.adapters.discovery import StaticDiscovery
 from patchpilot.adapters.queues.storage import StorageQueue
 from patchpilot.adapters.store import open_table_store
+from patchpilot.localhost.host import registered_functions
 from patchpilot.runtime import Runtime, use_runtime
 from patchpilot.service.deps import Services
 from patchpilot.settings import Settings
 from patchpilot.sim.clock import VirtualClock
-from patchpilot.sim.host import registered_functions
 from patchpilot.sim.server import SimulatorHandle, run_simulator
 from patchpilot.telemetry import Telemetry
 from tests.integration import azurite

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from patchpilot.adapters.store.rows import Row
-from patchpilot.sim.host import LocalHost, Registered
+from patchpilot.localhost.host import LocalHost, Registered
 
 # Answered by the object itself, without a request to the backend.
 LOCAL: Final = frozenset({"close", "clock_offset"})

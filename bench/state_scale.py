@@ -79,11 +79,11 @@ from patchpilot.demo.runner import SECONDS_PER_NODE, SWEEP_HOURS  # noqa: E402
 from patchpilot.domain.fleet import parse_fleet  # noqa: E402
 from patchpilot.domain.messages import ReconcileRequest  # noqa: E402
 from patchpilot.domain.policy import Policy, parse_policy  # noqa: E402
+from patchpilot.localhost.harness import Harness, running_app  # noqa: E402
 from patchpilot.service.deps import Tuning  # noqa: E402
 from patchpilot.service.messages import handle_reconcile_message  # noqa: E402
 from patchpilot.service.snapshots import save_clusters  # noqa: E402
 from patchpilot.service.sweep import sweep  # noqa: E402
-from patchpilot.sim.harness import Harness, running_app  # noqa: E402
 from patchpilot.sim.pace import Pace  # noqa: E402
 
 DAY: Final = dt.timedelta(days=1)

@@ -55,7 +55,7 @@ def _answer(
 def api_status(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """Every cluster in scope (filters: ring, cluster) with what an operator looks for."""
     from patchpilot.api.exchange import Reply
-    from patchpilot.service.status import fleet_status
+    from patchpilot.service.operator.status import fleet_status
 
     def handle(call: Call) -> Reply:
         ring, cluster = call.query("ring"), call.query("cluster")
@@ -70,7 +70,7 @@ def api_plan(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """The dry-run plan at `at` (default now), as `patchpilot plan --json` prints it."""
     from patchpilot.api.exchange import Reply
     from patchpilot.domain.instants import parse_instant
-    from patchpilot.service.status import stored_plan
+    from patchpilot.service.operator.status import stored_plan
 
     def handle(call: Call) -> Reply:
         at_text = call.query("at")
@@ -89,8 +89,8 @@ def api_upgrade(req: func.HttpRequest, context: func.Context) -> func.HttpRespon
     """
     from patchpilot.api.bodies import upgrade_request
     from patchpilot.api.exchange import Reply
-    from patchpilot.service.idempotency import check_key
-    from patchpilot.service.manual import request_upgrade
+    from patchpilot.service.operator.idempotency import check_key
+    from patchpilot.service.operator.manual import request_upgrade
 
     def handle(call: Call) -> Reply:
         key = check_key(call.header("Idempotency-Key"))
@@ -109,7 +109,7 @@ def api_upgrade(req: func.HttpRequest, context: func.Context) -> func.HttpRespon
 def api_list_pauses(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """The pauses in force."""
     from patchpilot.api.exchange import Reply
-    from patchpilot.service.pauses import list_pauses, pause_json
+    from patchpilot.service.operator.pauses import list_pauses, pause_json
 
     def handle(call: Call) -> Reply:
         pauses = list_pauses(call.services, call.now)
@@ -124,8 +124,8 @@ def api_add_pause(req: func.HttpRequest, context: func.Context) -> func.HttpResp
     """Pause the fleet, a ring or a cluster; who asked is recorded as the pause's `by`."""
     from patchpilot.api.bodies import pause_request
     from patchpilot.api.exchange import Reply
-    from patchpilot.service.idempotency import check_key
-    from patchpilot.service.pauses import add_pause, pause_json
+    from patchpilot.service.operator.idempotency import check_key
+    from patchpilot.service.operator.pauses import add_pause, pause_json
 
     def handle(call: Call) -> Reply:
         key = check_key(call.header("Idempotency-Key"))
@@ -142,7 +142,7 @@ def api_delete_pause(req: func.HttpRequest, context: func.Context) -> func.HttpR
     """Resume: delete one pause by id; `?reason=` says why, for the trace and the log."""
     from patchpilot.api.bodies import resume_reason
     from patchpilot.api.exchange import Reply
-    from patchpilot.service.pauses import pause_json, remove_pause
+    from patchpilot.service.operator.pauses import pause_json, remove_pause
 
     def handle(call: Call) -> Reply:
         reason = resume_reason(call.query("reason"))

@@ -23,8 +23,9 @@ from typing import Any, Final
 import yaml
 
 from patchpilot.domain.fleet import FleetState, parse_fleet
+from patchpilot.domain.maintenance_config import parse_maintenance_configuration
 from patchpilot.domain.policy import Policy, parse_policy
-from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration
+from patchpilot.domain.schedule import Schedule
 from patchpilot.errors import InvalidInputError
 
 # Far larger than any real policy or fleet; refuses a runaway file early.

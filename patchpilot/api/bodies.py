@@ -2,7 +2,7 @@
 
 Two kinds of wrong, two statuses: a body that is not what the route reads
 (not a JSON object, an unknown or missing field, a field of the wrong JSON
-type) is malformed, a 400 (:class:`~patchpilot.service.refusals.MalformedError`);
+type) is malformed, a 400 (:class:`~patchpilot.service.operator.refusals.MalformedError`);
 a field of the right type with a value that can never be valid (an unknown
 kind, a version that is not one, a time in the past, `force` without a
 `reason`) is a 422 (:class:`~patchpilot.errors.InvalidInputError`). Either
@@ -20,10 +20,10 @@ from patchpilot.domain.history import Kind, PauseScope
 from patchpilot.domain.instants import parse_instant
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.errors import InvalidInputError
-from patchpilot.service.clusters import cluster_id
-from patchpilot.service.pauses import PauseRequest
-from patchpilot.service.refusals import MalformedError
-from patchpilot.service.upgrade_requests import UpgradeRequest
+from patchpilot.service.operator.clusters import cluster_id
+from patchpilot.service.operator.pauses import PauseRequest
+from patchpilot.service.operator.refusals import MalformedError
+from patchpilot.service.operator.upgrade_requests import UpgradeRequest
 
 MAX_REASON: Final = 500
 _KINDS: Final[dict[str, Kind]] = {"kubernetes": "kubernetes", "node_image": "node_image"}

@@ -36,13 +36,13 @@ from patchpilot.api.roles import (
 from patchpilot.errors import InvalidInputError, PermanentError, ScopeError, TemporaryError
 from patchpilot.runtime import current_runtime
 from patchpilot.service.deps import Services
-from patchpilot.service.operator import Operator
-from patchpilot.service.refusals import (
+from patchpilot.service.operator.refusals import (
     BlockedError,
     MalformedError,
     NotFoundError,
     TooLargeError,
 )
+from patchpilot.service.operator.requester import Operator
 
 # Azure Monitor caps a common-schema alert at 256 KB; nothing else the API reads comes close.
 MAX_BODY_BYTES: Final = 256 * 1024

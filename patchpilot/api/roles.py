@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 from patchpilot.api.principal import Principal, principal_from
-from patchpilot.service.operator import FUNCTION_KEY, Operator
+from patchpilot.service.operator.requester import FUNCTION_KEY, Operator
 
 Role = Literal["read", "stop", "operate", "force", "alert"]
 ROLES: Final[tuple[Role, ...]] = ("read", "stop", "operate", "force", "alert")

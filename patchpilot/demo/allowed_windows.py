@@ -22,7 +22,8 @@ from patchpilot.domain.fleet import (
     FleetState,
 )
 from patchpilot.domain.policy import Policy
-from patchpilot.domain.schedule import Schedule, Window, subtract
+from patchpilot.domain.schedule import Schedule
+from patchpilot.domain.windows import Window, subtract
 
 DEFAULT_WINDOW = "the policy's default_window"
 

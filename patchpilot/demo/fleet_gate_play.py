@@ -33,9 +33,9 @@ from patchpilot.demo.scenario import FleetGateScene
 from patchpilot.demo.script import Note
 from patchpilot.domain.plan import iso
 from patchpilot.domain.resource_ids import parse_cluster_id
+from patchpilot.localhost.harness import Harness
 from patchpilot.service.fleet_gates import gate_status
 from patchpilot.sim.fleet_gates import StageSpec, fleets_of
-from patchpilot.sim.harness import Harness
 
 # Azure Monitor's common alert schema, as its action group posts it (MicrosoftDocs
 # azure-monitor-docs, articles/azure-monitor/alerts/alerts-common-schema.md).

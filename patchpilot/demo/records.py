@@ -34,8 +34,8 @@ from patchpilot.domain.cadence import covered_patch_tuesday, windows_due_from
 from patchpilot.domain.fleet import FleetState
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.plan import iso
-from patchpilot.domain.schedule import Window
 from patchpilot.domain.versions import KubernetesVersion
+from patchpilot.domain.windows import Window
 from patchpilot.errors import InvalidInputError
 
 CONTROL_PLANE = "control plane"

@@ -47,8 +47,8 @@ from patchpilot.domain.fleet import FleetState, parse_fleet
 from patchpilot.domain.policy import Policy, parse_policy
 from patchpilot.errors import InvalidInputError
 from patchpilot.files import read_document
+from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.service.deps import Tuning
-from patchpilot.sim.harness import Harness, running_app
 from patchpilot.sim.pace import Pace
 from patchpilot.telemetry import Telemetry
 

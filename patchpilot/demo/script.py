@@ -24,8 +24,8 @@ from patchpilot.api.principal import platform_headers
 from patchpilot.api.roles import APP_ROLES, Platform, use_platform
 from patchpilot.demo.scenario import Scenario
 from patchpilot.domain.resource_ids import parse_cluster_id
+from patchpilot.localhost.harness import Harness
 from patchpilot.sim.arm_errors import ArmError
-from patchpilot.sim.harness import Harness
 
 _log = logging.getLogger(__name__)
 _PAUSE_NOTICES = frozenset({"ClusterPaused", "UpgradeFailed"})

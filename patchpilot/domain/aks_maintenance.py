@@ -73,7 +73,8 @@ from patchpilot.domain.fields import Fields
 from patchpilot.domain.instants import parse_instant
 from patchpilot.domain.plan import iso
 from patchpilot.domain.resource_ids import ClusterId, ascii_key, parse_cluster_id
-from patchpilot.domain.schedule import Schedule, Window
+from patchpilot.domain.schedule import Schedule
+from patchpilot.domain.windows import Window
 from patchpilot.errors import InvalidInputError
 
 EVENT_PREFIX: Final = "Microsoft.ResourceNotifications.ContainerServiceEventResources."

@@ -3,19 +3,23 @@
 Each accessor checks one field's type and range and, when it fails, raises an
 :class:`~patchpilot.errors.InvalidInputError` that names the file and the full
 field path (``rings[1].soak_days``), so the user knows exactly what to fix.
-Unknown keys are refused too: a typo must not be silently ignored.
+Unknown keys are refused too: a typo must not be silently ignored. Values that
+validate themselves (a schedule, a version) are made through :meth:`Fields.build`,
+so their errors, which name only their own field, land at the full path too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from patchpilot.errors import InvalidInputError
 
 _MISSING = object()
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 # How much of a bad value an error message quotes.
 _EXCERPT = 40
 
@@ -50,6 +54,29 @@ class Fields:
             source=self.source,
             path=(self.at(key) if key is not None else self.path) or None,
         )
+
+    def located(self, error: InvalidInputError) -> InvalidInputError:
+        """`error`, whose path is relative to this mapping, placed under its source and path.
+
+        Values validate themselves in their constructors and name their own
+        fields (``durationHours``, ``hourSlots[0]``); read from a file they
+        must name the field where it sits (``rings[1].window.durationHours``).
+        """
+        inner = error.path or ""
+        if not self.path or not inner:
+            path = self.path or inner
+        else:
+            path = f"{self.path}{inner}" if inner.startswith("[") else f"{self.path}.{inner}"
+        return InvalidInputError(
+            error.detail, source=self.source or error.source, path=path or None
+        )
+
+    def build(self, factory: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """A value made from this mapping's fields, its validation errors :meth:`located` here."""
+        try:
+            return factory(*args, **kwargs)
+        except InvalidInputError as error:
+            raise self.located(error) from None
 
     def only(self, *allowed: str) -> Fields:
         """Refuse keys outside `allowed`, naming the first unknown one."""
@@ -158,6 +185,17 @@ def describe(value: object) -> str:
     if isinstance(value, bool | float) or (isinstance(value, int) and value.bit_length() <= 64):
         return str(value)
     return _kind(value)
+
+
+def json_kind(value: object) -> str:
+    """Name a value's type in JSON's words ("an object", "a list", "null").
+
+    AKS maintenance configurations are JSON first, and their messages have
+    always said "must be an object, got a list"; :func:`_kind` says the same
+    things in YAML's words ("a mapping"). Users and tests read both.
+    """
+    names = {"dict": "an object", "list": "a list", "str": "a string", "NoneType": "null"}
+    return names.get(type(value).__name__, type(value).__name__)
 
 
 def _kind(value: object) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 from patchpilot.domain.aks_maintenance import AksMaintenance, announced_entry
 from patchpilot.domain.fields import Fields
+from patchpilot.domain.maintenance_config import parse_maintenance_configuration, to_arm
 from patchpilot.domain.node_images import (
     NodeImageVersion,
     OsType,
@@ -22,7 +23,7 @@ from patchpilot.domain.node_images import (
     parse_node_image_version,
 )
 from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id
-from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration, to_arm
+from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
 from patchpilot.errors import InvalidInputError
 

@@ -34,7 +34,7 @@ from patchpilot.domain.policy import Policy, Ring
 from patchpilot.domain.promotion import GAP_SPAN, day_start, longest_gap, window_schedule
 from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.domain.rings import RingProgress, Soaked
-from patchpilot.domain.schedule import Schedule, Window, subtract
+from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.versions import (
     KubernetesVersion,
     OfferedVersion,
@@ -42,6 +42,7 @@ from patchpilot.domain.versions import (
     minor_distance,
     next_step,
 )
+from patchpilot.domain.windows import Window, subtract
 
 # AKS_MANAGED and running_on live with the blocks (:mod:`.blocks`); their callers (the
 # critical path, the reconcile, the operator API) still import them from here.

@@ -17,15 +17,17 @@ from patchpilot.domain.alerts import AlertRules
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.fleet_ids import FleetId, parse_fleet_id
 from patchpilot.domain.history import Kind
+from patchpilot.domain.maintenance_config import parse_maintenance_window
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.resource_ids import ascii_key, parse_scope
-from patchpilot.domain.schedule import MaintenanceWindow, Window, parse_maintenance_window
+from patchpilot.domain.schedule import MaintenanceWindow
 from patchpilot.domain.versions import (
     CHANNELS,
     DEFAULT_MAX_SKEW_MINORS,
     KubernetesVersion,
     UpgradeChannel,
 )
+from patchpilot.domain.windows import Window
 from patchpilot.errors import InvalidInputError
 
 Selection = Literal["bounded", "soaked", "latest"]

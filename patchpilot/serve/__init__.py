@@ -1,7 +1,7 @@
 """`patchpilot serve`: the operator's HTTP API on 127.0.0.1, run by the Function App's own code.
 
 No second implementation: every request goes through the local Functions
-host (:class:`~patchpilot.sim.host.LocalHost`) into the HTTP triggers that
+host (:class:`~patchpilot.localhost.host.LocalHost`) into the HTTP triggers that
 `function_app.py` registers, exactly as Azure would route it. Around them
 this package adds what the Functions host adds in Azure (`front_door`, `app`):
 

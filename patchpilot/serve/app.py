@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from patchpilot.adapters.queues import MessageQueue
     from patchpilot.adapters.store import Store
     from patchpilot.domain.policy import Policy
+    from patchpilot.localhost.host import LocalHost
     from patchpilot.service.deps import Services
     from patchpilot.settings import Settings
     from patchpilot.sim.clock import Clock, VirtualClock
-    from patchpilot.sim.host import LocalHost
 
 _log = logging.getLogger(__name__)
 
@@ -114,10 +114,10 @@ def _start_app(
     """The registered functions on a local host: ARM, SQLite store and queues, one clock."""
     from patchpilot.adapters.queues.sqlite import SqliteQueue
     from patchpilot.adapters.store import open_sqlite_store
+    from patchpilot.localhost.harness import APP_SETTINGS, ROOT, EventInbox
+    from patchpilot.localhost.host import HostConfig, LocalHost
     from patchpilot.runtime import POISON_QUEUE, RECONCILE_QUEUE, Runtime
     from patchpilot.sim.fleet_gates import fleets_of
-    from patchpilot.sim.harness import APP_SETTINGS, ROOT, EventInbox
-    from patchpilot.sim.host import HostConfig, LocalHost
     from patchpilot.sim.server import run_simulator
 
     state.mkdir(parents=True, exist_ok=True)
@@ -250,7 +250,7 @@ def _cluster_ids(fleet: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def _function_app() -> func.FunctionApp:
     """`function_app.app`, from the repository root when the console script runs elsewhere."""
-    from patchpilot.sim.harness import ROOT
+    from patchpilot.localhost.harness import ROOT
 
     try:
         import function_app

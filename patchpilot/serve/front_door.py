@@ -8,7 +8,7 @@ function key (`x-functions-key` or `?code=`, else 401) that opens it. Then
 it refuses a body without a length or over the limit before reading it
 (411, 413), answers http.server's own refusals as JSON, and hands the
 request to the registered HTTP triggers through
-:meth:`~patchpilot.sim.host.LocalHost.http`, on a platform that says
+:meth:`~patchpilot.localhost.host.LocalHost.http`, on a platform that says
 whether authentication is on (:func:`patchpilot.api.roles.use_platform`).
 Event Grid deliveries come to ``/runtime/webhooks/eventgrid?functionName=``,
 as on Azure, and go to that one function (:meth:`_ApiHandler._event_grid`).
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     import azure.functions as func
 
+    from patchpilot.localhost.host import LocalHost
     from patchpilot.serve.app import LocalApi
-    from patchpilot.sim.host import LocalHost
 
 HOST: Final = "127.0.0.1"
 KEY_HEADER: Final = "x-functions-key"

@@ -36,9 +36,9 @@ from patchpilot.domain.plan import iso
 from patchpilot.domain.resource_ids import ClusterId, in_scopes, parse_cluster_id
 from patchpilot.errors import InvalidInputError
 from patchpilot.service.deps import Services
-from patchpilot.service.operator import Operator, operator_span
-from patchpilot.service.pauses import pause_json
-from patchpilot.service.refusals import MalformedError, UnknownAlertError
+from patchpilot.service.operator.pauses import pause_json
+from patchpilot.service.operator.refusals import MalformedError, UnknownAlertError
+from patchpilot.service.operator.requester import Operator, operator_span
 
 KIND: Final = "alert"
 _log = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.errors import InvalidInputError
 from patchpilot.service.deps import Services
-from patchpilot.service.failures import pause_for_failure
 from patchpilot.service.outcomes import EventOutcome
+from patchpilot.service.reconcile.failures import pause_for_failure
 from patchpilot.telemetry import current_traceparent
 
 _log = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ from patchpilot.domain.fleet_ids import FleetId, parse_fleet_id
 from patchpilot.domain.plan import iso
 from patchpilot.errors import InvalidInputError, PatchPilotError, PermanentError
 from patchpilot.service.deps import FleetGateApi, Services
-from patchpilot.service.gates import load_gates
+from patchpilot.service.reconcile.gates import load_gates
 from patchpilot.service.shadow import in_shadow
 from patchpilot.service.snapshots import load_cluster
 

@@ -18,7 +18,7 @@ from patchpilot.domain.messages import SweepShard, decode, decode_sweep
 from patchpilot.errors import InvalidInputError, ScopeError, TemporaryError
 from patchpilot.service.deps import Services
 from patchpilot.service.outcomes import ReconcileOutcome, SweepOutcome
-from patchpilot.service.reconcile import reconcile
+from patchpilot.service.reconcile.run import reconcile
 from patchpilot.service.sweep import sweep_subscription
 
 _log = logging.getLogger(__name__)

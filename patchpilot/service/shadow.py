@@ -3,7 +3,7 @@
 ``PATCHPILOT_MODE=shadow`` (:mod:`patchpilot.settings`) makes the composition
 root wrap the ARM gateway in :class:`ShadowGateway`: every read goes through,
 every start is refused before a request is built, whoever calls it. The one
-door to AKS writes stays :func:`patchpilot.service.starts.start_once`; in
+door to AKS writes stays :func:`patchpilot.service.reconcile.starts.start_once`; in
 shadow mode it claims the key as usual, runs the same start guard (fresh
 clock, window, lease), and at the instant a real start would have gone out
 records a :class:`~patchpilot.domain.shadow.Decision` here, once per pool and
@@ -41,7 +41,7 @@ from patchpilot.domain.shadow import Decision, Facts, ShadowRow, compare
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.errors import PermanentError
 from patchpilot.service.deps import Gateway, Guard, Services
-from patchpilot.service.gates import load_gates
+from patchpilot.service.reconcile.gates import load_gates
 from patchpilot.service.snapshots import load_fleet_snapshot
 
 # The snapshot kind of decisions (retention names the same kind).

@@ -30,9 +30,10 @@ from patchpilot.domain.fleet import (
     region_document,
     with_catalog,
 )
+from patchpilot.domain.maintenance_config import parse_maintenance_configuration
 from patchpilot.domain.node_images import parse_node_image_version
 from patchpilot.domain.policy import Policy
-from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration
+from patchpilot.domain.schedule import Schedule
 from patchpilot.errors import InvalidInputError
 
 CLUSTERS = "cluster"

@@ -49,7 +49,9 @@ from patchpilot.errors import InvalidInputError, PatchPilotError, PermanentError
 from patchpilot.service.aks_maintenance import announced_states, refresh_from_graph
 from patchpilot.service.deps import Services
 from patchpilot.service.findings import FORGOTTEN, forget_posture, save_posture
-from patchpilot.service.gates import (
+from patchpilot.service.legacy import move_legacy_rows
+from patchpilot.service.outcomes import SweepOutcome
+from patchpilot.service.reconcile.gates import (
     built,
     forget_contributions,
     kept_history,
@@ -57,8 +59,6 @@ from patchpilot.service.gates import (
     mark_built,
     with_gate_regions,
 )
-from patchpilot.service.legacy import move_legacy_rows
-from patchpilot.service.outcomes import SweepOutcome
 from patchpilot.service.snapshots import (
     cluster_kind,
     fleet_of,

@@ -14,6 +14,6 @@ slowness, drain failures), ``fleet_input`` (the fleet document), ``catalog``
 clusters and their long-running operations), ``upgrades`` (what AKS accepts),
 ``aks`` (the model as a whole), ``payloads`` (ARM JSON), ``arm_errors``,
 ``events`` (Event Grid), ``resource_graph``, ``routes`` and ``handlers`` (the
-REST surface), ``certificate``, ``server`` and ``cli``. The local Functions
-host's modules (such as ``ncrontab``) sit beside them.
+REST surface), ``certificate``, ``server`` and ``cli``. The local Functions host is
+its own package beside this one, :mod:`patchpilot.localhost`.
 """

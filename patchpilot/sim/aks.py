@@ -33,10 +33,10 @@ from patchpilot.sim.clock import Clock
 from patchpilot.sim.events import EventSchema, EventSink, envelope
 from patchpilot.sim.faults import ExternalStart, FaultPlan
 from patchpilot.sim.fleet_input import FleetInput
-from patchpilot.sim.operations import RUNNING_STATE, Happening, Operation, Phase
+from patchpilot.sim.operations import RUNNING_STATE, Happening, Phase, SimOperation
 from patchpilot.sim.pace import Pace
 from patchpilot.sim.state import SimCluster, SimPool
-from patchpilot.sim.upgrades import Planner
+from patchpilot.sim.upgrades import UpgradeChecker
 
 
 class SimulatedAks:
@@ -69,13 +69,13 @@ class SimulatedAks:
             for c, e in zip(fleet.state.clusters, fleet.extras, strict=False)
         ]
         self._by_key = {c.key: c for c in self._clusters}
-        self._operations: dict[str, Operation] = {}
-        self._active: dict[str, Operation] = {}
-        self._aborts: list[Operation] = []
+        self._operations: dict[str, SimOperation] = {}
+        self._active: dict[str, SimOperation] = {}
+        self._aborts: list[SimOperation] = []
         self._polls: list[str] = []
         self._pending: list[Happening] = []
         self._emitted: list[dict[str, Any]] = []
-        self._planner = Planner(self.catalog, pace, self._drain_fails, self._deprecated)
+        self._planner = UpgradeChecker(self.catalog, pace, self._drain_fails, self._deprecated)
         start = clock.now()
         self._checked = start
         self._seen = {
@@ -120,22 +120,22 @@ class SimulatedAks:
             raise KeyError(name_or_id)
         return found
 
-    def operation(self, operation_id: str) -> Operation | None:
+    def operation(self, operation_id: str) -> SimOperation | None:
         """An operation by ID, running or finished."""
         with self._lock:
             return self._operations.get(operation_id.lower())
 
-    def operations(self) -> list[Operation]:
+    def operations(self) -> list[SimOperation]:
         """Every operation AKS began, running or finished, in the order it began them."""
         with self._lock:
             return list(self._operations.values())
 
-    def active_operation(self, cluster: SimCluster) -> Operation | None:
+    def active_operation(self, cluster: SimCluster) -> SimOperation | None:
         """The operation holding a cluster, if any (after advancing to now)."""
         with self.transaction():
             return self._active.get(cluster.key)
 
-    def active_operations(self) -> list[Operation]:
+    def active_operations(self) -> list[SimOperation]:
         """The operation holding each busy cluster, in fleet order (after advancing to now).
 
         One transaction for the whole fleet: the harness asks at every stop of
@@ -239,7 +239,7 @@ class SimulatedAks:
 
     def upgrade_node_image(
         self, cluster: SimCluster, pool: SimPool, now: dt.datetime, *, external: bool = False
-    ) -> Operation | None:
+    ) -> SimOperation | None:
         """Start ``upgradeNodeImageVersion``; None when the pool already runs the latest image."""
         self._refuse_if_busy(cluster)
         return self._start(
@@ -253,7 +253,7 @@ class SimulatedAks:
 
     def put_pool(
         self, cluster: SimCluster, pool: SimPool, body: dict[str, Any], now: dt.datetime
-    ) -> Operation | None:
+    ) -> SimOperation | None:
         """An agent pool PUT: always an operation (``Updating`` when the version stays), as AKS."""
         self._refuse_if_busy(cluster)
         return self._start(
@@ -266,7 +266,7 @@ class SimulatedAks:
 
     def put_cluster(
         self, cluster: SimCluster, body: dict[str, Any], now: dt.datetime
-    ) -> Operation | None:
+    ) -> SimOperation | None:
         """A managed cluster PUT (control plane and pool versions); None when nothing changes."""
         self._refuse_if_busy(cluster)
         return self._start(
@@ -277,7 +277,7 @@ class SimulatedAks:
             now,
         )
 
-    def abort(self, cluster: SimCluster, pool: SimPool | None, now: dt.datetime) -> Operation:
+    def abort(self, cluster: SimCluster, pool: SimPool | None, now: dt.datetime) -> SimOperation:
         """Abort the running operation (of the cluster, or touching the pool); returns the abort."""
         running = self._active.get(cluster.key)
         involved = running is not None and (
@@ -290,7 +290,7 @@ class SimulatedAks:
                 "there is no operation in progress to abort.",
                 code="OperationNotAllowed",
             )
-        abort = Operation(str(uuid.uuid4()), "abort", cluster, pool.name if pool else None, now)
+        abort = SimOperation(str(uuid.uuid4()), "abort", cluster, pool.name if pool else None, now)
         self._pending.extend(running.abort(now, abort.id))
         del self._active[cluster.key]
         # Recorded (azure-cli test_aks_abort): the abort's own status is InProgress for a few
@@ -322,10 +322,10 @@ class SimulatedAks:
         now: dt.datetime,
         *,
         external: bool = False,
-    ) -> Operation | None:
+    ) -> SimOperation | None:
         if not phases:
             return None
-        operation = Operation(
+        operation = SimOperation(
             str(uuid.uuid4()), name, cluster, pool, now, phases, external=external
         )
         for phase in phases:

@@ -36,7 +36,7 @@ from typing import Any, Final
 from patchpilot.sim import arm_errors
 from patchpilot.sim.aks import SimulatedAks
 from patchpilot.sim.events import EventSchema
-from patchpilot.sim.handlers import Request, Response, Settings
+from patchpilot.sim.handlers import Request, Response, RestSettings
 from patchpilot.sim.payloads import arm_time
 
 # The Fleet api-versions served; azure-mgmt-containerservicefleet 4.0.0 sends 2026-06-01.
@@ -373,14 +373,16 @@ def _known_fleet(fleets: SimFleets, request: Request) -> None:
         )
 
 
-def get_gate(aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime) -> Response:
+def get_gate(
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
+) -> Response:
     """``Gates_Get``."""
     gate = fleets_of(aks).find_gate(_fleet_id(request), request.params["gate"])
     return Response(200, gate_document(gate), {"ETag": gate.etag})
 
 
 def update_gate(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """``Gates_Update``: only ``state: Completed`` may be written (``az fleet gate update``)."""
     fleets = fleets_of(aks)
@@ -401,7 +403,7 @@ def update_gate(
 
 
 def list_gates(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """``Gates_ListByFleet`` (one page; ``$filter`` on the state as ``state eq 'Pending'``)."""
     fleets = fleets_of(aks)
@@ -415,7 +417,7 @@ def list_gates(
 
 
 def get_update_run(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """``UpdateRuns_Get``."""
     run = fleets_of(aks).run(_fleet_id(request), request.params["run"])

@@ -9,7 +9,7 @@ Long-running operations answer as AKS does (the recordings in
 ``Location``; the status URL answers AKS's operation status body and the
 ``Location`` URL ``202`` until the end, then ``204`` with ``Location`` (or the
 error). Both URLs are signed as ARM's have been since 2024
-(:mod:`patchpilot.sim.operation_urls`; ``Settings.signed_operation_urls``).
+(:mod:`patchpilot.sim.operation_urls`; ``RestSettings.signed_operation_urls``).
 
 ``Retry-After`` is not in any recording (the recorder keeps it out); it is
 sent on the start answers and on the polls of a running operation because
@@ -31,7 +31,7 @@ from patchpilot.sim.aks import SimulatedAks
 from patchpilot.sim.aks_maintenance import announcements_of
 from patchpilot.sim.arm_errors import ArmError
 from patchpilot.sim.catalog import region_key
-from patchpilot.sim.operations import Operation
+from patchpilot.sim.operations import SimOperation
 from patchpilot.sim.state import SimCluster
 
 # The api-version AKS writes into its operation status and result URLs.
@@ -76,7 +76,7 @@ class Response:
 
 
 @dataclass(frozen=True)
-class Settings:
+class RestSettings:
     """Knobs of the REST surface: list and Resource Graph page sizes, signed operation URLs."""
 
     list_page_size: int = 1000
@@ -84,11 +84,11 @@ class Settings:
     signed_operation_urls: bool = True
 
 
-Handler = Callable[[SimulatedAks, Request, Settings, dt.datetime], Response]
+Handler = Callable[[SimulatedAks, Request, RestSettings, dt.datetime], Response]
 
 
 def list_clusters(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """ManagedClusters_List."""
     clusters = aks.require_subscription(request.params["subscription"])
@@ -96,7 +96,7 @@ def list_clusters(
 
 
 def list_clusters_by_group(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """ManagedClusters_ListByResourceGroup."""
     clusters = aks.require_group(request.params["subscription"], request.params["group"])
@@ -104,14 +104,14 @@ def list_clusters_by_group(
 
 
 def get_cluster(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """ManagedClusters_Get."""
     return Response(200, payloads.managed_cluster(_cluster(aks, request)))
 
 
 def put_cluster(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """ManagedClusters_CreateOrUpdate: upgrades only (the simulator does not create clusters)."""
     cluster = _cluster(aks, request, creating=True)
@@ -124,7 +124,7 @@ def put_cluster(
 
 
 def cluster_upgrade_profile(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """ManagedClusters_GetUpgradeProfile."""
     cluster = _cluster(aks, request)
@@ -132,7 +132,7 @@ def cluster_upgrade_profile(
 
 
 def abort_cluster(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """ManagedClusters_AbortLatestOperation: 202 with the cluster as it stood (recorded)."""
     cluster = _cluster(aks, request)
@@ -142,14 +142,16 @@ def abort_cluster(
 
 
 def list_pools(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """AgentPools_List."""
     cluster = _cluster(aks, request)
     return _paged(request, [payloads.agent_pool(cluster, p) for p in cluster.pools], settings)
 
 
-def get_pool(aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime) -> Response:
+def get_pool(
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
+) -> Response:
     """AgentPools_Get."""
     cluster = _cluster(aks, request)
     return Response(
@@ -157,7 +159,9 @@ def get_pool(aks: SimulatedAks, request: Request, settings: Settings, now: dt.da
     )
 
 
-def put_pool(aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime) -> Response:
+def put_pool(
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
+) -> Response:
     """AgentPools_CreateOrUpdate: a Kubernetes version upgrade or a node image rollback."""
     cluster = _cluster(aks, request)
     pool = cluster.pool(request.params["pool"])
@@ -175,7 +179,7 @@ def put_pool(aks: SimulatedAks, request: Request, settings: Settings, now: dt.da
 
 
 def available_pool_versions(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """AgentPools_GetAvailableAgentPoolVersions: the versions a pool may be created at."""
     cluster = _cluster(aks, request)
@@ -189,7 +193,7 @@ def available_pool_versions(
 
 
 def pool_upgrade_profile(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """AgentPools_GetUpgradeProfile."""
     cluster = _cluster(aks, request)
@@ -198,7 +202,7 @@ def pool_upgrade_profile(
 
 
 def upgrade_node_image(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """AgentPools_UpgradeNodeImageVersion: 202 with the pool (fixture of that name).
 
@@ -214,7 +218,7 @@ def upgrade_node_image(
 
 
 def abort_pool(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """AgentPools_AbortLatestOperation: 202 with the pool as it stood.
 
@@ -228,7 +232,7 @@ def abort_pool(
 
 
 def list_maintenance(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """MaintenanceConfigurations_ListByManagedCluster."""
     cluster = _cluster(aks, request)
@@ -239,7 +243,7 @@ def list_maintenance(
 
 
 def get_maintenance(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """MaintenanceConfigurations_Get."""
     cluster = _cluster(aks, request)
@@ -255,7 +259,7 @@ def get_maintenance(
 
 
 def kubernetes_versions(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """ManagedClusters_ListKubernetesVersions (fixture KubernetesVersions_List)."""
     aks.require_subscription(request.params["subscription"])
@@ -263,7 +267,7 @@ def kubernetes_versions(
 
 
 def operation_status(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """The ``Azure-AsyncOperation`` URL: AKS's operation status body."""
     operation = _operation(aks, request)
@@ -276,7 +280,7 @@ def operation_status(
 
 
 def operation_result(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """The ``Location`` URL: 202 while running, 204 once succeeded, the error once failed.
 
@@ -299,7 +303,7 @@ def operation_result(
 
 
 def graph_resources(
-    aks: SimulatedAks, request: Request, settings: Settings, now: dt.datetime
+    aks: SimulatedAks, request: Request, settings: RestSettings, now: dt.datetime
 ) -> Response:
     """Resource Graph's query endpoint (``Resources``): managed clusters and AKS's announcements."""
     body = request.json()
@@ -324,7 +328,7 @@ def _cluster(aks: SimulatedAks, request: Request, *, creating: bool = False) -> 
     return aks.find(params["subscription"], params["group"], params["cluster"])
 
 
-def _operation(aks: SimulatedAks, request: Request) -> Operation:
+def _operation(aks: SimulatedAks, request: Request) -> SimOperation:
     """The polled operation; 404 when unknown, another subscription's, or its URL was altered."""
     aks.record_poll(request.url)
     operation = aks.operation(request.params["operation"])
@@ -345,8 +349,8 @@ def _operation(aks: SimulatedAks, request: Request) -> Operation:
 def _async_headers(
     request: Request,
     aks: SimulatedAks,
-    settings: Settings,
-    operation: Operation | None,
+    settings: RestSettings,
+    operation: SimOperation | None,
     *,
     location: bool,
 ) -> dict[str, str]:
@@ -377,7 +381,7 @@ def _async_headers(
     return headers
 
 
-def _paged(request: Request, items: Sequence[dict[str, Any]], settings: Settings) -> Response:
+def _paged(request: Request, items: Sequence[dict[str, Any]], settings: RestSettings) -> Response:
     """A list answer, ``{"value": [...]}``, with ``nextLink`` past ``list_page_size`` items."""
     start = _offset(request.query.get("$skiptoken"))
     page = list(items[start : start + settings.list_page_size])

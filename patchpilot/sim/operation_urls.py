@@ -18,7 +18,7 @@ The simulator signs with a throwaway RSA key and a self-signed certificate of
 that name, made once per process, and checks each poll of an operation it
 handed a signed URL for: the poll must carry all four parameters and match
 its signature; a URL cut short or re-encoded is not served. An operation
-handed out unsigned (``Settings.signed_operation_urls`` off) is polled
+handed out unsigned (``RestSettings.signed_operation_urls`` off) is polled
 unsigned. No public document says what ARM answers
 to a tampered URL; the simulator answers as for an operation it does not know
 (404 ``NotFound``), and counts the poll, so a test sees the whole URL the

@@ -3,7 +3,7 @@
 An operation is a list of phases (the control plane, then each pool). A pool
 phase surges one node, then cordons, drains and deletes each old node in turn,
 one ``Pace.seconds_per_node`` per step. Nothing ticks in the background: the
-simulated AKS calls :meth:`Operation.advance` with the current instant on each
+simulated AKS calls :meth:`SimOperation.advance` with the current instant on each
 request, which applies every phase that has ended by then and reports the
 NodePoolRolling* events that happened, each at the instant it happened.
 
@@ -88,7 +88,7 @@ class Phase:
 
 
 @dataclass
-class Operation:
+class SimOperation:
     """One long-running operation, its phases and its outcome (ARM's async operation).
 
     ``pool`` is the agent pool whose own operation this is (None: the cluster's).

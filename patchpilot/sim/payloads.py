@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from patchpilot.sim.catalog import Catalog, upgrade_items, upgrades_from
-from patchpilot.sim.operations import Operation
+from patchpilot.sim.operations import SimOperation
 from patchpilot.sim.state import SimCluster, SimPool
 
 CLUSTER_TYPE = "Microsoft.ContainerService/ManagedClusters"
@@ -249,7 +249,7 @@ def maintenance_configuration(
     }
 
 
-def operation_status(operation: Operation, now: dt.datetime) -> dict[str, Any]:
+def operation_status(operation: SimOperation, now: dt.datetime) -> dict[str, Any]:
     """An ``Azure-AsyncOperation`` status body, as AKS answers it.
 
     Recorded (``azure-cli__test_aks_abort.yaml``, ``aks-preview__test_aks_upgrade_nodepool.yaml``):

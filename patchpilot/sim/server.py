@@ -46,7 +46,7 @@ from patchpilot.sim.clock import Clock, RealClock, VirtualClock
 from patchpilot.sim.events import EventSchema, EventSink, HttpEventSink
 from patchpilot.sim.faults import FaultDice, FaultPlan, FaultRoll
 from patchpilot.sim.fleet_input import load_fleet_input
-from patchpilot.sim.handlers import Request, Response, Settings
+from patchpilot.sim.handlers import Request, Response, RestSettings
 from patchpilot.sim.pace import Pace
 from patchpilot.sim.throttle import ThrottleGate, throttled_kind
 
@@ -64,7 +64,9 @@ class _ArmServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, port: int, aks: SimulatedAks, dice: FaultDice, settings: Settings) -> None:
+    def __init__(
+        self, port: int, aks: SimulatedAks, dice: FaultDice, settings: RestSettings
+    ) -> None:
         super().__init__((HOST, port), _ArmRequestHandler)
         self.aks = aks
         self.dice = dice
@@ -333,7 +335,7 @@ def start_simulator(
     event_sink: EventSink | str | None = None,
     event_schema: EventSchema = "EventGridSchema",
     pace: Pace | None = None,
-    settings: Settings | None = None,
+    settings: RestSettings | None = None,
 ) -> SimulatorHandle:
     """Start a simulator on 127.0.0.1 and return its handle; call ``stop()`` when done.
 
@@ -354,7 +356,7 @@ def start_simulator(
     directory = Path(tempfile.mkdtemp(prefix="patchpilot-sim-"))
     try:
         files = write_certificates(directory)
-        server = _ArmServer(port, aks, FaultDice(faults), settings or Settings())
+        server = _ArmServer(port, aks, FaultDice(faults), settings or RestSettings())
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(files.cert_path, files.key_path)
@@ -388,7 +390,7 @@ def run_simulator(
     event_sink: EventSink | str | None = None,
     event_schema: EventSchema = "EventGridSchema",
     pace: Pace | None = None,
-    settings: Settings | None = None,
+    settings: RestSettings | None = None,
 ) -> Iterator[SimulatorHandle]:
     """Run a simulator for the duration of a ``with`` block."""
     handle = start_simulator(

@@ -37,7 +37,7 @@ DrainFails = Callable[[SimCluster, SimPool], bool]
 BlocksOnDeprecatedApi = Callable[[SimCluster], bool]
 
 
-class Planner:
+class UpgradeChecker:
     """Checks upgrade requests against one cluster's state and lays out their phases."""
 
     def __init__(

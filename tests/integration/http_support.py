@@ -25,7 +25,7 @@ from patchpilot.api.openapi import document
 from patchpilot.api.principal import PRINCIPAL_HEADER, encode_principal
 from patchpilot.api.roles import APP_ROLES, Platform, Role, use_platform
 from patchpilot.domain.policy import Policy, parse_policy
-from patchpilot.sim.harness import Harness, running_app
+from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.telemetry import Telemetry
 from tests.events import load
 

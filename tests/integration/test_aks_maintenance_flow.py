@@ -23,6 +23,7 @@ from patchpilot.adapters.store.history import load_history
 from patchpilot.domain.aks_maintenance import maintenance_from_row
 from patchpilot.domain.planner import plan
 from patchpilot.domain.policy import parse_policy
+from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.service.aks_maintenance import (
     load,
     maintenance_status,
@@ -32,7 +33,6 @@ from patchpilot.service.aks_maintenance import (
 from patchpilot.service.snapshots import load_fleet_snapshot
 from patchpilot.sim.aks_maintenance import announcements_of, event_id
 from patchpilot.sim.faults import AksWork, FaultPlan
-from patchpilot.sim.harness import Harness, running_app
 from tests.factories import SUB, catalog, cluster, cluster_id, policy_doc, pool
 
 # A Wednesday; dev-1's window is Saturday 01:00Z to 07:00Z (the policy's default).

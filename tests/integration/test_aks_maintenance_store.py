@@ -14,9 +14,9 @@ from patchpilot.adapters.store.retention import AKS_MAINTENANCE
 from patchpilot.domain.aks_maintenance import DEFAULT_SPAN, AksMaintenance
 from patchpilot.domain.policy import parse_policy
 from patchpilot.domain.resource_ids import parse_cluster_id
+from patchpilot.localhost.harness import running_app
 from patchpilot.service.aks_maintenance import load, record
 from patchpilot.sim.faults import AksWork, FaultPlan
-from patchpilot.sim.harness import running_app
 from tests.factories import SUB, catalog, cluster, cluster_id, policy_doc, utc
 
 START = utc(2025, 11, 22, 1)

@@ -20,9 +20,9 @@ import pytest
 import function_app
 from patchpilot.domain.policy import parse_policy
 from patchpilot.files import read_document
+from patchpilot.localhost.harness import Harness, running_app
+from patchpilot.localhost.host import registered_functions
 from patchpilot.sim.faults import FaultPlan
-from patchpilot.sim.harness import Harness, running_app
-from patchpilot.sim.host import registered_functions
 from tests.events import load
 from tests.factories import SUB
 

@@ -18,8 +18,8 @@ import pytest
 
 from patchpilot.adapters.arm.budget import BucketLimits, BudgetLimits
 from patchpilot.domain.policy import parse_policy
+from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.sim.faults import FaultPlan
-from patchpilot.sim.harness import Harness, running_app
 from patchpilot.sim.throttle import AksThrottle
 from tests.factories import SUB
 

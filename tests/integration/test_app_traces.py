@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from patchpilot.sim.harness import running_app
+from patchpilot.localhost.harness import running_app
 from patchpilot.telemetry.testing import in_memory_telemetry
 from tests.integration.test_app_flow import FLEET, POLICY, START, aks_event
 

@@ -23,7 +23,7 @@ from patchpilot.adapters.discovery import (
 from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.errors import PermanentError
 from patchpilot.sim.faults import FaultPlan
-from patchpilot.sim.handlers import Settings as SimSettings
+from patchpilot.sim.handlers import RestSettings
 from patchpilot.sim.server import SimulatorHandle, run_simulator
 from tests.integration.arm_support import (
     SCOPE,
@@ -41,7 +41,7 @@ LAB = f"/subscriptions/{LAB_SUB}"
 @pytest.fixture
 def sim() -> Iterator[SimulatorHandle]:
     """The shared fleet, Resource Graph answering one row per page."""
-    with run_simulator(fleet_with_skus(), settings=SimSettings(graph_page_size=1)) as handle:
+    with run_simulator(fleet_with_skus(), settings=RestSettings(graph_page_size=1)) as handle:
         yield handle
 
 

@@ -19,7 +19,7 @@ import pytest
 from bench.arm_cost import NEW_LINUX, UBUNTU, Bench, generate, running
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.service.outcomes import ReconcileOutcome
-from patchpilot.service.reconcile import reconcile
+from patchpilot.service.reconcile.run import reconcile
 from patchpilot.service.snapshots import CLUSTERS
 
 STATUS = "AsyncOperation_Get"

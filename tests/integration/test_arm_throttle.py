@@ -20,9 +20,9 @@ from patchpilot.adapters.arm.budget import BucketLimits, BudgetLimits, RequestBu
 from patchpilot.adapters.arm.gateway import ArmGateway
 from patchpilot.adapters.arm.retry import RetryPolicy
 from patchpilot.errors import NotNowError, TemporaryError
+from patchpilot.localhost.harness import virtual_budget
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.faults import FaultPlan
-from patchpilot.sim.harness import virtual_budget
 from patchpilot.sim.pace import Pace
 from patchpilot.sim.server import SimulatorHandle, run_simulator
 from patchpilot.sim.throttle import AksThrottle

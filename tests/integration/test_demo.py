@@ -24,7 +24,7 @@ from patchpilot.demo.cli import main
 from patchpilot.demo.progress import ProgressBar
 from patchpilot.demo.records import UpgradeRecord
 from patchpilot.demo.summary import duplicate_starts
-from patchpilot.domain.schedule import Window
+from patchpilot.domain.windows import Window
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD_FIELDS = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from patchpilot.demo.scenario import calm
 from patchpilot.demo.script import ON_CALL_NAME, ON_CALL_OBJECT_ID, Script
-from patchpilot.sim.workers import OPERATOR_NAME, RacePlan
+from patchpilot.localhost.workers import OPERATOR_NAME, RacePlan
 from patchpilot.telemetry.testing import in_memory_telemetry
 from tests.integration.http_support import DEV, running_api
 

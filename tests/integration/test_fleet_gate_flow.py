@@ -21,10 +21,10 @@ import pytest
 import yaml
 
 from patchpilot.domain.policy import Policy, parse_policy
+from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.service.fleet_gates import KIND
 from patchpilot.service.shadow import ShadowGateway
 from patchpilot.sim.fleet_gates import StageSpec, fleets_of
-from patchpilot.sim.harness import Harness, running_app
 from tests.integration.http_support import check_against_openapi
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from pathlib import Path
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.policy import parse_policy
 from patchpilot.files import read_document
+from patchpilot.localhost.harness import running_app
 from patchpilot.service.messages import handle_reconcile_message
 from patchpilot.service.outcomes import ReconcileOutcome
-from patchpilot.sim.harness import running_app
 from patchpilot.sim.pace import Pace
 
 ROOT = Path(__file__).resolve().parents[2]

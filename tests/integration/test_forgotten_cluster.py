@@ -17,9 +17,9 @@ import pytest
 
 from patchpilot.domain.policy import parse_policy
 from patchpilot.files import read_document
-from patchpilot.service.status import fleet_status
+from patchpilot.localhost.harness import Harness, running_app
+from patchpilot.service.operator.status import fleet_status
 from patchpilot.sim.faults import FaultPlan
-from patchpilot.sim.harness import Harness, running_app
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = read_document(ROOT / "examples" / "fleet.yaml")

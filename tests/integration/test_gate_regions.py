@@ -14,7 +14,7 @@ from typing import Any
 
 from patchpilot.adapters.store import open_sqlite_store
 from patchpilot.domain.gates import Tally
-from patchpilot.service.gates import with_gate_regions
+from patchpilot.service.reconcile.gates import with_gate_regions
 from patchpilot.service.snapshots import REGIONS
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from patchpilot.sim.harness import running_app
+from patchpilot.localhost.harness import running_app
 from tests.integration.test_app_flow import FLEET, POLICY, START
 from tests.integration.test_host_worker import _enqueue_reconcile
 

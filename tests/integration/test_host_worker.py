@@ -1,8 +1,8 @@
 """The local host delivers inputs as the Azure Functions host and Python worker do.
 
 Each test runs the Function App's own registered functions through
-:class:`~patchpilot.sim.host.LocalHost` and checks one place where the real
-host differs from a kind one (see :mod:`patchpilot.sim.wire` for the host
+:class:`~patchpilot.localhost.host.LocalHost` and checks one place where the real
+host differs from a kind one (see :mod:`patchpilot.localhost.wire` for the host
 and worker code each behaviour is taken from): empty query values, the
 poison queue's timing, batches of queue messages at once, Event Grid
 payload forms, and the trace context a function receives.
@@ -20,10 +20,10 @@ import azure.functions as func
 import pytest
 
 from patchpilot.domain.messages import ReconcileRequest
+from patchpilot.localhost import wire
+from patchpilot.localhost.harness import Harness, running_app
+from patchpilot.localhost.host import EVENT_ROUTES, HostConfig, LocalHost, event_route
 from patchpilot.runtime import RECONCILE_QUEUE
-from patchpilot.sim import wire
-from patchpilot.sim.harness import Harness, running_app
-from patchpilot.sim.host import EVENT_ROUTES, HostConfig, LocalHost, event_route
 from patchpilot.telemetry.testing import in_memory_telemetry
 from tests.events import load, names
 from tests.integration.conftest import EVENT_FIXTURES
@@ -367,7 +367,7 @@ def test_every_trigger_passes_the_hosts_trace_parent_to_its_span(
 
 def test_every_registered_function_takes_the_context() -> None:
     from function_app import app
-    from patchpilot.sim.host import registered_functions
+    from patchpilot.localhost.host import registered_functions
 
     functions = registered_functions(app)
 

@@ -46,7 +46,7 @@ def test_a_bug_answers_500_without_a_traceback(api: Api, monkeypatch: pytest.Mon
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals at /srv/app.py line 42")
 
-    monkeypatch.setattr("patchpilot.service.status.fleet_status", broken)
+    monkeypatch.setattr("patchpilot.service.operator.status.fleet_status", broken)
     response = api.app.host.http("GET", "/api/status")
     assert response.status_code == 500
     body = json.loads(response.get_body())

@@ -15,9 +15,9 @@ from patchpilot.domain.critical_path import with_paths
 from patchpilot.domain.history import History
 from patchpilot.domain.plan import Plan
 from patchpilot.domain.planner import plan
+from patchpilot.localhost.host import registered_functions
 from patchpilot.service.snapshots import load_fleet_snapshot
 from patchpilot.sim.faults import AksWork, FaultPlan
-from patchpilot.sim.host import registered_functions
 from tests.factories import cluster_id
 from tests.integration.http_support import (
     DEV,

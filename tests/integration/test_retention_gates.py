@@ -8,7 +8,8 @@ from pathlib import Path
 from patchpilot.adapters.store import open_sqlite_store
 from patchpilot.adapters.store import retention as kinds
 from patchpilot.domain.gates import Arrivals, Tally
-from patchpilot.service import findings, gates
+from patchpilot.service import findings
+from patchpilot.service.reconcile import gates
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 CLUSTER = (

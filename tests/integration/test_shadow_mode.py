@@ -25,7 +25,11 @@ from patchpilot.domain.plan import Action
 from patchpilot.domain.policy import parse_policy
 from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.files import read_document
+from patchpilot.localhost.harness import Harness, running_app
+from patchpilot.localhost.workers import RacePlan
 from patchpilot.runtime import Runtime
+from patchpilot.service.operator.status import stored_plan
+from patchpilot.service.reconcile.starts import StartAsk, StartOutcome, start_once
 from patchpilot.service.shadow import (
     KIND,
     ShadowGateway,
@@ -33,11 +37,7 @@ from patchpilot.service.shadow import (
     shadow_report,
     undecided,
 )
-from patchpilot.service.starts import StartAsk, StartOutcome, start_once
-from patchpilot.service.status import stored_plan
 from patchpilot.sim.faults import ExternalStart, FaultPlan
-from patchpilot.sim.harness import Harness, running_app
-from patchpilot.sim.workers import RacePlan
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = read_document(ROOT / "examples" / "fleet.yaml")
@@ -102,7 +102,7 @@ def test_shadow_mode_announces_records_each_start_once_and_leaves_nothing_in_fli
     app: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     shadow(app)
-    caplog.set_level(logging.INFO, logger="patchpilot.service.starts")
+    caplog.set_level(logging.INFO, logger="patchpilot.service.reconcile.starts")
 
     app.host.fire_timer("sweep")
     app.host.run_until(END)
@@ -196,7 +196,7 @@ def test_threads_and_instances_racing_on_one_cluster_record_its_start_once(
     shadow(app)
     other = app.add_instance("instance-2")
     shadow(other)
-    caplog.set_level(logging.INFO, logger="patchpilot.service.starts")
+    caplog.set_level(logging.INFO, logger="patchpilot.service.reconcile.starts")
     app.host.fire_timer("sweep")
     app.clock.set(WINDOW_OPEN + dt.timedelta(minutes=30))
     now = app.clock.now()
@@ -236,7 +236,7 @@ def test_racing_reconciles_and_manual_requests_in_shadow_mode_write_nothing(
 ) -> None:
     shadow(app)
     shadow(app.add_instance("instance-2"))
-    caplog.set_level(logging.INFO, logger="patchpilot.service.starts")
+    caplog.set_level(logging.INFO, logger="patchpilot.service.reconcile.starts")
     app.collide(RacePlan(7, threads_rate=0.5, instances_rate=0.5, manual_rate=0.3))
 
     app.host.fire_timer("sweep")

@@ -20,10 +20,10 @@ from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.policy import parse_policy
 from patchpilot.errors import TemporaryError
 from patchpilot.files import read_document
+from patchpilot.localhost.harness import Harness, running_app
+from patchpilot.localhost.workers import RacePlan
 from patchpilot.runtime import RECONCILE_QUEUE
 from patchpilot.sim.faults import FaultPlan
-from patchpilot.sim.harness import Harness, running_app
-from patchpilot.sim.workers import RacePlan
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = read_document(ROOT / "examples" / "fleet.yaml")

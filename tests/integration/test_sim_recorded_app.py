@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from bench.arm_cost import generate, policy
+from patchpilot.localhost.harness import running_app
 from patchpilot.sim.faults import FaultPlan
-from patchpilot.sim.harness import running_app
 from patchpilot.sim.operation_urls import is_signed
 
 AT = dt.datetime(2025, 11, 22, 1, 30, tzinfo=dt.UTC)

@@ -24,7 +24,7 @@ import requests
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.faults import FaultPlan
-from patchpilot.sim.handlers import Settings
+from patchpilot.sim.handlers import RestSettings
 from patchpilot.sim.pace import Pace
 from patchpilot.sim.server import SimulatorHandle, run_simulator
 from tests.integration.arm_support import fleet_with_skus, gateway_for
@@ -95,7 +95,7 @@ def test_an_altered_operation_url_is_not_served(plain: SimulatorHandle, alter: A
 
 
 def test_unsigned_operation_urls_remain_an_option_and_are_served() -> None:
-    with simulator(fleet_with_skus(), settings=Settings(signed_operation_urls=False)) as sim:
+    with simulator(fleet_with_skus(), settings=RestSettings(signed_operation_urls=False)) as sim:
         url = start_node_image(sim).headers["Azure-AsyncOperation"]
         answer = call(sim, "GET", url)
 

@@ -18,9 +18,9 @@ import pytest
 from bench.arm_cost import NEW_LINUX, generate, policy
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.errors import PermanentError
-from patchpilot.service.reconcile import reconcile
+from patchpilot.localhost.harness import Harness, running_app
+from patchpilot.service.reconcile.run import reconcile
 from patchpilot.sim.faults import ExternalStart, FaultPlan, Storm
-from patchpilot.sim.harness import Harness, running_app
 
 AT = dt.datetime(2025, 11, 22, 1, 30, tzinfo=dt.UTC)
 DAILY_0200 = {

@@ -40,7 +40,8 @@ from patchpilot.adapters.store.retention import (
 )
 from patchpilot.adapters.store.rows import Props, Row, Rows
 from patchpilot.domain.history import Requested
-from patchpilot.service import alerts, idempotency
+from patchpilot.service import alerts
+from patchpilot.service.operator import idempotency
 from tests.integration.azurite import Azurite, running
 
 T0 = dt.datetime(2025, 1, 6, 2, 0, tzinfo=dt.UTC)

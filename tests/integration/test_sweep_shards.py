@@ -20,11 +20,11 @@ import pytest
 from patchpilot.domain.messages import ReconcileRequest, SweepShard
 from patchpilot.domain.policy import parse_policy
 from patchpilot.files import read_document
-from patchpilot.service.gates import REBUILDING
+from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.service.messages import handle_reconcile_message
+from patchpilot.service.reconcile.gates import REBUILDING
 from patchpilot.service.snapshots import stored_clusters
 from patchpilot.service.sweep import fan_out
-from patchpilot.sim.harness import Harness, running_app
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST = "00000000-0000-0000-0000-000000000000"

@@ -43,7 +43,7 @@ from bench.time_to_patch import (
     write_operations,
 )
 from patchpilot.domain.fleet import NODE_OS_SCHEDULE
-from patchpilot.domain.schedule import subtract
+from patchpilot.domain.windows import subtract
 from tests.integration import aks_windows
 
 if not RELEASES_CSV.exists():

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from patchpilot.domain.policy import parse_policy
-from patchpilot.sim import ncrontab
-from patchpilot.sim.harness import Harness, running_app
+from patchpilot.localhost import ncrontab
+from patchpilot.localhost.harness import Harness, running_app
 from tests.factories import SUB, cluster_id
 
 PATCH_TUESDAY = dt.date(2025, 12, 9)

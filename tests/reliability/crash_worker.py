@@ -27,7 +27,7 @@ from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.policy import Policy, parse_policy
 from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.service.deps import Services, Tuning
-from patchpilot.service.reconcile import reconcile
+from patchpilot.service.reconcile.run import reconcile
 from patchpilot.settings import Settings
 from patchpilot.telemetry import Telemetry
 

@@ -40,8 +40,8 @@ import pytest
 from patchpilot.adapters.store import Claim, OperationKey, Store
 from patchpilot.domain.node_images import NodeImageVersion, parse_node_image
 from patchpilot.domain.policy import parse_policy
+from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.runtime import RECONCILE_QUEUE
-from patchpilot.sim.harness import Harness, running_app
 from patchpilot.sim.pace import Pace
 
 SUB: Final = "00000000-0000-0000-0000-000000000000"

@@ -37,10 +37,10 @@ import azure.functions as func
 import pytest
 
 from bench.arm_cost import AT, NEW_LINUX, UBUNTU, generate, policy
+from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.runtime import RECONCILE_QUEUE
 from patchpilot.service.deps import Tuning
 from patchpilot.sim.faults import FaultPlan
-from patchpilot.sim.harness import Harness, running_app
 from tests.reliability.chaos_worker import (
     WorkerSpec,
     policy_reference,

@@ -51,11 +51,11 @@ import pytest
 
 from patchpilot.adapters.store import Store, TableNames, open_table_store
 from patchpilot.domain.policy import Policy, parse_policy
+from patchpilot.localhost.harness import Harness, running_app
+from patchpilot.localhost.workers import RacePlan, Workers
 from patchpilot.service.deps import Tuning
 from patchpilot.sim.faults import ExternalStart, FaultPlan, Storm
-from patchpilot.sim.harness import Harness, running_app
-from patchpilot.sim.operations import Operation
-from patchpilot.sim.workers import RacePlan, Workers
+from patchpilot.sim.operations import SimOperation
 from tests.integration.azurite import Azurite, running
 
 SOAK = max(1, int(os.environ.get("PATCHPILOT_SOAK", "1") or "1"))
@@ -216,16 +216,16 @@ class Verdict:
 UpgradeKey = tuple[str, str, str, str]
 
 
-def keys_of(operation: Operation) -> list[UpgradeKey]:
+def keys_of(operation: SimOperation) -> list[UpgradeKey]:
     cluster = operation.cluster.id.key
     return [(cluster, (p or "").lower(), kind, target) for p, kind, target in operation.upgrades()]
 
 
-def double_starts(operations: list[Operation]) -> list[str]:
+def double_starts(operations: list[SimOperation]) -> list[str]:
     """Patch Pilot's second start of a key, or a start after someone else's upgrade had done it."""
     found: list[str] = []
-    ours: dict[UpgradeKey, Operation] = {}
-    theirs: dict[UpgradeKey, Operation] = {}
+    ours: dict[UpgradeKey, SimOperation] = {}
+    theirs: dict[UpgradeKey, SimOperation] = {}
     for operation in sorted(operations, key=lambda op: op.started):
         for key in keys_of(operation):
             if operation.external:

@@ -19,7 +19,7 @@ from typing import Any
 from patchpilot.adapters.store import Operation, OperationKey
 from patchpilot.adapters.store.records import MAX_CLOCK_SKEW
 from patchpilot.domain.messages import ReconcileRequest
-from patchpilot.service.reconcile import reconcile
+from patchpilot.service.reconcile.run import reconcile
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.faults import FaultPlan
 from patchpilot.sim.server import SimulatorHandle, run_simulator

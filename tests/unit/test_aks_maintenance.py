@@ -33,10 +33,10 @@ from patchpilot.domain.aks_maintenance import (
 from patchpilot.domain.events import UnhandledEventError
 from patchpilot.domain.fleet import FleetState
 from patchpilot.domain.history import History
+from patchpilot.domain.maintenance_config import parse_maintenance_configuration
 from patchpilot.domain.plan import Plan
 from patchpilot.domain.planner import plan
 from patchpilot.domain.resource_ids import parse_cluster_id
-from patchpilot.domain.schedule import parse_maintenance_configuration
 from patchpilot.errors import InvalidInputError
 from tests import events
 from tests.factories import SUB, catalog, cluster, cluster_id, fleet, policy, utc

@@ -2,7 +2,7 @@
 
 In Azure each event subscription delivers to one function; the Bicep subscribes
 each system topic's types to one. The host routes by type prefix
-(:data:`patchpilot.sim.host.EVENT_ROUTES`), the longest prefix winning, without case.
+(:data:`patchpilot.localhost.host.EVENT_ROUTES`), the longest prefix winning, without case.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from patchpilot.sim.host import UNROUTED_EVENTS, event_route
+from patchpilot.localhost.host import UNROUTED_EVENTS, event_route
 
 
 @pytest.mark.parametrize(

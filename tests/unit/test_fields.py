@@ -60,3 +60,34 @@ def test_a_policy_scope_holding_a_huge_structure_is_refused_by_its_type() -> Non
     with pytest.raises(InvalidInputError) as caught:
         parse_policy(doc, source="policy.yaml")
     assert str(caught.value) == "policy.yaml: scopes[0]: expected a scope string, got list"
+
+
+def _refuse_at(path: str | None) -> None:
+    raise InvalidInputError("must be between 4 and 24, got 3", path=path)
+
+
+@pytest.mark.parametrize(
+    ("mapping_path", "value_path", "expected"),
+    [
+        pytest.param(
+            "rings[1].window", "durationHours", "rings[1].window.durationHours", id="field"
+        ),
+        pytest.param("entries[0]", "hourSlots[2]", "entries[0].hourSlots[2]", id="field-index"),
+        pytest.param("timeInWeek", "[0]", "timeInWeek[0]", id="index-joins-without-a-dot"),
+        pytest.param("", "durationHours", "durationHours", id="at-the-root"),
+        pytest.param("window", None, "window", id="the-value-itself"),
+        pytest.param("", None, None, id="nowhere"),
+    ],
+)
+def test_a_value_built_from_a_mapping_reports_its_error_where_the_field_sits(
+    mapping_path: str, value_path: str | None, expected: str | None
+) -> None:
+    fields = Fields({}, source="policy.yaml", path=mapping_path)
+    with pytest.raises(InvalidInputError) as caught:
+        fields.build(_refuse_at, value_path)
+    assert (caught.value.source, caught.value.path) == ("policy.yaml", expected)
+    assert caught.value.detail == "must be between 4 and 24, got 3"
+
+
+def test_a_built_value_comes_back_unchanged() -> None:
+    assert Fields({}).build(dict, a=1) == {"a": 1}

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 
 from patchpilot.domain.fleet import FleetState, fleet_document, parse_fleet
 from patchpilot.domain.history import History
+from patchpilot.domain.maintenance_config import parse_maintenance_configuration, to_arm
 from patchpilot.domain.policy import Policy
-from patchpilot.domain.schedule import parse_maintenance_configuration, to_arm
 from patchpilot.files import load_fleet
 from tests.unit.test_planner_properties import scenarios, windows
 

@@ -9,7 +9,7 @@ import pytest
 
 from patchpilot.domain.cadence import patch_tuesday
 from patchpilot.errors import InvalidInputError
-from patchpilot.sim.ncrontab import parse
+from patchpilot.localhost.ncrontab import parse
 from tests.factories import utc
 
 

@@ -15,7 +15,7 @@ from patchpilot.api.roles import (
     caller,
     require,
 )
-from patchpilot.service.operator import Operator
+from patchpilot.service.operator.requester import Operator
 
 ON, OFF = Platform(auth_enabled=True), Platform(auth_enabled=False)
 

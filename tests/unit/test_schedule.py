@@ -19,10 +19,15 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from patchpilot.domain.maintenance_config import (
+    parse_maintenance_configuration,
+    parse_maintenance_window,
+    parse_utc_offset,
+    to_arm,
+)
 from patchpilot.domain.schedule import (
     DAYS,
     DEFAULT_DURATION_HOURS,
-    HORIZON,
     UNUSABLE_KEY,
     WEEK_INDEXES,
     AbsoluteMonthly,
@@ -35,13 +40,8 @@ from patchpilot.domain.schedule import (
     TimeInWeek,
     TimeInWeekSchedule,
     Weekly,
-    Window,
-    parse_maintenance_configuration,
-    parse_maintenance_window,
-    parse_utc_offset,
-    subtract,
-    to_arm,
 )
+from patchpilot.domain.windows import HORIZON, Window, subtract
 from patchpilot.errors import InvalidInputError
 
 FIXTURES = (

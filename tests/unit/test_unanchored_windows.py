@@ -1,7 +1,7 @@
 """Fleet files and stored snapshots with a maintenance window that has no anchor.
 
 An interval above 1 without ``startDate`` has no phase Patch Pilot can know
-(``patchpilot/domain/schedule.py``, module notes): a fleet file saying so is
+(``patchpilot/domain/schedule.py``, the notes above MaintenanceWindow): a fleet file saying so is
 refused at the field, while a configuration observed through ARM is kept as an
 unusable schedule that opens no window and survives the service's snapshots.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from patchpilot.domain.fleet import fleet_document, parse_fleet
-from patchpilot.domain.schedule import parse_maintenance_configuration
+from patchpilot.domain.maintenance_config import parse_maintenance_configuration
 from patchpilot.errors import InvalidInputError
 from tests.factories import cluster, fleet, utc
 

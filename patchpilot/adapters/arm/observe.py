@@ -43,10 +43,11 @@ from patchpilot.domain.fleet import (
     RegionCatalog,
     UnmanagedPool,
 )
+from patchpilot.domain.maintenance_config import parse_maintenance_configuration
 from patchpilot.domain.node_images import NodeImageVersion, parse_node_image
 from patchpilot.domain.posture import ClusterPosture, PoolPosture
 from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id
-from patchpilot.domain.schedule import Schedule, parse_maintenance_configuration
+from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
 from patchpilot.errors import InvalidInputError
 

@@ -43,18 +43,20 @@ from patchpilot.adapters.store.rows import MAX_BATCH, Row, RowChangedError, Rows
 from patchpilot.domain.history import Requested
 from patchpilot.errors import InvalidInputError
 
-# Snapshot kinds this pass reads (written by service/idempotency.py, service/alerts.py and
-# service/manual.py; tests check the names still agree).
+# Snapshot kinds this pass reads (written by service/operator/idempotency.py, service/alerts.py and
+# service/operator/manual.py; tests check the names still agree).
 IDEMPOTENCY: Final = "idempotency"
 ALERT: Final = "alert"
 REQUEST: Final = "request"
-# Written by service/sweep.py (clusters it forgot) and service/gates.py (generation marks).
+# Written by service/sweep.py (clusters it forgot) and service/reconcile/gates.py
+# (generation marks).
 FORGOTTEN: Final = "forgotten"
 GATE_BUILT: Final = "gatebuilt"
 GATE_COMPLETE: Final = "gatecomplete"
 # Written by service/fleet_gates.py: one record per Fleet Manager gate it judged.
 FLEET_GATE: Final = "fleetgate"
-# Written by service/starts.py in shadow mode: what would have started (service/shadow.py).
+# Written by service/reconcile/starts.py in shadow mode: what would have started
+# (service/shadow.py).
 SHADOW: Final = "shadow"
 # Written by service/aks_maintenance.py: AKS's announced maintenance per cluster, kept until
 # the body's `keep_until` (a week past the last announced span's end, or its last word).

@@ -1,7 +1,7 @@
 """The whole app on one machine: simulator, store, queues, local host, one virtual clock.
 
 Used by the demo and the tests. The Function App's own blueprints run in the
-:class:`~patchpilot.sim.host.LocalHost`; the ARM adapter talks HTTPS to the
+:class:`~patchpilot.localhost.host.LocalHost`; the ARM adapter talks HTTPS to the
 simulator with the real SDK; state lives in SQLite (or in Azurite when the
 caller passes a Table store and Storage queues). Events the simulator emits
 (NodePoolRolling*, NewKubernetesVersionAvailable, and Fleet Manager's
@@ -51,6 +51,8 @@ from patchpilot.adapters.store import Store, open_sqlite_store
 from patchpilot.domain.fleet import parse_fleet
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.resource_ids import ClusterId
+from patchpilot.localhost.host import HostConfig, LocalHost
+from patchpilot.localhost.workers import RacePlan, Workers
 from patchpilot.runtime import POISON_QUEUE, RECONCILE_QUEUE, Runtime
 from patchpilot.service.deps import Services, Tuning
 from patchpilot.settings import Settings
@@ -58,10 +60,8 @@ from patchpilot.sim.aks_maintenance import announcements_of
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.faults import FaultPlan
 from patchpilot.sim.fleet_gates import fleets_of
-from patchpilot.sim.host import HostConfig, LocalHost
 from patchpilot.sim.pace import Pace
 from patchpilot.sim.server import SimulatorHandle, run_simulator
-from patchpilot.sim.workers import RacePlan, Workers
 from patchpilot.telemetry import Telemetry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,7 +171,7 @@ class Harness:
         """Hand the simulator's events to the Event Grid triggers; returns how many.
 
         AKS's events and Fleet Manager's gate events each reach the function
-        their subscription names (:data:`patchpilot.sim.host.EVENT_ROUTES`).
+        their subscription names (:data:`patchpilot.localhost.host.EVENT_ROUTES`).
         """
         self.sim.aks.tick()
         aks, now = self.sim.aks, self.clock.now()
@@ -236,7 +236,7 @@ def running_app(
     Graph, as the app finds clusters in Azure (a sweep then costs requests
     per region and image family, not per cluster). `threads`: the worker's
     thread pool for queue messages (None: as in Azure, see
-    :attr:`~patchpilot.sim.host.HostConfig.worker_threads`; 1: one message
+    :attr:`~patchpilot.localhost.host.HostConfig.worker_threads`; 1: one message
     after another, in order). `skew`: how far this instance's clock is
     off the virtual clock. `open_store` opens another store object on the same
     storage for each added instance (default: the SQLite file, or the given

@@ -3,7 +3,7 @@
 A pause stops every new upgrade in its scope (the whole fleet, one ring, one
 cluster) until it expires or someone deletes it; upgrades already running
 finish. Who asked, with which role, is stored as the pause's `by`
-(:attr:`~patchpilot.service.operator.Operator.actor`) and traced with the
+(:attr:`~patchpilot.service.operator.requester.Operator.actor`) and traced with the
 reason; so is who resumed, in the trace and the log (the store forgets a
 deleted pause).
 """
@@ -19,11 +19,11 @@ from patchpilot.adapters.store import PauseRecord
 from patchpilot.domain.history import PauseScope
 from patchpilot.domain.plan import iso
 from patchpilot.errors import InvalidInputError
-from patchpilot.service import idempotency
-from patchpilot.service.clusters import cluster_id, known_cluster
 from patchpilot.service.deps import Services
-from patchpilot.service.operator import Operator, operator_span
-from patchpilot.service.refusals import NotFoundError
+from patchpilot.service.operator import idempotency
+from patchpilot.service.operator.clusters import cluster_id, known_cluster
+from patchpilot.service.operator.refusals import NotFoundError
+from patchpilot.service.operator.requester import Operator, operator_span
 from patchpilot.service.snapshots import load_fleet_snapshot
 
 _log = logging.getLogger(__name__)

@@ -37,12 +37,12 @@ from patchpilot.domain.planner import plan
 from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.errors import InvalidInputError
 from patchpilot.service.aks_maintenance import with_fleet_announced
-from patchpilot.service.clusters import cluster_id, known_cluster
 from patchpilot.service.deps import Services
 from patchpilot.service.findings import FORGOTTEN, load_posture
 from patchpilot.service.fleet_gates import gate_status
-from patchpilot.service.pauses import pause_json
-from patchpilot.service.refusals import NotFoundError
+from patchpilot.service.operator.clusters import cluster_id, known_cluster
+from patchpilot.service.operator.pauses import pause_json
+from patchpilot.service.operator.refusals import NotFoundError
 from patchpilot.service.snapshots import load_fleet_snapshot
 
 

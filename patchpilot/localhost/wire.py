@@ -1,6 +1,6 @@
 """What the Functions host hands the Python worker, decoded by the worker's own converters.
 
-The local host (:mod:`patchpilot.sim.host`) builds each input in the wire form
+The local host (:mod:`patchpilot.localhost.host`) builds each input in the wire form
 the real host sends over gRPC and lets the `azure.functions` library turn it
 into the value a function receives, so the app sees what it would see in
 Azure, quirks included. Where the host itself shapes the input before the

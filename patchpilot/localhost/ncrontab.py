@@ -7,7 +7,7 @@ classic cron, Azure Functions fires only when day-of-month AND day-of-week
 both match, which is what makes `0 0 18 8-14 * Tue` mean "Patch Tuesday at
 18:00 UTC". `%NAME%` app-setting references are resolved first.
 
-The local host uses :meth:`Schedule.next_after` to fire timers on its virtual
+The local host uses :meth:`CronSchedule.next_after` to fire timers on its virtual
 clock; nothing here reads the clock.
 """
 
@@ -38,7 +38,7 @@ _HORIZON_DAYS = 366 * 8
 
 
 @dataclass(frozen=True)
-class Schedule:
+class CronSchedule:
     """A parsed NCRONTAB expression: the allowed values of each field."""
 
     expression: str
@@ -118,7 +118,7 @@ def resolve_settings(expression: str, settings: Mapping[str, str]) -> str:
     return _SETTING.sub(value, expression)
 
 
-def parse(expression: str, settings: Mapping[str, str] | None = None) -> Schedule:
+def parse(expression: str, settings: Mapping[str, str] | None = None) -> CronSchedule:
     """Parse a six-field NCRONTAB expression, resolving app-setting references."""
     text = resolve_settings(expression, settings or {})
     parts = text.split()
@@ -129,7 +129,7 @@ def parse(expression: str, settings: Mapping[str, str] | None = None) -> Schedul
             path="schedule",
         )
     values = [_field(part, *spec) for part, spec in zip(parts, _FIELDS, strict=True)]
-    return Schedule(text, *values)
+    return CronSchedule(text, *values)
 
 
 def _field(text: str, name: str, low: int, high: int, names: list[str] | None) -> frozenset[int]:

@@ -56,8 +56,8 @@ from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.errors import NotNowError, PermanentError, TemporaryError
 from patchpilot.service.deps import Gateway, Guard, Services
-from patchpilot.service.failures import pause_for_failure
-from patchpilot.service.settle import found_running
+from patchpilot.service.reconcile.failures import pause_for_failure
+from patchpilot.service.reconcile.settle import found_running
 from patchpilot.service.shadow import decided, in_shadow, record_decision
 
 _log = logging.getLogger(__name__)

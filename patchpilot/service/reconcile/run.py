@@ -30,18 +30,18 @@ from patchpilot.domain.planner import plan, running_on
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.service.aks_maintenance import with_announced
 from patchpilot.service.deps import Services
-from patchpilot.service.gates import planning_history, with_gate_regions
 from patchpilot.service.outcomes import ReconcileOutcome
-from patchpilot.service.settle import (
+from patchpilot.service.reconcile.gates import planning_history, with_gate_regions
+from patchpilot.service.reconcile.settle import (
     StillRunning,
     os_of,
     poll_running,
     settle,
     settle_polled,
 )
+from patchpilot.service.reconcile.starts import StartAsk, start_once, started_data
 from patchpilot.service.shadow import undecided
 from patchpilot.service.snapshots import fleet_of, merge_catalog, save_clusters
-from patchpilot.service.starts import StartAsk, start_once, started_data
 
 _log = logging.getLogger(__name__)
 

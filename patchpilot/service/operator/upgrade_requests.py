@@ -2,7 +2,7 @@
 
 The HTTP layer reads an :class:`UpgradeRequest` from the body
 (`patchpilot.api.bodies`); the manual upgrade use case
-(`patchpilot.service.manual`) answers with an :class:`UpgradeAnswer`, which
+(`patchpilot.service.operator.manual`) answers with an :class:`UpgradeAnswer`, which
 the idempotency record keeps as JSON and gives back on a retry.
 """
 
@@ -79,7 +79,7 @@ class UpgradeAnswer:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UpgradeAnswer:
-        """An answer kept by :mod:`~patchpilot.service.idempotency`, marked as replayed."""
+        """An answer kept by :mod:`~patchpilot.service.operator.idempotency`, marked as replayed."""
         return cls(
             outcome=data["outcome"],
             cluster=data["cluster"],

@@ -12,7 +12,7 @@ runs the reconcile twice at once (two threads released by one barrier), on
 one instance or on two, or beside an operator's request for the same
 cluster. It also places every other invocation on one of the instances.
 
-The harness builds it (:meth:`~patchpilot.sim.harness.Harness.collide`);
+The harness builds it (:meth:`~patchpilot.localhost.harness.Harness.collide`);
 reliability tests read what it did from :attr:`Workers.races` and
 :attr:`Workers.manual_answers`.
 """
@@ -34,8 +34,8 @@ from patchpilot.api.principal import platform_headers
 from patchpilot.api.roles import APP_ROLES, Platform, use_platform
 from patchpilot.domain.messages import decode, decode_sweep
 from patchpilot.errors import InvalidInputError
+from patchpilot.localhost.host import LocalHost, Registered
 from patchpilot.runtime import RECONCILE_QUEUE, Runtime, current_runtime, use_runtime
-from patchpilot.sim.host import LocalHost, Registered
 
 RaceKind = Literal["threads", "instances", "manual"]
 # Two racers wait this long (real seconds) for each other at the barrier.

@@ -4,7 +4,7 @@ No Functions Core Tools here, so this host reads the app's function metadata
 (trigger type, schedule, queue name, route) and delivers inputs the way the
 Azure Functions host and Python worker do: it builds each input in the wire
 form the host sends and decodes it with the worker's own converters from
-`azure.functions` (:mod:`patchpilot.sim.wire` cites the host and worker code
+`azure.functions` (:mod:`patchpilot.localhost.wire` cites the host and worker code
 each rule comes from):
 
 - Event Grid: a delivery is one event (a JSON object) or a batch (an array),
@@ -79,8 +79,8 @@ import azure.functions as func
 from azure.functions.timer import TimerRequest
 
 from patchpilot.adapters.queues import Delivery, MessageQueue
+from patchpilot.localhost import ncrontab, wire
 from patchpilot.runtime import Runtime, use_runtime
-from patchpilot.sim import ncrontab, wire
 from patchpilot.sim.clock import VirtualClock
 
 _log = logging.getLogger(__name__)
@@ -297,7 +297,7 @@ class LocalHost:
         delivery; with several, each event goes to the function whose
         subscription would get it (:func:`event_route`). Decoded as the
         trigger extension and the worker decode it (see
-        :mod:`patchpilot.sim.wire`); a payload that is neither an object nor
+        :mod:`patchpilot.localhost.wire`); a payload that is neither an object nor
         an array is refused with a ValueError, as the extension refuses it;
         a `function` that is no Event Grid trigger is a LookupError.
         """
@@ -532,7 +532,7 @@ class LocalHost:
 
         `path` may carry a query string; `params` are query values a caller
         already split. Both reach the function as the host sends them
-        (:func:`patchpilot.sim.wire.query_values`: empty values left out).
+        (:func:`patchpilot.localhost.wire.query_values`: empty values left out).
         """
         split = urllib.parse.urlsplit(path)
         found = self.route(method, split.path)

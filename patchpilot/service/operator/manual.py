@@ -36,23 +36,23 @@ from patchpilot.adapters.store import Lease, Operation, OperationKey
 from patchpilot.adapters.store.history import requests_kind
 from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.history import History, Kind, Requested
+from patchpilot.domain.maintenance_config import parse_maintenance_window
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import Action, iso
 from patchpilot.domain.planner import plan, running_on
 from patchpilot.domain.policy import Policy
-from patchpilot.domain.schedule import parse_maintenance_window
 from patchpilot.domain.versions import KubernetesVersion
-from patchpilot.service import idempotency
-from patchpilot.service.clusters import known_cluster
 from patchpilot.service.deps import Services
-from patchpilot.service.gates import planning_history, with_gate_regions
-from patchpilot.service.operator import Operator, operator_span
-from patchpilot.service.refusals import BlockedError, BusyError, NotFoundError
-from patchpilot.service.settle import os_of
+from patchpilot.service.operator import idempotency
+from patchpilot.service.operator.clusters import known_cluster
+from patchpilot.service.operator.refusals import BlockedError, BusyError, NotFoundError
+from patchpilot.service.operator.requester import Operator, operator_span
+from patchpilot.service.operator.status import operation_json
+from patchpilot.service.operator.upgrade_requests import Outcome, UpgradeAnswer, UpgradeRequest
+from patchpilot.service.reconcile.gates import planning_history, with_gate_regions
+from patchpilot.service.reconcile.settle import os_of
+from patchpilot.service.reconcile.starts import StartAsk, start_once, started_data
 from patchpilot.service.snapshots import fleet_of, load_cluster, merge_catalog, save_clusters
-from patchpilot.service.starts import StartAsk, start_once, started_data
-from patchpilot.service.status import operation_json
-from patchpilot.service.upgrade_requests import Outcome, UpgradeAnswer, UpgradeRequest
 from patchpilot.telemetry import current_traceparent
 
 _log = logging.getLogger(__name__)

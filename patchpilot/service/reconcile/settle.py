@@ -34,7 +34,7 @@ from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.errors import PatchPilotError
 from patchpilot.service.deps import Services
-from patchpilot.service.failures import pause_for_failure
+from patchpilot.service.reconcile.failures import pause_for_failure
 from patchpilot.service.snapshots import load_cluster, save_clusters, stored_regions
 
 _log = logging.getLogger(__name__)
