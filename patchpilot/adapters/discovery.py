@@ -11,7 +11,7 @@ cluster; a discovery without it (:class:`StaticDiscovery`) is no
 :func:`~patchpilot.domain.resource_ids.in_scopes` on the client side too:
 Resource Graph is asked by subscription, and a resource group scope, or a row
 Resource Graph should not have returned, is cut here. Called by the sweep and
-by ``plan --live`` (:mod:`patchpilot.adapters.live_fleet`).
+by ``plan --live`` (:mod:`patchpilot.service.survey`).
 
 Pages are read by :func:`graph_page` as the JSON the service sent, through
 the SDK client's own pipeline (``send_request``: the same authentication,
