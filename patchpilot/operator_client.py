@@ -27,17 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from patchpilot.errors import InvalidInputError
+from patchpilot.errors import ApiRefusedError, InvalidInputError
 from patchpilot.render import path_table, table
 
 TIMEOUT_SECONDS: Final = 60.0
 _MAX_ANSWER: Final = 16 * 1024 * 1024
 TokenSource = Callable[[], str]
 _STATUSES: Final = ("due", "scheduled", "blocked")
-
-
-class ApiRefusedError(InvalidInputError):
-    """The API refused the request (4xx/5xx): its status, code and message, for the user."""
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from patchpilot.domain.errors import UnhandledEventError
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.instants import parse_instant
 from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id
-from patchpilot.errors import InvalidInputError
 
 PREFIX = "Microsoft.ContainerService."
 NEW_KUBERNETES_VERSION = PREFIX + "NewKubernetesVersionAvailable"
@@ -51,10 +51,6 @@ MAX_TEXT: Final = 1024
 _MAX_ID = 256
 
 Schema = Literal["EventGridSchema", "CloudEventSchemaV1_0"]
-
-
-class UnhandledEventError(InvalidInputError):
-    """A well-formed event of a type Patch Pilot does not handle: acknowledged and ignored."""
 
 
 @dataclass(frozen=True)

@@ -46,12 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from patchpilot.domain.alerts import alert_rule_of
-from patchpilot.domain.events import (
-    Schema,
-    UnhandledEventError,
-    bounded_text,
-    envelope_schema,
-)
+from patchpilot.domain.errors import UnhandledEventError
+from patchpilot.domain.events import Schema, bounded_text, envelope_schema
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.fleet_ids import FleetId, gate_id_parts, run_id_parts

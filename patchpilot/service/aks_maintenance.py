@@ -50,7 +50,7 @@ from patchpilot.domain.aks_maintenance import (
     parse_maintenance_event,
     pruned,
 )
-from patchpilot.domain.events import UnhandledEventError
+from patchpilot.domain.errors import UnhandledEventError
 from patchpilot.domain.fleet import ClusterState, FleetState
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import iso

@@ -17,12 +17,8 @@ import datetime as dt
 import logging
 
 from patchpilot.adapters.publisher import Notice
-from patchpilot.domain.events import (
-    ROLLING_FAILED,
-    AksEvent,
-    UnhandledEventError,
-    parse_aks_event,
-)
+from patchpilot.domain.errors import UnhandledEventError
+from patchpilot.domain.events import ROLLING_FAILED, AksEvent, parse_aks_event
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.errors import InvalidInputError

@@ -39,17 +39,13 @@ from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.shadow import Decision, Facts, ShadowRow, compare
 from patchpilot.domain.versions import KubernetesVersion
-from patchpilot.errors import PermanentError
 from patchpilot.service.deps import Gateway, Guard, Services
+from patchpilot.service.errors import ShadowWriteError
 from patchpilot.service.reconcile.gates import load_gates
 from patchpilot.service.snapshots import load_fleet_snapshot
 
 # The snapshot kind of decisions (retention names the same kind).
 KIND: Final = SHADOW
-
-
-class ShadowWriteError(PermanentError):
-    """A start reached the gateway in shadow mode: refused, nothing sent (a bug, said loudly)."""
 
 
 class ShadowGateway:

@@ -11,13 +11,13 @@ import pytest
 
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.gateway import ArmGateway
-from patchpilot.adapters.live_fleet import observe_fleet, survey_fleet
 from patchpilot.domain.fleet import FleetState, parse_fleet
 from patchpilot.domain.history import History
 from patchpilot.domain.instants import parse_instant
 from patchpilot.domain.planner import plan
 from patchpilot.domain.posture import posture_findings
 from patchpilot.files import load_fleet, load_policy
+from patchpilot.service.survey import observe_fleet, survey_fleet
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.pace import Pace
 from patchpilot.sim.server import SimulatorHandle, run_simulator

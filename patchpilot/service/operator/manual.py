@@ -45,7 +45,7 @@ from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.service.deps import Services
 from patchpilot.service.operator import idempotency
 from patchpilot.service.operator.clusters import known_cluster
-from patchpilot.service.operator.refusals import BlockedError, BusyError, NotFoundError
+from patchpilot.service.operator.errors import BlockedError, BusyError, NotFoundError
 from patchpilot.service.operator.requester import Operator, operator_span
 from patchpilot.service.operator.status import operation_json
 from patchpilot.service.operator.upgrade_requests import Outcome, UpgradeAnswer, UpgradeRequest

@@ -41,8 +41,8 @@ from patchpilot.service.deps import Services
 from patchpilot.service.findings import FORGOTTEN, load_posture
 from patchpilot.service.fleet_gates import gate_status
 from patchpilot.service.operator.clusters import cluster_id, known_cluster
+from patchpilot.service.operator.errors import NotFoundError
 from patchpilot.service.operator.pauses import pause_json
-from patchpilot.service.operator.refusals import NotFoundError
 from patchpilot.service.snapshots import load_fleet_snapshot
 
 
