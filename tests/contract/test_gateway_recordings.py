@@ -267,7 +267,7 @@ def test_every_recorded_cluster_is_observed_as_its_body_says(
     body = recorded.json
     props = _properties(body)
     with gateway_on(around(cassette, recorded)) as (gateway, replay):
-        seen = gateway.observe(body["id"], SweepCache())
+        seen = gateway.observe(parse_cluster_id(body["id"]), SweepCache())
         unrecorded = replay.unrecorded()
     state = seen.state
     assert unrecorded == ()
@@ -351,7 +351,7 @@ def test_a_resource_graph_row_of_a_recorded_cluster_gives_the_same_state(
     body = recorded.json
     with gateway_on(around(cassette, recorded)) as (gateway, _):
         cache = SweepCache()
-        seen = gateway.observe(body["id"], cache)
+        seen = gateway.observe(parse_cluster_id(body["id"]), cache)
         row = gateway.observe_row(body, seen.state.maintenance, cache)
     assert row.state == seen.state
     assert row.pools == seen.pools

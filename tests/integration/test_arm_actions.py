@@ -270,12 +270,17 @@ def test_a_node_image_upgrade_polled_on_the_real_clock_completes(
 
 
 OUT_OF_SCOPE: list[Any] = [
-    pytest.param(lambda g: g.observe(DEV, SweepCache()), id="observe"),
-    pytest.param(lambda g: g.upgrade_control_plane(DEV, v("1.33.2")), id="control-plane"),
-    pytest.param(lambda g: g.upgrade_pool_version(DEV, "system", v("1.32.9")), id="pool-version"),
-    pytest.param(lambda g: g.upgrade_node_image(DEV, "system"), id="node-image"),
-    pytest.param(lambda g: g.abort_latest_operation(DEV), id="abort"),
-    pytest.param(lambda g: g.explain_failure(DEV, "system"), id="explain"),
+    pytest.param(lambda g: g.observe(parse_cluster_id(DEV), SweepCache()), id="observe"),
+    pytest.param(
+        lambda g: g.upgrade_control_plane(parse_cluster_id(DEV), v("1.33.2")), id="control-plane"
+    ),
+    pytest.param(
+        lambda g: g.upgrade_pool_version(parse_cluster_id(DEV), "system", v("1.32.9")),
+        id="pool-version",
+    ),
+    pytest.param(lambda g: g.upgrade_node_image(parse_cluster_id(DEV), "system"), id="node-image"),
+    pytest.param(lambda g: g.abort_latest_operation(parse_cluster_id(DEV)), id="abort"),
+    pytest.param(lambda g: g.explain_failure(parse_cluster_id(DEV), "system"), id="explain"),
     pytest.param(
         lambda g: g.operation_status(
             Started(parse_cluster_id(DEV), None, "node_image", None, f"{SCOPE}/x")
@@ -301,12 +306,14 @@ def test_a_cluster_outside_the_scopes_is_refused_before_any_request(
     ("call", "error"),
     [
         pytest.param(
-            lambda g: g.upgrade_node_image(DEV, "system/../../x"),
+            lambda g: g.upgrade_node_image(parse_cluster_id(DEV), "system/../../x"),
             "not an AKS agent pool name",
             id="crafted-pool",
         ),
         pytest.param(
-            lambda g: g.observe(DEV.replace("rg-dev", "rg-dev/../rg-prod"), SweepCache()),
+            lambda g: g.observe(
+                parse_cluster_id(DEV.replace("rg-dev", "rg-dev/../rg-prod")), SweepCache()
+            ),
             "not a managed cluster resource ID",
             id="crafted-cluster-id",
         ),

@@ -118,9 +118,11 @@ def test_the_table_holds_exactly_the_operations_the_adapter_sends(
 @pytest.mark.parametrize(
     "call",
     [
-        pytest.param(lambda g: g.observe(DEV, SweepCache()), id="observe"),
-        pytest.param(lambda g: g.upgrade_node_image(DEV, "system"), id="node-image"),
-        pytest.param(lambda g: g.explain_failure(DEV, "system"), id="explain"),
+        pytest.param(lambda g: g.observe(parse_cluster_id(DEV), SweepCache()), id="observe"),
+        pytest.param(
+            lambda g: g.upgrade_node_image(parse_cluster_id(DEV), "system"), id="node-image"
+        ),
+        pytest.param(lambda g: g.explain_failure(parse_cluster_id(DEV), "system"), id="explain"),
     ],
 )
 def test_each_entry_point_needs_only_actions_the_roles_grant(
