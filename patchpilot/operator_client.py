@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from patchpilot.domain.resource_ids import resource_name
 from patchpilot.errors import ApiRefusedError, InvalidInputError
 from patchpilot.render import path_table, table
 
@@ -213,7 +214,8 @@ def plan_answer_table(answer: Mapping[str, Any]) -> str:
     findings = answer.get("findings") or []
     if findings:
         lines = (
-            f"  - {_name(f['cluster'])}{'/' + f['pool'] if f.get('pool') else ''}: {f['message']}"
+            f"  - {resource_name(f['cluster'])}{'/' + f['pool'] if f.get('pool') else ''}: "
+            f"{f['message']}"
             for f in findings
         )
         parts.append("\n".join(["Findings:", *lines]))
@@ -227,7 +229,7 @@ def _actions_table(actions: list[Mapping[str, Any]]) -> str:
     rows = [
         [
             a["status"].upper(),
-            _name(a["cluster"]),
+            resource_name(a["cluster"]),
             a.get("pool") or "(control plane)",
             a["kind"],
             f"{_short(a['current'])} -> {_short(a.get('target') or '?')}",
@@ -240,10 +242,6 @@ def _actions_table(actions: list[Mapping[str, Any]]) -> str:
     for line, action in zip(lines[2:], actions, strict=True):
         out += [line, f"    {action['reason']}"]
     return "\n".join(out)
-
-
-def _name(resource_id: str) -> str:
-    return resource_id.rsplit("/", 1)[-1]
 
 
 def _short(version: str) -> str:

@@ -88,7 +88,7 @@ def drafted(candidate: Candidate) -> str | None:
 def policy_hold(candidate: Candidate) -> str | None:
     """The policy holds this cluster, pool or kind at what it runs now."""
     c = candidate
-    hold = c.policy.hold_on(str(c.cluster.id), c.pool, c.kind, c.now)
+    hold = c.policy.hold_on(c.cluster.id, c.pool, c.kind, c.now)
     if hold is None:
         return None
     until = f" until {hold.until.isoformat()}" if hold.until else ""

@@ -58,7 +58,7 @@ from patchpilot.domain.plan import iso
 from patchpilot.domain.planner import allowed_piece
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.promotion import window_schedule
-from patchpilot.domain.resource_ids import ascii_key, in_scopes, parse_cluster_id
+from patchpilot.domain.resource_ids import ascii_key, in_scopes, parse_cluster_id, resource_name
 
 EVENT_PREFIX: Final = "Microsoft.ResourceNotifications.AKSResources."
 GATE_CREATED: Final = EVENT_PREFIX + "FleetGateCreated"
@@ -367,7 +367,7 @@ def _cluster_blocks(
     now: dt.datetime,
 ) -> list[str]:
     """Every reason of Patch Pilot's that this cluster must not be updated now."""
-    name = cluster.rsplit("/", 1)[-1]
+    name = resource_name(cluster)
     state = facts.state if facts else None
     if state is None or facts is None:
         return [f"{name}: Patch Pilot has not observed it yet (the next sweep does)"]

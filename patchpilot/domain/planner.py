@@ -299,7 +299,7 @@ class _Planner:
     ) -> _Draft | None:
         """A requested version under the version and ring rules; None once it is reached."""
         target = KubernetesVersion.parse(request.target)
-        pool = next((p for p in cluster.pools if p.name == request.pool), None)
+        pool = cluster.pool(request.pool)
         current = cluster.kubernetes_version if request.pool is None else None
         if pool is not None:
             current = pool.version
@@ -588,7 +588,7 @@ class _Planner:
     def _finish(self, cluster: ClusterState, ring: Ring, draft: _Draft) -> Action:
         """The draft's status and reason: the first block of the table, else its window."""
         action = Action(
-            cluster=str(cluster.id),
+            cluster=cluster.id,
             pool=draft.pool,
             kind=draft.kind,
             current=draft.current,
@@ -756,7 +756,7 @@ class _Planner:
         self._find(cluster, None, "slow_ring_gate", message)
 
     def _find(self, cluster: ClusterState, pool: str | None, code: str, message: str) -> None:
-        self.findings.append(Finding(str(cluster.id), pool, code, message))
+        self.findings.append(Finding(cluster.id, pool, code, message))
 
 
 def plan(
@@ -781,9 +781,7 @@ def plan(
     for cluster in sorted(fleet.clusters, key=lambda c: c.key):
         if only is None or cluster.key == only:
             actions.extend(planner.cluster(cluster))
-    findings = sorted(
-        set(planner.findings), key=lambda f: (f.cluster.lower(), f.pool or "", f.code)
-    )
+    findings = sorted(set(planner.findings), key=lambda f: (f.cluster.key, f.pool or "", f.code))
     return Plan(now, tuple(actions), tuple(findings))
 
 

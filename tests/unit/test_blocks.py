@@ -7,6 +7,7 @@ reason the plan gives today, word for word.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +115,7 @@ def test_dev_1_is_due_when_no_block_speaks() -> None:
     ("earlier", "later"),
     [
         pytest.param(earlier, later, id=f"{earlier}-over-{later}")
-        for earlier, later in zip(PRECEDENCE, PRECEDENCE[1:], strict=False)
+        for earlier, later in itertools.pairwise(PRECEDENCE)
     ],
 )
 def test_the_earlier_of_two_speaking_blocks_gives_the_reason(earlier: str, later: str) -> None:
