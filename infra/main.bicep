@@ -197,6 +197,7 @@ module functionApp 'modules/function-app.bicep' = {
     windowsSchedule: windowsSchedule
     retentionSchedule: retentionSchedule
     fleetGatesSchedule: fleetGatesSchedule
+    followFleetGates: !empty(fleetIds)
     mode: mode
     enableAuthentication: enableAuthentication
     apiClientId: apiClientId

@@ -42,6 +42,9 @@ param retentionSchedule string
 @description('NCRONTAB schedule of the Fleet gate follow-up (functions/fleet_events.py).')
 param fleetGatesSchedule string = '0 */5 * * * *'
 
+@description('Whether the policy names Fleet Manager fleets (main.bicep: fleetIds not empty); without any, the Fleet gate follow-up is disabled.')
+param followFleetGates bool = true
+
 // shadow: observe, plan, announce and record what would have started, with no ARM write;
 // act: start upgrades. A first deployment earns trust in shadow (docs/shadow.md).
 @allowed([
@@ -247,6 +250,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'PATCHPILOT_FLEET_GATES_SCHEDULE'
           value: fleetGatesSchedule
+        }
+        // Azure's switch for one function ("How to disable functions in Azure Functions"):
+        // with no fleet to follow, its timer would fire 288 times a day for nothing.
+        {
+          name: 'AzureWebJobs.follow_fleet_gates.Disabled'
+          value: followFleetGates ? 'false' : 'true'
         }
       ]
     }

@@ -51,7 +51,7 @@ from patchpilot.adapters.store import Store, open_sqlite_store
 from patchpilot.domain.fleet import parse_fleet
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.resource_ids import ClusterId
-from patchpilot.localhost.host import HostConfig, LocalHost
+from patchpilot.localhost.host import DISABLED_SETTING, HostConfig, LocalHost
 from patchpilot.localhost.workers import RacePlan, Workers
 from patchpilot.runtime import POISON_QUEUE, RECONCILE_QUEUE, Runtime
 from patchpilot.service.deps import Services, Tuning
@@ -295,7 +295,9 @@ def running_app(
         if isinstance(services.fleet_gates, FleetGates):
             stack.callback(services.fleet_gates.close)
         runtime = Runtime(services, services.clock)
-        config = HostConfig.load(ROOT / "host.json", {**APP_SETTINGS, **(app_settings or {})})
+        config = HostConfig.load(
+            ROOT / "host.json", {**APP_SETTINGS, **_disabled(policy), **(app_settings or {})}
+        )
         host = LocalHost(
             app,
             runtime,
@@ -320,6 +322,19 @@ def running_app(
         host.tick_hooks.append(harness.deliver_pending_events)
         host.wakeups.append(harness.next_simulated_change)
         yield harness
+
+
+def _disabled(policy: Policy) -> dict[str, str]:
+    """The functions the deployment disables for this policy, as infra/main.bicep does.
+
+    With no fleet in the policy's `fleet_gates` (Bicep's `fleetIds` empty),
+    the Fleet gate follow-up has nothing to judge: the app setting
+    ``AzureWebJobs.follow_fleet_gates.Disabled`` keeps its timer from firing
+    288 times a day for nothing. A caller's `app_settings` can override it.
+    """
+    if policy.fleet_gates.fleets:
+        return {}
+    return {DISABLED_SETTING.format("follow_fleet_gates"): "true"}
 
 
 def _function_app() -> func.FunctionApp:

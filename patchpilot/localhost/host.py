@@ -20,6 +20,13 @@ each rule comes from):
   `newBatchThreshold` run, on the worker's thread pool for sync functions
   (`PYTHON_THREADPOOL_THREAD_COUNT`, else Python's default size); a message
   whose `maxDequeueCount`-th attempt fails moves to `<queue>-poison` at once;
+- a function disabled by its app setting ``AzureWebJobs.<name>.Disabled``
+  (``true`` or ``1``) is not triggered: its timer does not fire, its queue
+  is not listened to, its route answers 404 and events for it are dropped;
+  :meth:`LocalHost.fire_timer` still runs it, as the admin endpoint does
+  (Microsoft Learn, "How to disable functions in Azure Functions": the
+  runtime ignores the events meant to trigger it, and a disabled function
+  can still be run with the master key);
 - HTTP requests are routed to `httpTrigger` functions by route and method;
   the query map leaves out empty values (``?cluster=`` is no filter), header
   names are lower-cased, the body is bytes;
@@ -93,6 +100,8 @@ MAX_ROUNDS_PER_INSTANT: Final = 1000
 MAX_BATCH_SIZE: Final = 32
 # The app setting that sizes the Python worker's thread pool for sync functions.
 THREAD_COUNT_SETTING: Final = "PYTHON_THREADPOOL_THREAD_COUNT"
+# The app setting that disables one function's trigger ("true" or "1"), by function name.
+DISABLED_SETTING: Final = "AzureWebJobs.{}.Disabled"
 # The shortest lock a received message gets (see LocalHost._lock_span).
 MIN_LOCK: Final = dt.timedelta(seconds=1)
 
@@ -195,6 +204,11 @@ class HostConfig:
             return self.new_batch_threshold
         return self.batch_size // 2
 
+    def disabled(self, function: str) -> bool:
+        """Whether the app setting ``AzureWebJobs.<function>.Disabled`` is ``true`` or ``1``."""
+        value = self.settings.get(DISABLED_SETTING.format(function), "")
+        return value.strip().lower() in {"true", "1"}
+
     @property
     def worker_threads(self) -> int:
         """The size of the worker's thread pool for sync functions."""
@@ -251,6 +265,8 @@ class LocalHost:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self.functions = registered_functions(app)
+        # Read once, as the host reads app settings at start-up (a change restarts the app).
+        self.disabled = frozenset(name for name in self.functions if config.disabled(name))
         self.runtime = runtime
         self.threads = threads
         # None: every invocation runs on `runtime`, one instance.
@@ -265,7 +281,7 @@ class LocalHost:
         self._timers = {
             name: ncrontab.parse(str(f.trigger["schedule"]), config.settings)
             for name, f in self.functions.items()
-            if f.trigger_type == "timerTrigger"
+            if f.trigger_type == "timerTrigger" and name not in self.disabled
         }
         self._next_fire = {name: s.next_after(clock.now()) for name, s in self._timers.items()}
         self.tick_hooks: list[TickHook] = []
@@ -305,6 +321,10 @@ class LocalHost:
         grid = [f for f in self.functions.values() if f.trigger_type == EVENT_GRID]
         for element in wire.event_batch(payload):
             target = fixed or (grid[0] if len(grid) == 1 else self._routed(element))
+            if target.name in self.disabled:
+                # Policy: Azure does not trigger a disabled function; the event is dropped.
+                _log.info("event for disabled function %s dropped", target.name)
+                continue
             self._invoke(target, wire.event(element))
 
     def _event_function(self, name: str) -> Registered:
@@ -320,7 +340,7 @@ class LocalHost:
     # Timers ------------------------------------------------------------------------------
 
     def fire_timer(self, name: str, *, past_due: bool = False) -> None:
-        """Invoke a timer trigger now."""
+        """Invoke a timer trigger now (even a disabled one: an operator's manual run)."""
         self._invoke(self.functions[name], TimerRequest(past_due=past_due))
 
     def next_timer(self) -> tuple[dt.datetime, str] | None:
@@ -563,7 +583,7 @@ class LocalHost:
         """The HTTP trigger that serves `method path`, with its route parameters; None if none."""
         route = path.removeprefix("/api/").strip("/")
         for function in self.functions.values():
-            if function.trigger_type != "httpTrigger":
+            if function.trigger_type != "httpTrigger" or function.name in self.disabled:
                 continue
             methods = [m.upper() for m in function.trigger.get("methods") or ["GET", "POST"]]
             route_params = _match(str(function.trigger.get("route") or function.name), route)
@@ -619,6 +639,8 @@ class LocalHost:
     def _queue_trigger(self, queue_name: str) -> Registered | None:
         for function in self.functions.values():
             trigger = function.trigger
+            if function.name in self.disabled:
+                continue
             if function.trigger_type == "queueTrigger" and trigger.get("queueName") == queue_name:
                 return function
         return None

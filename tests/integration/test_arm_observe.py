@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 from patchpilot.adapters.arm.catalog_cache import SweepCache
-from patchpilot.adapters.arm.gateway import ArmGateway
+from patchpilot.adapters.arm.client import ArmClients
+from patchpilot.adapters.arm.gateway import ArmGateway, _json_of
 from patchpilot.domain.fleet import FleetState, parse_fleet
 from patchpilot.domain.history import History
 from patchpilot.domain.instants import parse_instant
@@ -239,3 +241,56 @@ def test_plan_from_live_observation_equals_the_offline_plan_of_the_same_fleet_fi
     assert live_fleet.node_image_pinning is False
     assert len(live.actions) == len(offline.actions) > 0
     assert live.to_json() == offline.to_json()
+
+
+def test_the_hot_reads_as_json_are_what_the_sdk_models_give(
+    sim: SimulatorHandle, document: dict[str, Any]
+) -> None:
+    clients = ArmClients(settings_for(sim))
+    try:
+        for cluster in expected_fleet(document).clusters:
+            cid = cluster.id
+            client = clients.container_service(cid.subscription)
+            group, name = cid.resource_group, cid.name
+            managed = client.managed_clusters
+            pairs = [
+                (_json_of(managed.get, group, name, hook=_ignore), managed.get(group, name)),
+                (
+                    _json_of(managed.list_kubernetes_versions, cluster.location, hook=_ignore),
+                    managed.list_kubernetes_versions(cluster.location),
+                ),
+            ]
+            for entry in cluster.pools:
+                profile = client.agent_pools.get_upgrade_profile
+                pairs.append(
+                    (
+                        _json_of(profile, group, name, entry.name, hook=_ignore),
+                        profile(group, name, entry.name),
+                    )
+                )
+            for raw, model in pairs:
+                assert raw == model.as_dict()
+    finally:
+        clients.close()
+
+
+def test_a_hot_read_as_json_raises_what_the_sdk_call_raises(sim: SimulatorHandle) -> None:
+    clients = ArmClients(settings_for(sim))
+    missing = parse_cluster_id(cluster_id("no-such-cluster", "rg-dev"))
+    client = clients.container_service(missing.subscription)
+    try:
+        with pytest.raises(ResourceNotFoundError) as by_model:
+            client.managed_clusters.get(missing.resource_group, missing.name)
+        with pytest.raises(ResourceNotFoundError) as as_json:
+            _json_of(
+                client.managed_clusters.get, missing.resource_group, missing.name, hook=_ignore
+            )
+    finally:
+        clients.close()
+
+    assert as_json.value.status_code == by_model.value.status_code == 404
+    assert str(as_json.value) == str(by_model.value)
+
+
+def _ignore(response: Any) -> None:
+    """A raw_response_hook that looks at nothing."""

@@ -10,6 +10,7 @@ payload forms, and the trace context a function receives.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Callable
@@ -122,6 +123,50 @@ def test_the_function_sees_the_raw_url_and_lower_cased_headers(tmp_path: Path) -
     assert dict(request.params) == {"ring": "dev"}
     assert request.headers.get("x-empty") == ""
     assert request.get_body() == b""
+
+
+# Disabled functions: AzureWebJobs.<name>.Disabled ---------------------------------------
+
+
+def _fired(app: Harness, name: str) -> int:
+    return sum(1 for _, function, _ in app.host.invocations if function == name)
+
+
+@pytest.mark.parametrize(
+    ("settings", "follow_ups"),
+    [
+        pytest.param({}, 0, id="no fleet in the policy: the harness disables it"),
+        pytest.param({"AzureWebJobs.follow_fleet_gates.Disabled": "false"}, 12, id="enabled"),
+        pytest.param({"AzureWebJobs.follow_fleet_gates.Disabled": "1"}, 0, id="1 disables"),
+    ],
+)
+def test_a_disabled_timer_does_not_fire_and_the_others_do(
+    tmp_path: Path, settings: dict[str, str], follow_ups: int
+) -> None:
+    assert not POLICY.fleet_gates.fleets
+    with running_app(FLEET, POLICY, START, tmp_path, app_settings=settings) as app:
+        app.host.run_until(START + dt.timedelta(hours=1))
+
+        assert _fired(app, "follow_fleet_gates") == follow_ups
+        assert _fired(app, "sweep") == 4
+
+
+def test_a_disabled_function_is_not_triggered_but_runs_by_hand(tmp_path: Path) -> None:
+    disabled = {
+        f"AzureWebJobs.{name}.Disabled": "True"
+        for name in ("reconcile", "api_status", "on_aks_event")
+    }
+    with running_app(FLEET, POLICY, START, tmp_path, app_settings=disabled) as app:
+        cluster = _cluster_id(app)
+        _enqueue_reconcile(app, cluster)
+
+        assert app.host.drain() == 0
+        assert app.host.http("GET", "/api/status").status_code == 404
+        app.host.deliver_event(aks_event("eg_node_pool_rolling_succeeded", CLUSTER, "rg-dev"))
+        app.host.fire_timer("sweep")
+        assert app.host.route("GET", "/api/status") is None
+        assert _fired(app, "reconcile") == _fired(app, "on_aks_event") == 0
+        assert _fired(app, "sweep") == 1
 
 
 # Queues: poison timing and batches -------------------------------------------------------

@@ -63,6 +63,8 @@ RUNTIME_READS = {
     telemetry_setup.PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY,
     "AzureWebJobsFeatureFlags",
     "AZURE_CLIENT_ID",
+    # The Functions host: a disabled function is not triggered (localhost.host.DISABLED_SETTING).
+    "AzureWebJobs.follow_fleet_gates.Disabled",
 }
 CODE_READS = set(settings.KNOWN) | {settings.STORAGE} | RUNTIME_READS
 METRICS = {
@@ -210,6 +212,24 @@ def test_the_fleets_subscribe_to_exactly_the_gate_event_types_of_their_fleets() 
     main = bicep("main")
     assert main["parameters"]["fleetIds"]["default"] == []
     assert "fleetIds" in json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+
+
+def test_the_fleet_gate_follow_up_is_disabled_exactly_when_no_fleet_is_given() -> None:
+    passed = bicep("main")["modules"]["functionApp"]["config"]["params"]["followFleetGates"]
+    setting = app_settings()["AzureWebJobs.follow_fleet_gates.Disabled"]["operator"]
+
+    assert passed["operator"]["type"] == "not"
+    assert passed["operator"]["operands"]["bool_value"]["function"] == {
+        "type": "empty",
+        "parameters": {"item_to_test": "fleetIds"},
+    }
+    assert setting["type"] == "conditional"
+    assert setting["operands"] == {
+        "condition": "followFleetGates",
+        "true_value": "false",
+        "false_value": "true",
+    }
+    assert "follow_fleet_gates" in bindings_of("timerTrigger")
 
 
 def test_each_managed_subscription_subscribes_to_exactly_the_maintenance_event_types() -> None:

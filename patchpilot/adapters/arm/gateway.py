@@ -189,7 +189,7 @@ class ArmGateway:
         resource = self._call(
             "ManagedClusters_Get",
             cid,
-            lambda hook: client.managed_clusters.get(group, name, raw_response_hook=hook).as_dict(),
+            lambda hook: _json_of(client.managed_clusters.get, group, name, hook=hook),
         )
         configurations = self._call(
             "MaintenanceConfigurations_ListByManagedCluster",
@@ -275,9 +275,9 @@ class ArmGateway:
         document = self._call(
             "ManagedClusters_ListKubernetesVersions",
             cid,
-            lambda hook: client.managed_clusters.list_kubernetes_versions(
-                location, raw_response_hook=hook
-            ).as_dict(),
+            lambda hook: _json_of(
+                client.managed_clusters.list_kubernetes_versions, location, hook=hook
+            ),
         )
         return observe.offered_versions(document, f"Kubernetes versions in {location}")
 
@@ -287,9 +287,13 @@ class ArmGateway:
         document = self._call(
             "AgentPools_GetUpgradeProfile",
             cid,
-            lambda hook: client.agent_pools.get_upgrade_profile(
-                cid.resource_group, cid.name, pool, raw_response_hook=hook
-            ).as_dict(),
+            lambda hook: _json_of(
+                client.agent_pools.get_upgrade_profile,
+                cid.resource_group,
+                cid.name,
+                pool,
+                hook=hook,
+            ),
             pool=pool,
         )
         return observe.latest_image(document, f"{cid}/agentPools/{pool}")
@@ -653,6 +657,31 @@ def _pool_name(pool: str) -> str:
             "(a letter, then letters and digits, at most 12)"
         )
     return pool
+
+
+def _json_of(operation: Callable[..., object], *args: str, hook: Hook) -> dict[str, Any]:
+    """An SDK GET's answer as the JSON ARM sent, without building the SDK's model of it.
+
+    The operation itself builds the request, sends it through the client's
+    pipeline and raises for a status other than 200 as it always does (its
+    error map, ARM's error format); only the model is skipped: `stream`
+    leaves the body unread and `cls` (the SDK's hook for what a call returns)
+    reads it as JSON. On the hottest reads (the cluster, the region's
+    versions and upgrade profiles: three in four of a sweep's requests) the
+    model was built and then walked back into this same dict (`.as_dict()`).
+    Contract: tests/integration/test_arm_observe.py compares the two.
+    """
+    document = operation(*args, raw_response_hook=hook, stream=True, cls=_json_body)
+    return document if isinstance(document, dict) else {}
+
+
+def _json_body(
+    pipeline_response: PipelineResponse[Any, Any], _body: object, _headers: object
+) -> Any:
+    """The `cls` of a streamed SDK call: the whole body, read and parsed as JSON."""
+    response = pipeline_response.http_response
+    response.read()
+    return response.json()
 
 
 def _get_json(client: ContainerServiceClient, url: str, hook: Hook) -> dict[str, Any]:
