@@ -257,20 +257,8 @@ def running_app(
                 event_schema=event_schema,
             )
         )
-        settings = Settings.from_env(
-            {
-                "PATCHPILOT_ARM_ENDPOINT": sim.url,
-                "PATCHPILOT_ARM_CA_BUNDLE": str(sim.ca_path),
-                "PATCHPILOT_CREDENTIAL": "static",
-            }
-        )
-        if open_store is None:
-            given = store
-            open_store = (
-                (lambda: open_sqlite_store(workdir / "state.db"))
-                if given is None
-                else (lambda: given)
-            )
+        settings = _simulator_settings(sim)
+        open_store = open_store or _store_opener(store, workdir)
         store = store or open_store()
         stack.callback(store.close)
         reconcile_queue, poison_queue = queues or (
@@ -308,20 +296,39 @@ def running_app(
         )
         stack.callback(host.close)
         assert isinstance(services.publisher, RecordingPublisher)
-        releases = sorted(
-            {
-                i
-                for region in sim.aks.catalog.regions()
-                for i in sim.aks.catalog.release_instants(region)
-            }
-        )
         kit = _Kit(settings, open_store, found, recorder, stack, budget)
         harness = Harness(
-            host, services, sim, clock, services.publisher, inbox, tuple(releases), [runtime], kit
+            host, services, sim, clock, services.publisher, inbox, _releases(sim), [runtime], kit
         )
         host.tick_hooks.append(harness.deliver_pending_events)
         host.wakeups.append(harness.next_simulated_change)
         yield harness
+
+
+def _simulator_settings(sim: SimulatorHandle) -> Settings:
+    """The app's settings pointed at the simulator: its URL, its CA, a static token."""
+    return Settings.from_env(
+        {
+            "PATCHPILOT_ARM_ENDPOINT": sim.url,
+            "PATCHPILOT_ARM_CA_BUNDLE": str(sim.ca_path),
+            "PATCHPILOT_CREDENTIAL": "static",
+        }
+    )
+
+
+def _store_opener(store: Store | None, workdir: Path) -> Callable[[], Store]:
+    """How each instance opens the store: the given one itself, else the SQLite file."""
+    if store is not None:
+        return lambda: store
+    return lambda: open_sqlite_store(workdir / "state.db")
+
+
+def _releases(sim: SimulatorHandle) -> tuple[dt.datetime, ...]:
+    """Every instant the simulated catalog changes in some region, soonest first."""
+    catalog = sim.aks.catalog
+    return tuple(
+        sorted({i for region in catalog.regions() for i in catalog.release_instants(region)})
+    )
 
 
 def _disabled(policy: Policy) -> dict[str, str]:
