@@ -79,6 +79,7 @@ from patchpilot.demo.runner import SECONDS_PER_NODE, SWEEP_HOURS  # noqa: E402
 from patchpilot.domain.fleet import parse_fleet  # noqa: E402
 from patchpilot.domain.messages import ReconcileRequest  # noqa: E402
 from patchpilot.domain.policy import Policy, parse_policy  # noqa: E402
+from patchpilot.domain.resource_ids import parse_cluster_id  # noqa: E402
 from patchpilot.localhost.harness import Harness, running_app  # noqa: E402
 from patchpilot.service.deps import Tuning  # noqa: E402
 from patchpilot.service.messages import handle_reconcile_message  # noqa: E402
@@ -258,7 +259,7 @@ def measure_reconcile(size: int, seed: str) -> ReconcileFigures:
 
 def _reconcile(app: Harness, cluster: str) -> Any:
     now = app.clock.now()
-    body = ReconcileRequest(cluster, "bench", now).encode()
+    body = ReconcileRequest(parse_cluster_id(cluster), "bench", now).encode()
     return handle_reconcile_message(app.services, body, now)
 
 

@@ -158,7 +158,7 @@ def _plan(args: argparse.Namespace) -> Plan | dict[str, Any]:
 
 def _live_plan(args: argparse.Namespace) -> Plan:
     """Plan from what ARM shows now (or at --at); the instant is read once, here."""
-    from patchpilot.adapters.live_fleet import observe_fleet
+    from patchpilot.service.survey import observe_fleet
     from patchpilot.settings import load_settings
 
     at = parse_instant(args.at, path="--at") if args.at else dt.datetime.now(dt.UTC)

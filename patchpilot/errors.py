@@ -27,6 +27,10 @@ def _locate(message: str, source: str | None, path: str | None) -> str:
     return f"{where}: {message}" if where else message
 
 
+class ApiRefusedError(InvalidInputError):
+    """The API refused the request (4xx/5xx): its status, code and message, for the user."""
+
+
 class ScopeError(InvalidInputError):
     """A resource outside the policy's scopes: never observed or touched, whoever asks."""
 

@@ -27,17 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from patchpilot.errors import InvalidInputError
+from patchpilot.domain.resource_ids import resource_name
+from patchpilot.errors import ApiRefusedError, InvalidInputError
 from patchpilot.render import path_table, table
 
 TIMEOUT_SECONDS: Final = 60.0
 _MAX_ANSWER: Final = 16 * 1024 * 1024
 TokenSource = Callable[[], str]
 _STATUSES: Final = ("due", "scheduled", "blocked")
-
-
-class ApiRefusedError(InvalidInputError):
-    """The API refused the request (4xx/5xx): its status, code and message, for the user."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +214,8 @@ def plan_answer_table(answer: Mapping[str, Any]) -> str:
     findings = answer.get("findings") or []
     if findings:
         lines = (
-            f"  - {_name(f['cluster'])}{'/' + f['pool'] if f.get('pool') else ''}: {f['message']}"
+            f"  - {resource_name(f['cluster'])}{'/' + f['pool'] if f.get('pool') else ''}: "
+            f"{f['message']}"
             for f in findings
         )
         parts.append("\n".join(["Findings:", *lines]))
@@ -231,7 +229,7 @@ def _actions_table(actions: list[Mapping[str, Any]]) -> str:
     rows = [
         [
             a["status"].upper(),
-            _name(a["cluster"]),
+            resource_name(a["cluster"]),
             a.get("pool") or "(control plane)",
             a["kind"],
             f"{_short(a['current'])} -> {_short(a.get('target') or '?')}",
@@ -244,10 +242,6 @@ def _actions_table(actions: list[Mapping[str, Any]]) -> str:
     for line, action in zip(lines[2:], actions, strict=True):
         out += [line, f"    {action['reason']}"]
     return "\n".join(out)
-
-
-def _name(resource_id: str) -> str:
-    return resource_id.rsplit("/", 1)[-1]
 
 
 def _short(version: str) -> str:

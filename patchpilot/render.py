@@ -10,6 +10,7 @@ from typing import Any
 
 from patchpilot.domain.instants import parse_instant
 from patchpilot.domain.plan import Plan, iso
+from patchpilot.domain.resource_ids import resource_name
 
 _SYMBOL = {"due": "DUE", "scheduled": "SCHEDULED", "blocked": "BLOCKED"}
 
@@ -39,7 +40,7 @@ def plan_table(plan: Plan) -> str:
         parts.append(_actions(plan))
     if plan.findings:
         findings = (
-            f"  - {_cluster_name(f.cluster)}{'/' + f.pool if f.pool else ''}: {f.message}"
+            f"  - {f.cluster.name}{'/' + f.pool if f.pool else ''}: {f.message}"
             for f in plan.findings
         )
         parts.append("\n".join(["Findings:", *findings]))
@@ -71,7 +72,7 @@ def path_table(paths: Sequence[Mapping[str, Any]]) -> str:
     for line, path in zip(lines[2:], paths, strict=True):
         out += [line, f"    waits for {path['waits_for']}"]
         out += [
-            f"    on the path: {_cluster_name(step['cluster'])} (ring {step['ring']}, "
+            f"    on the path: {resource_name(step['cluster'])} (ring {step['ring']}, "
             f"{step['window']}) reaches {_short(step['target'] or '?')} {step['reaches']}"
             for step in path["on_path"]
         ]
@@ -91,7 +92,7 @@ def _actions(plan: Plan) -> str:
         rows.append(
             [
                 _SYMBOL[action.status],
-                _cluster_name(action.cluster),
+                action.cluster.name,
                 action.pool or "(control plane)",
                 action.kind,
                 f"{_short(action.current)} -> {_short(action.target or '?')}",
@@ -113,7 +114,7 @@ def aks_maintenance_table(result: Mapping[str, Any]) -> str:
         return f"No maintenance announced by AKS at {result['at']}."
     rows = [
         [
-            _cluster_name(e["cluster"]),
+            resource_name(e["cluster"]),
             e["upgrade_type"] or "maintenance",
             e["status"],
             e["start"],
@@ -144,10 +145,6 @@ def tuesday_table(result: dict[str, Any]) -> str:
 def _hours(start: str, end: str) -> str:
     seconds = (parse_instant(end) - parse_instant(start)).total_seconds()
     return f"{seconds / 3600:g}h"
-
-
-def _cluster_name(resource_id: str) -> str:
-    return resource_id.rsplit("/", 1)[-1]
 
 
 def _short(version: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from patchpilot.domain.fleet import FleetState, parse_fleet
 from patchpilot.domain.policy import Policy, parse_policy
+from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id
 
 SUB = "00000000-0000-0000-0000-000000000000"
 UBUNTU = "AKSUbuntu-2204gen2containerd"
@@ -37,6 +38,11 @@ def cluster_id(name: str, group: str = "rg") -> str:
         f"/subscriptions/{SUB}/resourceGroups/{group}"
         f"/providers/Microsoft.ContainerService/managedClusters/{name}"
     )
+
+
+def cluster_ref(name: str, group: str = "rg") -> ClusterId:
+    """The same cluster as :func:`cluster_id`, as the value the app carries inside."""
+    return parse_cluster_id(cluster_id(name, group))
 
 
 def policy_doc(**overrides: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ cluster; a discovery without it (:class:`StaticDiscovery`) is no
 :func:`~patchpilot.domain.resource_ids.in_scopes` on the client side too:
 Resource Graph is asked by subscription, and a resource group scope, or a row
 Resource Graph should not have returned, is cut here. Called by the sweep and
-by ``plan --live`` (:mod:`patchpilot.adapters.live_fleet`).
+by ``plan --live`` (:mod:`patchpilot.service.survey`).
 
 Pages are read by :func:`graph_page` as the JSON the service sent, through
 the SDK client's own pipeline (``send_request``: the same authentication,
@@ -39,8 +39,9 @@ from azure.core.exceptions import AzureError
 from patchpilot.adapters.arm.client import ArmClients
 from patchpilot.adapters.arm.errors import translate
 from patchpilot.adapters.arm.retry import RetryPolicy
+from patchpilot.adapters.errors import DiscoveryIncompleteError
 from patchpilot.domain.resource_ids import ClusterId, in_scopes, parse_cluster_id
-from patchpilot.errors import InvalidInputError, PatchPilotError
+from patchpilot.errors import InvalidInputError
 from patchpilot.settings import Settings
 
 if TYPE_CHECKING:
@@ -62,10 +63,6 @@ QUERY: Final = (
 FULL_COLUMNS: Final = ", tags, properties"
 # Resources (POST): the operation `ResourceGraphClient.resources` sends.
 RESOURCES_PATH: Final = "/providers/Microsoft.ResourceGraph/resources"
-
-
-class DiscoveryIncompleteError(PatchPilotError):
-    """The listing did not finish: sweeping part of it would forget the rest."""
 
 
 @dataclass(frozen=True)

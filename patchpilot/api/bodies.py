@@ -2,7 +2,7 @@
 
 Two kinds of wrong, two statuses: a body that is not what the route reads
 (not a JSON object, an unknown or missing field, a field of the wrong JSON
-type) is malformed, a 400 (:class:`~patchpilot.service.operator.refusals.MalformedError`);
+type) is malformed, a 400 (:class:`~patchpilot.service.operator.errors.MalformedError`);
 a field of the right type with a value that can never be valid (an unknown
 kind, a version that is not one, a time in the past, `force` without a
 `reason`) is a 422 (:class:`~patchpilot.errors.InvalidInputError`). Either
@@ -21,8 +21,8 @@ from patchpilot.domain.instants import parse_instant
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.errors import InvalidInputError
 from patchpilot.service.operator.clusters import cluster_id
+from patchpilot.service.operator.errors import MalformedError
 from patchpilot.service.operator.pauses import PauseRequest
-from patchpilot.service.operator.refusals import MalformedError
 from patchpilot.service.operator.upgrade_requests import UpgradeRequest
 
 MAX_REASON: Final = 500

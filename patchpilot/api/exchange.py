@@ -24,11 +24,10 @@ from typing import Any, Final
 
 import azure.functions as func
 
+from patchpilot.api.errors import ForbiddenError, UnauthenticatedError
 from patchpilot.api.roles import (
     ROUTE_ROLES,
-    ForbiddenError,
     Role,
-    UnauthenticatedError,
     caller,
     current_platform,
     require,
@@ -36,7 +35,7 @@ from patchpilot.api.roles import (
 from patchpilot.errors import InvalidInputError, PermanentError, ScopeError, TemporaryError
 from patchpilot.runtime import current_runtime
 from patchpilot.service.deps import Services
-from patchpilot.service.operator.refusals import (
+from patchpilot.service.operator.errors import (
     BlockedError,
     MalformedError,
     NotFoundError,

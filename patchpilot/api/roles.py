@@ -31,6 +31,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
+from patchpilot.api.errors import ForbiddenError, UnauthenticatedError
 from patchpilot.api.principal import Principal, principal_from
 from patchpilot.service.operator.requester import FUNCTION_KEY, Operator
 
@@ -71,22 +72,6 @@ KEY_FUNCTIONS: Final = frozenset({"api_alert"})
 # pauses, AKS events' failure pauses) and the prefixes of the names this module makes.
 RESERVED_PREFIXES: Final = ("alert:", "entra:", FUNCTION_KEY)
 RESERVED_NAMES: Final = frozenset({"patchpilot", "patch pilot", "aks-event"})
-
-
-class UnauthenticatedError(Exception):
-    """No credential, or one the platform did not vouch for: a 401, nothing done."""
-
-    code = "Unauthorized"
-
-
-class ForbiddenError(Exception):
-    """A valid caller without the role the route needs: a 403 naming the role, nothing done."""
-
-    code = "Forbidden"
-
-    def __init__(self, message: str, role: Role | None = None) -> None:
-        super().__init__(message)
-        self.role = role
 
 
 @dataclass(frozen=True)

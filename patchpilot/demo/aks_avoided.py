@@ -26,6 +26,7 @@ from patchpilot.demo.records import UpgradeRecord
 from patchpilot.demo.runner import DemoRun
 from patchpilot.domain.planner import allowed_piece
 from patchpilot.domain.promotion import window_schedule
+from patchpilot.domain.resource_ids import ascii_key
 from patchpilot.sim.aks_maintenance import event_id
 from patchpilot.sim.faults import AksWork
 
@@ -80,7 +81,7 @@ def inside_work(work: AksWork, records: tuple[UpgradeRecord, ...]) -> tuple[Upgr
     return tuple(
         r
         for r in records
-        if r.cluster.lower() == work.cluster.lower()
+        if ascii_key(r.cluster) == ascii_key(work.cluster)
         and r.started_at < end
         and (r.finished_at or r.started_at) > work.start
     )

@@ -22,6 +22,7 @@ from patchpilot.domain.fleet import (
     FleetState,
 )
 from patchpilot.domain.policy import Policy
+from patchpilot.domain.resource_ids import ascii_key
 from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.windows import Window, subtract
 
@@ -37,7 +38,7 @@ class AllowedWindows:
 
     def cluster(self, cluster_id: str) -> ClusterState | None:
         """The fleet's cluster with this resource ID (any case)."""
-        key = cluster_id.lower()
+        key = ascii_key(cluster_id)
         return next((c for c in self.fleet.clusters if c.key == key), None)
 
     def schedule(self, cluster: ClusterState, kind: str) -> tuple[Schedule | None, str]:

@@ -46,7 +46,7 @@ class Decision:
     @property
     def cluster_key(self) -> str:
         """The cluster's case-insensitive identity."""
-        return self.action.cluster.lower()
+        return self.action.cluster.key
 
     @property
     def key(self) -> UpgradeKey | None:

@@ -27,6 +27,7 @@ from patchpilot.demo.summary import Summary
 from patchpilot.domain.cadence import patch_tuesday, windows_due_from
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.plan import iso
+from patchpilot.domain.resource_ids import ascii_key, resource_name
 from patchpilot.report.model import Bar, Calendar, Fact, Marker, Row, Span, Table
 from patchpilot.sim.faults import AksWork
 
@@ -82,7 +83,7 @@ def _rows(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> Iterator[Row]:
         group = ring.name if ring else NO_RING
         kubernetes = tuple(_spans(rules, cluster, "kubernetes", run))
         node_os = tuple(_spans(rules, cluster, "node_image", run))
-        mine = [r for r in records if r.cluster.lower() == cluster.key]
+        mine = [r for r in records if ascii_key(r.cluster) == cluster.key]
         # AKS's own work holds every kind on the cluster: drawn on all its rows.
         aks = tuple(_aks_spans(run, cluster))
         yield Row(group, cluster.id.name, None, "control plane", kubernetes, (),
@@ -100,7 +101,7 @@ def _aks_spans(run: DemoRun, cluster: ClusterState) -> Iterator[Span]:
     """AKS's own announced work on the cluster, with its type and last status as the tooltip."""
     for work in run.scenario.aks_maintenance:
         end = work_end(work)
-        if work.cluster.lower() != cluster.key or end <= run.start or work.start >= run.end:
+        if ascii_key(work.cluster) != cluster.key or end <= run.start or work.start >= run.end:
             continue
         tooltip = (
             f"AKS's own {work.upgrade_type or 'maintenance'} on {cluster.id.name}: "
@@ -220,7 +221,7 @@ def _fleet_gate_markers(run: DemoRun) -> Iterator[Marker]:
     """The scene's alert as an incident, and each gate from waiting to Patch Pilot's approval."""
     scene = run.scenario.fleet_gate
     if scene is not None and scene.fires < run.end:
-        name = scene.alert_cluster.rsplit("/", 1)[-1]
+        name = resource_name(scene.alert_cluster)
         detail = f"Azure Monitor alert {scene.alert_rule} firing on {name} (cluster paused)"
         end = min(scene.resolves, run.end)
         yield Marker(scene.fires, "fault", "alert", end=end, detail=detail)
@@ -295,7 +296,7 @@ def _waiting_table(run: DemoRun) -> Table:
             change += f" -> {short_version(str(target))}"
         rows.append(
             (
-                str(action.get("cluster", "")).rsplit("/", 1)[-1],
+                resource_name(str(action.get("cluster", ""))),
                 str(action.get("pool") or "control plane"),
                 "node image" if action.get("kind") == "node_image" else "Kubernetes",
                 change,
@@ -311,7 +312,7 @@ def _gate_table(run: DemoRun) -> Table:
     """The Fleet Manager gates Patch Pilot followed (`GET /api/status`'s fleet_gates)."""
     rows = tuple(
         (
-            str(gate.get("fleet", "")).rsplit("/", 1)[-1],
+            resource_name(str(gate.get("fleet", ""))),
             str(gate.get("update_run") or ""),
             str(gate.get("display_name") or gate.get("name") or ""),
             str(gate.get("first_seen") or ""),
@@ -344,7 +345,7 @@ def _aks_table(run: DemoRun, summary: Summary, records: tuple[UpgradeRecord, ...
             did = "nothing of Patch Pilot's ran inside it"
         rows.append(
             (
-                work.cluster.rsplit("/", 1)[-1],
+                resource_name(work.cluster),
                 work.upgrade_type or "",
                 _when(work.start),
                 f"{work_end(work):%m-%d %H:%M}",

@@ -32,7 +32,7 @@ from typing import Any, Final
 from patchpilot.demo.scenario import FleetGateScene
 from patchpilot.demo.script import Note
 from patchpilot.domain.plan import iso
-from patchpilot.domain.resource_ids import parse_cluster_id
+from patchpilot.domain.resource_ids import parse_cluster_id, resource_name
 from patchpilot.localhost.harness import Harness
 from patchpilot.service.fleet_gates import gate_status
 from patchpilot.sim.fleet_gates import StageSpec, fleets_of
@@ -165,7 +165,7 @@ def alert_payload(scene: FleetGateScene, condition: str, now: dt.datetime) -> di
         "signalType": "Metric",
         "monitorCondition": condition,
         "monitoringService": "Platform",
-        "alertTargetIDs": [str(cluster).lower()],
+        "alertTargetIDs": [cluster.key],
         "configurationItems": [cluster.name],
         "firedDateTime": iso(scene.fires),
         "description": "API server p99 latency over 2 s",
@@ -178,4 +178,4 @@ def alert_payload(scene: FleetGateScene, condition: str, now: dt.datetime) -> di
 
 
 def _fleet_name(fleet: str) -> str:
-    return fleet.rstrip("/").rsplit("/", 1)[-1]
+    return resource_name(fleet.rstrip("/"))

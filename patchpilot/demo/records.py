@@ -34,6 +34,7 @@ from patchpilot.domain.cadence import covered_patch_tuesday, windows_due_from
 from patchpilot.domain.fleet import FleetState
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.plan import iso
+from patchpilot.domain.resource_ids import ascii_key, resource_name
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.domain.windows import Window
 from patchpilot.errors import InvalidInputError
@@ -63,12 +64,12 @@ class UpgradeRecord:
     @property
     def name(self) -> str:
         """The cluster's name (the last segment of its resource ID)."""
-        return self.cluster.rsplit("/", 1)[-1]
+        return resource_name(self.cluster)
 
     @property
     def key(self) -> tuple[str, str | None, str, str]:
         """The idempotency key: (cluster, pool, kind, target)."""
-        return (self.cluster.lower(), self.pool, self.kind, self.target)
+        return (ascii_key(self.cluster), self.pool, self.kind, self.target)
 
     @property
     def days_to_patched(self) -> float | None:
@@ -144,7 +145,7 @@ class _Builder:
             self._open[record.key] = len(self.records)
             self.records.append(record)
         elif notice.type in ("UpgradeSucceeded", "UpgradeFailed"):
-            key = (str(data["cluster"]).lower(), data.get("pool"), data["kind"], data["target"])
+            key = (ascii_key(str(data["cluster"])), data.get("pool"), data["kind"], data["target"])
             index = self._open.pop(key, None)
             if index is not None:
                 outcome = "succeeded" if notice.type == "UpgradeSucceeded" else "failed"
@@ -156,7 +157,7 @@ class _Builder:
         pool = data.get("pool")
         _, schedule_name = self._schedule(cluster, kind)
         available = _available_at(self.run.inputs.fleet, cluster, kind, target)
-        first = self.run.decisions.first_allowed.get((cluster.lower(), pool, kind, target))
+        first = self.run.decisions.first_allowed.get((ascii_key(cluster), pool, kind, target))
         return UpgradeRecord(
             cluster=cluster,
             pool=pool,
@@ -180,7 +181,7 @@ class _Builder:
 
     def _os(self, cluster: str, pool: object) -> str:
         state = self.rules.cluster(cluster)
-        found = next((p for p in state.pools if p.name == pool), None) if state else None
+        found = state.pool(pool) if state and isinstance(pool, str) else None
         return found.os_type if found is not None else CONTROL_PLANE
 
     def _earliest(
@@ -191,7 +192,7 @@ class _Builder:
         action = first.action
         if action.status == "scheduled":
             return action.not_before
-        window = self.rules.window_at(action.cluster, kind, first.at)
+        window = self.rules.window_at(str(action.cluster), kind, first.at)
         gates = [first.at if window is None else window.start]
         if available is not None:
             gates.append(available)
@@ -210,7 +211,7 @@ def _finished(record: UpgradeRecord, notice: Notice, outcome: str) -> UpgradeRec
 
 def _available_at(fleet: FleetState, cluster_id: str, kind: str, target: str) -> dt.datetime | None:
     """When the region's catalog first offered the target (None: before the catalog begins)."""
-    cluster = next((c for c in fleet.clusters if c.key == cluster_id.lower()), None)
+    cluster = next((c for c in fleet.clusters if c.key == ascii_key(cluster_id)), None)
     if cluster is None:
         return None
     region = fleet.region(cluster.location)

@@ -23,7 +23,7 @@ from patchpilot.adapters.store import Store
 from patchpilot.api.principal import platform_headers
 from patchpilot.api.roles import APP_ROLES, Platform, use_platform
 from patchpilot.demo.scenario import Scenario
-from patchpilot.domain.resource_ids import parse_cluster_id
+from patchpilot.domain.resource_ids import ascii_key, parse_cluster_id
 from patchpilot.localhost.harness import Harness
 from patchpilot.sim.arm_errors import ArmError
 
@@ -121,7 +121,7 @@ class Script:
         for notice in fresh:
             if notice.type not in _PAUSE_NOTICES or drain is None:
                 continue
-            cluster = str(notice.data.get("cluster") or notice.subject).lower()
+            cluster = ascii_key(str(notice.data.get("cluster") or notice.subject))
             if cluster not in self._resumes:
                 self._resumes[cluster] = notice.time + drain.resume_after
 
@@ -155,7 +155,7 @@ class Script:
     def _delete_pauses(self, cluster: str, now: dt.datetime) -> tuple[int, str]:
         store = self.app.services.store
         host = self.app.host
-        pauses = [p for p in store.list_pauses(now) if (p.target or "").lower() == cluster]
+        pauses = [p for p in store.list_pauses(now) if ascii_key(p.target or "") == cluster]
         via_api = bool(pauses) and host.route("DELETE", f"/api/pauses/{pauses[0].id}") is not None
         for pause in pauses:
             answered = None

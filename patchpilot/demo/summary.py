@@ -25,6 +25,7 @@ from typing import Final
 from patchpilot.demo.aks_avoided import Avoidance, avoidances, inside_work
 from patchpilot.demo.records import CONTROL_PLANE, UpgradeRecord
 from patchpilot.demo.runner import DemoRun
+from patchpilot.domain.resource_ids import ascii_key
 
 THROTTLED: Final = 429
 OS_ORDER: Final = ("Linux", "Windows", CONTROL_PLANE)
@@ -118,7 +119,7 @@ def _per_os(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> tuple[OsFigures
     for record in records:
         if record.outcome != "succeeded":
             continue
-        patched[record.os].add((record.cluster.lower(), record.pool))
+        patched[record.os].add((ascii_key(record.cluster), record.pool))
         if record.days_to_patched is not None:
             days[record.os].append(record.days_to_patched)
     return tuple(

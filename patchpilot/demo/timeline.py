@@ -29,6 +29,7 @@ from patchpilot.demo.records import CONTROL_PLANE, UpgradeRecord, short_version,
 from patchpilot.demo.runner import DemoRun
 from patchpilot.demo.summary import Summary
 from patchpilot.domain.cadence import patch_tuesday, windows_due_from
+from patchpilot.domain.resource_ids import resource_name
 from patchpilot.sim.faults import AksWork
 
 # Entries at the same instant: causes before effects.
@@ -129,7 +130,7 @@ def _still_waiting(run: DemoRun) -> list[str]:
     for action in run.final_plan:
         if action.get("status") == "due" or not action.get("target"):
             continue
-        name = str(action.get("cluster", "")).rsplit("/", 1)[-1]
+        name = resource_name(str(action.get("cluster", "")))
         where = _where(name, action.get("pool"))
         change = _change(str(action.get("kind")), str(action.get("current")), str(action["target"]))
         when = f" from {action['not_before']}" if action.get("not_before") else ""
@@ -141,7 +142,7 @@ def _fleet_gates(run: DemoRun) -> list[str]:
     """The Fleet Manager gates Patch Pilot followed (`GET /api/status`), one line each."""
     lines = []
     for gate in run.fleet_gates:
-        fleet = str(gate.get("fleet", "")).rsplit("/", 1)[-1]
+        fleet = resource_name(str(gate.get("fleet", "")))
         where = f"{fleet}/{gate.get('update_run')} {gate.get('display_name')!r}"
         seen, approved = gate.get("first_seen"), gate.get("approved_at")
         if gate.get("state") == "approved" and seen and approved:
@@ -164,7 +165,7 @@ def _aks_maintenance(run: DemoRun, summary: Summary) -> list[str]:
     works = [w for w in run.scenario.aks_maintenance if run.start <= w.start < run.end]
     if not works:
         return []
-    names = sorted({w.cluster.rsplit("/", 1)[-1] for w in works})
+    names = sorted({resource_name(w.cluster) for w in works})
     moved = len(summary.aks_avoided)
     head = (
         f"AKS's own maintenance   {len(works)} announced on {', '.join(names)}; "
@@ -177,7 +178,7 @@ def _aks_maintenance(run: DemoRun, summary: Summary) -> list[str]:
 def avoided_text(avoided: Avoidance) -> str:
     """`AKS's own NodeOSUpgrade on prod-neu-2 avoided: Patch Pilot started 03:00 instead of ...`."""
     work, record = avoided.work, avoided.record
-    name = work.cluster.rsplit("/", 1)[-1]
+    name = resource_name(work.cluster)
     change = _change(record.kind, record.current, record.target)
     return (
         f"AKS's own {work.upgrade_type or 'maintenance'} on {name} avoided "
@@ -193,7 +194,7 @@ def _aks_work(run: DemoRun, records: tuple[UpgradeRecord, ...]) -> Iterator[Entr
     for work in run.scenario.aks_maintenance:
         if not run.start <= work.start < run.end:
             continue
-        name = work.cluster.rsplit("/", 1)[-1]
+        name = resource_name(work.cluster)
         text = (
             f"runs its own {work.upgrade_type or 'maintenance'}, {work.start:%H:%M} to "
             f"{work_end(work):%H:%M} (announced 7 days and 24 hours ahead)"
@@ -210,7 +211,7 @@ def _kept_clear(
         return f"! {len(inside)} of Patch Pilot's upgrades ran inside it"
     if avoided is None:
         return "none of Patch Pilot's upgrades ran inside it"
-    name = work.cluster.rsplit("/", 1)[-1]
+    name = resource_name(work.cluster)
     return (
         f"Patch Pilot kept clear: {_where(name, avoided.record.pool)} started "
         f"{avoided.record.started_at:%H:%M}, after AKS's Completed, instead of "
@@ -252,7 +253,7 @@ def _upgrade(record: UpgradeRecord) -> Entry:
 
 def _wait(decision: Decision) -> Entry:
     action = decision.action
-    name = action.cluster.rsplit("/", 1)[-1]
+    name = action.cluster.name
     return Entry(decision.at, "wait", _where(name, action.pool),
                  _change(action.kind, action.current, action.target), action.reason)  # fmt: skip
 
@@ -261,7 +262,7 @@ def _notices(run: DemoRun) -> Iterator[Entry]:
     for notice in run.notices:
         data = notice.data
         if notice.type == "ClusterPaused":
-            name = str(data.get("cluster", notice.subject)).rsplit("/", 1)[-1]
+            name = resource_name(str(data.get("cluster", notice.subject)))
             yield Entry(notice.time, "paused", name, str(data.get("reason", "")))
         elif notice.type == "NodeImageAvailable":
             text = f"offers {data.get('image')}, the image for {data.get('month')}'s updates"

@@ -63,12 +63,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from patchpilot.domain.events import (
-    Schema,
-    UnhandledEventError,
-    bounded_text,
-    envelope_schema,
-)
+from patchpilot.domain.errors import UnhandledEventError
+from patchpilot.domain.events import Schema, bounded_text, envelope_schema
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.instants import parse_instant
 from patchpilot.domain.plan import iso

@@ -88,7 +88,7 @@ class _Book:
         self.policy = policy
         self.now = result.at
         self.units: dict[tuple[str, str], list[_Unit]] = {}
-        actions = {(a.cluster, a.pool, a.kind): a for a in result.actions}
+        actions = {(a.cluster.key, a.pool, a.kind): a for a in result.actions}
         for cluster in fleet.clusters:
             ring = policy.ring_of(cluster.tags)
             if ring is not None:
@@ -101,7 +101,7 @@ class _Book:
         ring: Ring,
         actions: dict[tuple[str, str | None, Kind], Action],
     ) -> None:
-        name = str(cluster.id)
+        name = cluster.key
         stragglers = straggler_subjects(cluster, self.policy, self.now)
         control = actions.get((name, None, "kubernetes"))
         self._add(_Unit(cluster, ring, KUBERNETES, control, KUBERNETES in stragglers))

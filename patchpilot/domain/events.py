@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from patchpilot.domain.errors import UnhandledEventError
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.instants import parse_instant
-from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id
-from patchpilot.errors import InvalidInputError
+from patchpilot.domain.resource_ids import ClusterId, is_pool_name, parse_cluster_id
 
 PREFIX = "Microsoft.ContainerService."
 NEW_KUBERNETES_VERSION = PREFIX + "NewKubernetesVersionAvailable"
@@ -51,10 +51,6 @@ MAX_TEXT: Final = 1024
 _MAX_ID = 256
 
 Schema = Literal["EventGridSchema", "CloudEventSchemaV1_0"]
-
-
-class UnhandledEventError(InvalidInputError):
-    """A well-formed event of a type Patch Pilot does not handle: acknowledged and ignored."""
 
 
 @dataclass(frozen=True)
@@ -151,9 +147,13 @@ def _data(envelope: Fields, event_type: str) -> dict[str, Any]:
 
 
 def _pool_name(data: Fields) -> str:
-    """AKS pool names: lowercase letters and digits, starting with a letter, at most 12 (Linux)."""
+    """AKS's pool name rule (resource_ids.is_pool_name), within the event's 64-character bound.
+
+    The bound stays 64, not AKS's 12: a longer name has always passed here, and an
+    event is only a hint (the reconcile plans from the pools it reads from ARM).
+    """
     name = bounded_text(data, "nodePoolName", limit=64)
-    if not (name[0].isalpha() and name.isalnum() and name.isascii()):
+    if not is_pool_name(name, longest=64):
         raise data.error("nodePoolName", f"{_short(name)!r} is not an AKS node pool name")
     return name
 

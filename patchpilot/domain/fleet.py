@@ -22,7 +22,7 @@ from patchpilot.domain.node_images import (
     parse_node_image,
     parse_node_image_version,
 )
-from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id
+from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id, region_key
 from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
 from patchpilot.errors import InvalidInputError
@@ -138,6 +138,13 @@ class ClusterState:
     def key(self) -> str:
         """The case-insensitive cluster identity used in history records."""
         return self.id.key
+
+    def pool(self, name: str | None) -> PoolState | None:
+        """The managed pool named ``name`` (names are unique in a cluster), or None.
+
+        None for a name the cluster has no managed pool of, and for None (the control plane).
+        """
+        return next((pool for pool in self.pools if pool.name == name), None)
 
     def running(self) -> str | None:
         """What AKS shows running on the cluster or on any of its pools, or None.
@@ -377,11 +384,6 @@ def _refuse_duplicates(fields: Fields, clusters: tuple[ClusterState, ...]) -> No
         names = [pool.name for pool in cluster.pools]
         if len(set(names)) != len(names):
             raise fields.error("clusters", f"cluster {cluster.id} has two pools with one name")
-
-
-def region_key(location: str) -> str:
-    """ARM spells regions in several ways ("West Europe", "westeurope")."""
-    return location.replace(" ", "").lower()
 
 
 def _released_by(released: dt.date | None, now: dt.datetime) -> bool:

@@ -46,12 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from patchpilot.domain.alerts import alert_rule_of
-from patchpilot.domain.events import (
-    Schema,
-    UnhandledEventError,
-    bounded_text,
-    envelope_schema,
-)
+from patchpilot.domain.errors import UnhandledEventError
+from patchpilot.domain.events import Schema, bounded_text, envelope_schema
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.fleet_ids import FleetId, gate_id_parts, run_id_parts
@@ -62,7 +58,7 @@ from patchpilot.domain.plan import iso
 from patchpilot.domain.planner import allowed_piece
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.promotion import window_schedule
-from patchpilot.domain.resource_ids import ascii_key, in_scopes, parse_cluster_id
+from patchpilot.domain.resource_ids import ascii_key, in_scopes, parse_cluster_id, resource_name
 
 EVENT_PREFIX: Final = "Microsoft.ResourceNotifications.AKSResources."
 GATE_CREATED: Final = EVENT_PREFIX + "FleetGateCreated"
@@ -371,7 +367,7 @@ def _cluster_blocks(
     now: dt.datetime,
 ) -> list[str]:
     """Every reason of Patch Pilot's that this cluster must not be updated now."""
-    name = cluster.rsplit("/", 1)[-1]
+    name = resource_name(cluster)
     state = facts.state if facts else None
     if state is None or facts is None:
         return [f"{name}: Patch Pilot has not observed it yet (the next sweep does)"]

@@ -28,10 +28,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
-from patchpilot.domain.fleet import ClusterState, RegionCatalog, region_key
+from patchpilot.domain.fleet import ClusterState, RegionCatalog
 from patchpilot.domain.history import Failure, Reached
 from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.policy import Policy
+from patchpilot.domain.resource_ids import region_key
 from patchpilot.domain.versions import KubernetesVersion
 
 # The gate subject of Kubernetes versions; every other subject is a node image family.

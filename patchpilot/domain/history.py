@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from patchpilot.domain.fields import Fields
+from patchpilot.domain.resource_ids import ascii_key
 
 if TYPE_CHECKING:
     from patchpilot.domain.gates import GateKey, Tally
@@ -63,7 +64,7 @@ class Pause:
             return True
         if self.scope == "ring":
             return ring is not None and ring == self.target
-        return self.target is not None and self.target.lower() == cluster
+        return self.target is not None and ascii_key(self.target) == cluster
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 from patchpilot.domain.fields import Fields
 from patchpilot.domain.instants import parse_instant
 from patchpilot.domain.plan import iso
-from patchpilot.domain.resource_ids import parse_cluster_id
+from patchpilot.domain.resource_ids import ClusterId, parse_cluster_id
 from patchpilot.errors import InvalidInputError
 
 # Azure Storage queue messages are at most 64 KiB; ours are far smaller.
@@ -32,7 +32,7 @@ _TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 class ReconcileRequest:
     """Ask the worker to reconcile one cluster."""
 
-    cluster: str
+    cluster: ClusterId
     reason: str
     requested_at: dt.datetime
     traceparent: str | None = None
@@ -41,7 +41,7 @@ class ReconcileRequest:
     def encode(self) -> str:
         """The JSON text put on the queue."""
         body: dict[str, Any] = {
-            "cluster": self.cluster,
+            "cluster": str(self.cluster),
             "reason": self.reason,
             "requested_at": iso(self.requested_at),
             "traceparent": self.traceparent,
@@ -61,9 +61,8 @@ def decode(text: str | bytes) -> ReconcileRequest:
     fields = Fields.of(_json(text), path="message").only(
         "cluster", "reason", "requested_at", "traceparent", "attempt"
     )
-    cluster = parse_cluster_id(fields.raw("cluster"), path="message.cluster")
     return ReconcileRequest(
-        cluster=str(cluster),
+        cluster=parse_cluster_id(fields.raw("cluster"), path="message.cluster"),
         reason=fields.text("reason")[:200],
         requested_at=parse_instant(fields.text("requested_at"), path="message.requested_at"),
         traceparent=_traceparent(fields),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from patchpilot.domain.history import Kind
+from patchpilot.domain.resource_ids import ClusterId
 
 Status = Literal["due", "scheduled", "blocked"]
 
@@ -20,7 +21,7 @@ Status = Literal["due", "scheduled", "blocked"]
 class Action:
     """One upgrade of a control plane (pool None) or a pool, and why it is in this state."""
 
-    cluster: str
+    cluster: ClusterId
     pool: str | None
     kind: Kind
     current: str
@@ -44,7 +45,7 @@ class Action:
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON shape (DESIGN.md, CLI)."""
         return {
-            "cluster": self.cluster,
+            "cluster": str(self.cluster),
             "pool": self.pool,
             "kind": self.kind,
             "current": self.current,
@@ -61,7 +62,7 @@ class Action:
 class Finding:
     """Something a person should know that is not an upgrade: an overlap, a risk."""
 
-    cluster: str
+    cluster: ClusterId
     pool: str | None
     code: str
     message: str
@@ -69,7 +70,7 @@ class Finding:
     def to_json(self) -> dict[str, Any]:
         """JSON form for `plan --json` and the status API."""
         return {
-            "cluster": self.cluster,
+            "cluster": str(self.cluster),
             "pool": self.pool,
             "code": self.code,
             "message": self.message,

@@ -7,8 +7,9 @@ kind of upgrade that a cluster's own AKS channel manages gets a blocked action
 saying so, plus a finding.
 
 Each candidate upgrade is first drafted (what, to which target, which time
-gates), then finished: cluster-wide blocks (pauses, failures, operations in
-flight) and the first allowed window decide its status and reason.
+gates), then finished: the first block of :data:`.blocks.BLOCKS` that speaks
+(AKS's channel, an alert, a hold, a pause, a failure, ...), else the first
+allowed window, decides its status and reason.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import functools
 from dataclasses import dataclass, replace
 
 from patchpilot.domain.aks_maintenance import Blackout, blackouts
-from patchpilot.domain.alerts import alert_rule_of
+from patchpilot.domain.blocks import AKS_MANAGED, Candidate, first_block, running_on
 from patchpilot.domain.cadence import covered_patch_tuesday, windows_due_from
 from patchpilot.domain.fleet import (
     ClusterState,
@@ -26,7 +27,7 @@ from patchpilot.domain.fleet import (
     PoolState,
 )
 from patchpilot.domain.gates import KUBERNETES
-from patchpilot.domain.history import History, InFlight, Kind, Requested
+from patchpilot.domain.history import History, Kind, Requested
 from patchpilot.domain.node_images import NodeImageVersion
 from patchpilot.domain.plan import Action, Finding, Plan, iso
 from patchpilot.domain.policy import Policy, Ring
@@ -43,11 +44,13 @@ from patchpilot.domain.versions import (
 )
 from patchpilot.domain.windows import Window, subtract
 
+# AKS_MANAGED and running_on live with the blocks (:mod:`.blocks`); their callers (the
+# critical path, the reconcile, the operator API) still import them from here.
+__all__ = ["AKS_MANAGED", "HORIZON", "allowed_piece", "first_opening", "plan", "running_on"]
+
 # How far ahead the planner looks for an allowed window before it gives up.
 HORIZON = dt.timedelta(days=366)
 _AKS_KUBERNETES_CHANNELS = ("patch", "stable", "rapid")
-# How every "AKS's own channel manages this" block begins (it outranks every other reason).
-AKS_MANAGED = "managed by AKS"
 
 
 @dataclass(frozen=True)
@@ -296,7 +299,7 @@ class _Planner:
     ) -> _Draft | None:
         """A requested version under the version and ring rules; None once it is reached."""
         target = KubernetesVersion.parse(request.target)
-        pool = next((p for p in cluster.pools if p.name == request.pool), None)
+        pool = cluster.pool(request.pool)
         current = cluster.kubernetes_version if request.pool is None else None
         if pool is not None:
             current = pool.version
@@ -580,11 +583,12 @@ class _Planner:
         self._find(cluster, pool.name, "aks_channel_overlap", message)
         return managed
 
-    # Finishing: cluster-wide blocks and windows --------------------------------------
+    # Finishing: the blocks' table, then windows --------------------------------------
 
     def _finish(self, cluster: ClusterState, ring: Ring, draft: _Draft) -> Action:
+        """The draft's status and reason: the first block of the table, else its window."""
         action = Action(
-            cluster=str(cluster.id),
+            cluster=cluster.id,
             pool=draft.pool,
             kind=draft.kind,
             current=draft.current,
@@ -594,23 +598,39 @@ class _Planner:
             reason="",
             ring=ring.name,
         )
-        blocked = draft.blocked
-        if blocked is None or not blocked.startswith(AKS_MANAGED):
-            # A firing alert outranks every reason but AKS's own channel: it is news.
-            blocked = self._alert_block(cluster, ring) or blocked
-        blocked = blocked or self._hold(cluster, draft) or self._cluster_block(cluster, ring, draft)
+        candidate = self._candidate(cluster, ring, draft)
+        blocked = first_block(candidate)
         if blocked is not None:
-            waits_on = draft.waits_on if blocked == draft.blocked else None
+            # The ring a draft waits for is followed only when the draft's own block is said.
+            waits_on = draft.waits_on if draft.blocked and blocked == draft.blocked else None
             return replace(action, reason=f"blocked: {blocked}", waits_on=waits_on)
+        schedule = candidate.schedule
+        assert schedule is not None  # the no_window block speaks otherwise
+        return self._placed(cluster, draft, action, (schedule, candidate.schedule_name))
+
+    def _candidate(self, cluster: ClusterState, ring: Ring, draft: _Draft) -> Candidate:
+        """What the blocks read about one draft (:data:`.blocks.BLOCKS`)."""
         schedule, schedule_name = self._schedule(cluster, draft.kind)
-        if schedule is None:
-            return replace(
-                action,
-                reason=f"blocked: no maintenance window (the cluster has no "
-                f"{schedule_name} and the policy no default_window)",
-            )
-        if schedule.unusable is not None:
-            return replace(action, reason=f"blocked: {schedule.unusable}")
+        return Candidate(
+            cluster=cluster,
+            ring=ring,
+            pool=draft.pool,
+            kind=draft.kind,
+            current=draft.current,
+            target=draft.target,
+            drafted=draft.blocked,
+            schedule=schedule,
+            schedule_name=schedule_name,
+            policy=self.policy,
+            history=self.history,
+            now=self.now,
+        )
+
+    def _placed(
+        self, cluster: ClusterState, draft: _Draft, action: Action, window: tuple[Schedule, str]
+    ) -> Action:
+        """Due or scheduled in the first allowed window past every time gate, if one opens."""
+        schedule, schedule_name = window
         earliest, waits_for = self._earliest(draft)
         aks = self._blackouts(cluster)
         piece = allowed_piece(schedule, self._closed(aks), earliest)
@@ -621,67 +641,26 @@ class _Planner:
                 f"{HORIZON.days} days of {iso(earliest)}",
             )
         start, end = max(piece.start, earliest), piece.end
-        window = f"window {iso(start)} to {iso(end)} ({schedule_name})"
+        window_text = f"window {iso(start)} to {iso(end)} ({schedule_name})"
         action = replace(
             action,
             allowed_from=max((m for m, _ in draft.gates), default=None),
             window_start=piece.start,
+            not_before=start,
+            window_end=end,
         )
         if start <= self.now:
             passed = "".join(f"; {gate} ended {iso(moment)}" for moment, gate in draft.gates)
-            return replace(
-                action,
-                status="due",
-                not_before=start,
-                window_end=end,
-                reason=f"due: {draft.why}{passed}; inside allowed {window}",
-            )
+            reason = f"due: {draft.why}{passed}; inside allowed {window_text}"
+            return replace(action, status="due", reason=reason)
         wait = f"waits for {waits_for} until {iso(earliest)}, then " if waits_for else ""
         freeze = self._freeze_note(earliest, start)
         aks_note = self._aks_note(cluster, aks, (schedule, earliest), start)
         return replace(
             action,
             status="scheduled",
-            not_before=start,
-            window_end=end,
-            reason=f"scheduled: {draft.why}; {aks_note}{wait}first allowed {window}{freeze}",
+            reason=f"scheduled: {draft.why}; {aks_note}{wait}first allowed {window_text}{freeze}",
         )
-
-    def _alert_block(self, cluster: ClusterState, ring: Ring) -> str | None:
-        """The first alert (a pause an alert made) in force over this cluster, said so."""
-        for pause in self.history.pauses:
-            alert = alert_rule_of(pause.by)
-            if alert is not None and pause.covers(cluster.key, ring.name, self.now):
-                return f"alert {alert} firing ({pause.scope} paused): {pause.reason}"
-        return None
-
-    def _hold(self, cluster: ClusterState, draft: _Draft) -> str | None:
-        """The policy holds this cluster, pool or kind at what it runs now."""
-        hold = self.policy.hold_on(str(cluster.id), draft.pool, draft.kind, self.now)
-        if hold is None:
-            return None
-        until = f" until {hold.until.isoformat()}" if hold.until else ""
-        return f"held by policy at {draft.current}{until}: {hold.reason}"
-
-    def _cluster_block(self, cluster: ClusterState, ring: Ring, draft: _Draft) -> str | None:
-        for pause in self.history.pauses:
-            if pause.covers(cluster.key, ring.name, self.now):
-                until = f" until {iso(pause.until)}" if pause.until else ""
-                return f"{pause.scope} paused by {pause.by}{until}: {pause.reason}"
-        for failure in self.history.failures:
-            if (failure.cluster, failure.pool, failure.kind, failure.target) == (
-                cluster.key,
-                draft.pool,
-                draft.kind,
-                draft.target,
-            ):
-                return f"the last attempt failed at {iso(failure.at)}: {failure.message}"
-        running = running_on(cluster, self.history.in_flight)
-        if running is not None:
-            return running
-        if cluster.provisioning_state != "Succeeded":
-            return f"cluster is {cluster.provisioning_state}; waits until AKS reports Succeeded"
-        return None
 
     def _schedule(self, cluster: ClusterState, kind: Kind) -> tuple[Schedule | None, str]:
         return window_schedule(cluster, self.policy, kind)
@@ -777,23 +756,7 @@ class _Planner:
         self._find(cluster, None, "slow_ring_gate", message)
 
     def _find(self, cluster: ClusterState, pool: str | None, code: str, message: str) -> None:
-        self.findings.append(Finding(str(cluster.id), pool, code, message))
-
-
-def running_on(cluster: ClusterState, in_flight: tuple[InFlight, ...]) -> str | None:
-    """What runs on the cluster, by the ledger or by AKS (any pool counts), or None.
-
-    The one busy check of the planner, the reconcile and the operator API. A
-    Failed or Canceled cluster runs nothing: it waits for an operator.
-    """
-    for op in in_flight:
-        if op.cluster == cluster.key:
-            what = f"{op.kind} upgrade of {op.pool or 'the control plane'} to {op.target}"
-            return f"{what} in progress since {iso(op.started_at)}"
-    running = cluster.running()
-    if running is not None:
-        return f"{running}: an operation runs there; nothing starts until AKS reports it ended"
-    return None
+        self.findings.append(Finding(cluster.id, pool, code, message))
 
 
 def plan(
@@ -818,9 +781,7 @@ def plan(
     for cluster in sorted(fleet.clusters, key=lambda c: c.key):
         if only is None or cluster.key == only:
             actions.extend(planner.cluster(cluster))
-    findings = sorted(
-        set(planner.findings), key=lambda f: (f.cluster.lower(), f.pool or "", f.code)
-    )
+    findings = sorted(set(planner.findings), key=lambda f: (f.cluster.key, f.pool or "", f.code))
     return Plan(now, tuple(actions), tuple(findings))
 
 

@@ -19,7 +19,7 @@ from patchpilot.domain.fleet_ids import FleetId, parse_fleet_id
 from patchpilot.domain.history import Kind
 from patchpilot.domain.maintenance_config import parse_maintenance_window
 from patchpilot.domain.node_images import parse_node_image
-from patchpilot.domain.resource_ids import ascii_key, parse_scope
+from patchpilot.domain.resource_ids import ClusterId, ascii_key, parse_scope
 from patchpilot.domain.schedule import MaintenanceWindow
 from patchpilot.domain.versions import (
     CHANNELS,
@@ -123,13 +123,12 @@ class Hold:
     kind: Kind | None = None
     until: dt.date | None = None
 
-    def covers(self, cluster_id: str, pool: str | None, kind: Kind, now: dt.datetime) -> bool:
+    def covers(self, cluster: ClusterId, pool: str | None, kind: Kind, now: dt.datetime) -> bool:
         """True when this hold applies to the upgrade at `now` (until: whole UTC day included)."""
         if self.until is not None and now.astimezone(_UTC).date() > self.until:
             return False
         # ARM compares names ignoring ASCII case only (no Kelvin sign for k).
-        name = ascii_key(cluster_id.rstrip("/").rsplit("/", 1)[-1])
-        if self.cluster not in (ascii_key(cluster_id), name):
+        if self.cluster not in (cluster.key, ascii_key(cluster.name)):
             return False
         return (self.pool is None or self.pool == pool) and self.kind in (None, kind)
 
@@ -178,10 +177,10 @@ class Policy:
     fleet_gates: FleetGatePolicy = FleetGatePolicy()
 
     def hold_on(
-        self, cluster_id: str, pool: str | None, kind: Kind, now: dt.datetime
+        self, cluster: ClusterId, pool: str | None, kind: Kind, now: dt.datetime
     ) -> Hold | None:
         """The first hold that keeps this upgrade from happening, if any."""
-        return next((h for h in self.holds if h.covers(cluster_id, pool, kind, now)), None)
+        return next((h for h in self.holds if h.covers(cluster, pool, kind, now)), None)
 
     def skipped(self, kind: Kind, version: str) -> Skip | None:
         """The skip entry naming this version or image, if any."""

@@ -42,6 +42,7 @@ from typing import Any, Final, Literal
 
 from patchpilot.domain.node_images import OsType
 from patchpilot.domain.plan import Finding
+from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
 
 Severity = Literal["high", "medium", "low"]
@@ -96,7 +97,7 @@ class PoolPosture:
 class ClusterPosture:
     """What posture rules read of one managed cluster, as observed through ARM."""
 
-    cluster: str
+    cluster: ClusterId
     kubernetes_version: KubernetesVersion
     pools: tuple[PoolPosture, ...] = ()
     node_os_upgrade_channel: str = "None"
@@ -110,7 +111,7 @@ class ClusterPosture:
 class PostureFinding:
     """A security finding on a cluster (pool None) or a pool, with a severity and a fix."""
 
-    cluster: str
+    cluster: ClusterId
     pool: str | None
     code: str
     severity: Severity
@@ -126,7 +127,7 @@ class PostureFinding:
     def to_json(self) -> dict[str, Any]:
         """JSON form for the status report."""
         return {
-            "cluster": self.cluster,
+            "cluster": str(self.cluster),
             "pool": self.pool,
             "code": self.code,
             "severity": self.severity,

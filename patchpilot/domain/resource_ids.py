@@ -16,6 +16,12 @@ match `s`, so a group spelled `rg-` U+212A `ube` counted as inside `rg-kube`.
 A scope check that guesses is no check, so non-ASCII IDs and scopes are
 refused, with an error naming the character: a cluster in such a group is not
 managed (discovery logs and skips it).
+
+Inside the app a cluster is a :class:`ClusterId`: its `key` is the identity,
+its `name` the last segment, `str()` the canonical ID the JSON contract, the
+queue and the store write. The other ARM names that several layers compare sit
+here too: :func:`region_key` (a region's one spelling) and
+:func:`is_pool_name` (the AKS agent pool name rule).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import re
 import string
 import unicodedata
 from dataclasses import dataclass
+from typing import Final
 
 from patchpilot.errors import InvalidInputError
 
@@ -48,6 +55,14 @@ _NOT_ASCII = (
     "Patch Pilot manages only resource groups and clusters with ASCII names, so that a "
     "look-alike letter can never pass a scope check"
 )
+
+
+# AKS agent pool names ("System node pools", Limitations, learn.microsoft.com/azure/aks/
+# use-system-pools): lowercase letters and numbers, starting with a letter, 1 to 12
+# characters for Linux and 1 to 6 for Windows. ARM compares names ignoring case, so
+# upper case letters address the same pool and pass.
+POOL_NAME_LONGEST: Final = 12
+_POOL_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9]*", re.ASCII)
 
 
 def ascii_key(text: str) -> str:
@@ -124,6 +139,28 @@ def in_scopes(cluster: ClusterId, scopes: tuple[str, ...]) -> bool:
     """True when the cluster sits under one of the scopes, compared segment by segment."""
     key = cluster.key + "/"
     return any(key.startswith(ascii_key(scope) + "/") for scope in scopes)
+
+
+def resource_name(resource_id: str) -> str:
+    """The last segment of a resource ID kept as text (a JSON answer, a Fleet member's ID).
+
+    What tables and messages show; for a parsed ID, :attr:`ClusterId.name` is the same text.
+    """
+    return resource_id.rsplit("/", 1)[-1]
+
+
+def region_key(location: str) -> str:
+    """A region's one spelling: ARM writes regions in several ways ("West Europe", "westeurope")."""
+    return location.replace(" ", "").lower()
+
+
+def is_pool_name(text: object, *, longest: int = POOL_NAME_LONGEST) -> bool:
+    """True when ``text`` is an AKS agent pool name: a letter, then letters and digits.
+
+    ``longest`` is AKS's 12 (Linux) unless a reader keeps a looser bound it has always
+    had (an event's ``nodePoolName`` is bounded at 64 before this rule).
+    """
+    return isinstance(text, str) and len(text) <= longest and _POOL_NAME.fullmatch(text) is not None
 
 
 def _not_ascii(text: str) -> str:

@@ -41,6 +41,7 @@ from patchpilot.domain.node_images import parse_node_image
 from patchpilot.domain.plan import iso
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.promotion import window_schedule
+from patchpilot.domain.resource_ids import ascii_key
 
 Patcher = Literal["patchpilot", "outside"]
 # (cluster key, pool or None, kind, target): one pool's release.
@@ -63,8 +64,8 @@ class Decision:
 
     @property
     def subject(self) -> Subject:
-        """The pool's release this decision is about (cluster key lower-cased)."""
-        return (self.cluster.lower(), self.pool, self.kind, self.target)
+        """The pool's release this decision is about (by the cluster's key)."""
+        return (ascii_key(self.cluster), self.pool, self.kind, self.target)
 
     def to_json(self) -> dict[str, Any]:
         """The stored form (UTC ISO 8601 times)."""
@@ -164,7 +165,7 @@ def compare(
     """One row per pool release that has a decision or a real patch, in ring order."""
     arrivals = tuple(arrivals)
     decided = {d.subject: d for d in decisions}
-    patched = {(r.cluster.lower(), r.pool, r.kind, r.target): r.at for r in _patches(arrivals)}
+    patched = {(ascii_key(r.cluster), r.pool, r.kind, r.target): r.at for r in _patches(arrivals)}
     patched |= {s: at for s, at in _first_sights(arrivals).items() if s in decided}
     rows = [
         _row(subject, decided.get(subject), patched.get(subject), facts)
@@ -211,7 +212,7 @@ def _patches(arrivals: Iterable[Reached]) -> list[Reached]:
     """Arrivals less the oldest kept of each pool and kind (what a cluster ran when first seen)."""
     groups: dict[tuple[str, str | None, Kind], list[Reached]] = defaultdict(list)
     for reached in arrivals:
-        groups[(reached.cluster.lower(), reached.pool, reached.kind)].append(reached)
+        groups[(ascii_key(reached.cluster), reached.pool, reached.kind)].append(reached)
     return [r for group in groups.values() for r in sorted(group, key=_when)[1:]]
 
 
@@ -219,7 +220,7 @@ def _first_sights(arrivals: Iterable[Reached]) -> dict[Subject, dt.datetime]:
     """The oldest kept arrival of each pool and kind."""
     first: dict[tuple[str, str | None, Kind], Reached] = {}
     for reached in arrivals:
-        group = (reached.cluster.lower(), reached.pool, reached.kind)
+        group = (ascii_key(reached.cluster), reached.pool, reached.kind)
         if group not in first or _when(reached) < _when(first[group]):
             first[group] = reached
     return {(c, p, k, r.target): r.at for (c, p, k), r in first.items()}

@@ -132,7 +132,7 @@ class Workers:
         elif kind == "instances":
             first, second = self.instances[0], self.instances[1]
         else:
-            cluster = decode(message.get_body()).cluster
+            cluster = str(decode(message.get_body()).cluster)
             _together(
                 lambda: self._reconcile(runtime, message, context, kind),
                 lambda: self._operator(cluster),

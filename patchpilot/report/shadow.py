@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from patchpilot.domain.resource_ids import resource_name
 from patchpilot.render import table
 
 HEADERS = (
@@ -42,7 +43,7 @@ def _cells(row: Mapping[str, Any]) -> list[str]:
     lead = row["lead_hours"]
     return [
         row["ring"] or "-",
-        str(row["cluster"]).rsplit("/", 1)[-1],
+        resource_name(str(row["cluster"])),
         row["pool"] or "(control plane)",
         row["kind"],
         _short(str(row["target"])),

@@ -16,6 +16,7 @@ The entry use cases, one line each, by module (the blueprints that call them):
 - ``fleet_gates.follow_gates``: open Fleet Manager gates, judged again on a timer.
 - ``alerts.handle_alert``: an Azure Monitor alert pauses or resumes its scope.
 - ``retention.run_retention``: one bounded retention pass.
+- ``survey.observe_fleet``: the fleet as ARM shows it now (the CLI's ``plan --live``).
 
 Two packages hold what those share:
 

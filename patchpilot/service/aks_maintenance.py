@@ -50,7 +50,7 @@ from patchpilot.domain.aks_maintenance import (
     parse_maintenance_event,
     pruned,
 )
-from patchpilot.domain.events import UnhandledEventError
+from patchpilot.domain.errors import UnhandledEventError
 from patchpilot.domain.fleet import ClusterState, FleetState
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import iso
@@ -88,17 +88,17 @@ def handle_maintenance_event(services: Services, payload: object, now: dt.dateti
     item = event.maintenance
     if not in_scopes(item.cluster, services.policy.scopes):
         _log.warning("refused event %s for %s: outside the policy's scopes", event.id, item.cluster)
-        return EventOutcome("refused", "cluster is outside the policy's scopes", str(item.cluster))
+        return EventOutcome("refused", "cluster is outside the policy's scopes", item.cluster)
     changed = record(services.store, [item], now)
     if not changed:
         why = f"AKS's {item.what} {item.event_id} is already recorded as {item.status}"
-        return EventOutcome("duplicate", why, str(item.cluster), event.short_type)
+        return EventOutcome("duplicate", why, item.cluster, event.short_type)
     request = ReconcileRequest(
-        str(item.cluster), f"event:{event.short_type}", now, current_traceparent()
+        item.cluster, f"event:{event.short_type}", now, current_traceparent()
     )
     services.queue.send(request.encode(), now=now)
     why = f"AKS's {item.what} {item.event_id} recorded as {item.status}; reconcile requested"
-    return EventOutcome("enqueued", why, str(item.cluster), event.short_type)
+    return EventOutcome("enqueued", why, item.cluster, event.short_type)
 
 
 def record_rows(

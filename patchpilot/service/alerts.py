@@ -36,8 +36,8 @@ from patchpilot.domain.plan import iso
 from patchpilot.domain.resource_ids import ClusterId, in_scopes, parse_cluster_id
 from patchpilot.errors import InvalidInputError
 from patchpilot.service.deps import Services
+from patchpilot.service.operator.errors import MalformedError, UnknownAlertError
 from patchpilot.service.operator.pauses import pause_json
-from patchpilot.service.operator.refusals import MalformedError, UnknownAlertError
 from patchpilot.service.operator.requester import Operator, operator_span
 
 KIND: Final = "alert"

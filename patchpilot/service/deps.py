@@ -36,11 +36,11 @@ Guard = Callable[[], None]
 class Gateway(Protocol):
     """What the use cases need of AKS (implemented by `ArmGateway`)."""
 
-    def admit(self, cluster: ClusterId | str) -> ClusterId:
+    def admit(self, cluster: ClusterId) -> ClusterId:
         """The cluster's ID if it is inside the scopes; ScopeError otherwise."""
         ...
 
-    def observe(self, cluster: ClusterId | str, cache: SweepCache) -> ClusterObservation:
+    def observe(self, cluster: ClusterId, cache: SweepCache) -> ClusterObservation:
         """Read one cluster."""
         ...
 
@@ -56,14 +56,14 @@ class Gateway(Protocol):
         ...
 
     def upgrade_control_plane(
-        self, cluster: ClusterId | str, version: KubernetesVersion, *, guard: Guard | None = None
+        self, cluster: ClusterId, version: KubernetesVersion, *, guard: Guard | None = None
     ) -> StartResult:
         """Start a control-plane-only upgrade; `guard` runs before every attempt."""
         ...
 
     def upgrade_pool_version(
         self,
-        cluster: ClusterId | str,
+        cluster: ClusterId,
         pool: str,
         version: KubernetesVersion,
         *,
@@ -73,7 +73,7 @@ class Gateway(Protocol):
         ...
 
     def upgrade_node_image(
-        self, cluster: ClusterId | str, pool: str, *, guard: Guard | None = None
+        self, cluster: ClusterId, pool: str, *, guard: Guard | None = None
     ) -> StartResult:
         """Start one pool's node image upgrade (to the latest); `guard` as above."""
         ...
@@ -83,7 +83,7 @@ class Gateway(Protocol):
         ...
 
     def explain_failure(
-        self, cluster: ClusterId | str, pool: str, *, operation: Started | None = None
+        self, cluster: ClusterId, pool: str, *, operation: Started | None = None
     ) -> FailureCause | None:
         """Why a pool's rollout failed."""
         ...

@@ -17,12 +17,8 @@ import datetime as dt
 import logging
 
 from patchpilot.adapters.publisher import Notice
-from patchpilot.domain.events import (
-    ROLLING_FAILED,
-    AksEvent,
-    UnhandledEventError,
-    parse_aks_event,
-)
+from patchpilot.domain.errors import UnhandledEventError
+from patchpilot.domain.events import ROLLING_FAILED, AksEvent, parse_aks_event
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.resource_ids import in_scopes
 from patchpilot.errors import InvalidInputError
@@ -48,14 +44,14 @@ def handle_event(services: Services, payload: object, now: dt.datetime) -> Event
         _log.warning(
             "refused event %s for %s: outside the policy's scopes", event.id, event.cluster
         )
-        return EventOutcome("refused", "cluster is outside the policy's scopes", str(event.cluster))
+        return EventOutcome("refused", "cluster is outside the policy's scopes", event.cluster)
     if not services.store.seen_event(event.id, now, services.tuning.event_ttl):
         _log.info("dropped duplicate event %s", event.id)
         return _outcome(event, "duplicate", f"event {event.id} was already handled")
     if event.type == ROLLING_FAILED:
         _pause_for_failure(services, event, now)
     request = ReconcileRequest(
-        str(event.cluster), f"event:{event.short_type}", now, current_traceparent()
+        event.cluster, f"event:{event.short_type}", now, current_traceparent()
     )
     services.queue.send(request.encode(), now=now)
     return _outcome(event, "enqueued", f"reconcile requested by {event.short_type}")
@@ -89,4 +85,4 @@ def _pause_for_failure(services: Services, event: AksEvent, now: dt.datetime) ->
 
 
 def _outcome(event: AksEvent, verdict: str, reason: str) -> EventOutcome:
-    return EventOutcome(verdict, reason, str(event.cluster), event.short_type)  # type: ignore[arg-type]
+    return EventOutcome(verdict, reason, event.cluster, event.short_type)  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ from typing import Any, Final, Literal
 
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import load_own_history
-from patchpilot.domain.events import UnhandledEventError
+from patchpilot.domain.errors import UnhandledEventError
 from patchpilot.domain.fleet_gates import (
     GATE_DELETED,
     FleetGate,
@@ -50,8 +50,9 @@ from patchpilot.domain.fleet_gates import (
 )
 from patchpilot.domain.fleet_ids import FleetId, parse_fleet_id
 from patchpilot.domain.plan import iso
-from patchpilot.errors import InvalidInputError, PatchPilotError, PermanentError
+from patchpilot.errors import InvalidInputError, PatchPilotError
 from patchpilot.service.deps import FleetGateApi, Services
+from patchpilot.service.errors import NoFleetClientError
 from patchpilot.service.reconcile.gates import load_gates
 from patchpilot.service.shadow import in_shadow
 from patchpilot.service.snapshots import load_cluster
@@ -87,10 +88,6 @@ class GateOutcome:
     verdict: GateVerdict
     reason: str
     gate: str | None = None
-
-
-class NoFleetClientError(PermanentError):
-    """A gate to judge reached a process built without a Fleet Manager client (a wiring bug)."""
 
 
 def fleet_api(services: Services) -> FleetGateApi:

@@ -16,6 +16,7 @@ from typing import Final
 
 from patchpilot.adapters.store import Store
 from patchpilot.adapters.store.history import REQUESTS, requests_kind
+from patchpilot.domain.resource_ids import ascii_key
 from patchpilot.service.findings import KIND as POSTURE
 from patchpilot.service.snapshots import CLUSTERS
 
@@ -27,7 +28,7 @@ def move_legacy_rows(store: Store, now: dt.datetime) -> int:
     """Move waiting requests to their subscription's kind; drop old pictures; how many rows."""
     moved = 0
     for key, body in store.list_snapshots(REQUESTS)[:PER_RUN]:
-        cluster = key.split("|", 1)[0].lower()
+        cluster = ascii_key(key.split("|", 1)[0])
         store.put_snapshot(requests_kind(cluster), key, body, now)
         store.delete_snapshot(REQUESTS, key)
         moved += 1

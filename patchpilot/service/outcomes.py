@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from patchpilot.domain.resource_ids import ClusterId
+
 EventVerdict = Literal["enqueued", "duplicate", "ignored", "refused"]
 
 
@@ -14,7 +16,7 @@ class EventOutcome:
 
     verdict: EventVerdict
     reason: str
-    cluster: str | None = None
+    cluster: ClusterId | None = None
     event_type: str | None = None
 
 
@@ -22,7 +24,7 @@ class EventOutcome:
 class ReconcileOutcome:
     """What one reconcile did: the actions it started and when it looks again."""
 
-    cluster: str
+    cluster: ClusterId
     started: tuple[str, ...] = ()
     settled: tuple[str, ...] = ()
     waiting: str | None = None
@@ -34,7 +36,7 @@ class SweepOutcome:
     """What one sweep saw and enqueued."""
 
     observed: int
-    enqueued: tuple[str, ...] = ()
+    enqueued: tuple[ClusterId, ...] = ()
     unobserved: tuple[str, ...] = ()
     notices: int = 0
     images_found: tuple[str, ...] = field(default_factory=tuple)

@@ -35,21 +35,17 @@ from patchpilot.adapters.store import OperationKey, Store
 from patchpilot.adapters.store.retention import SHADOW
 from patchpilot.domain.plan import Action, iso
 from patchpilot.domain.policy import Policy
-from patchpilot.domain.resource_ids import ClusterId
+from patchpilot.domain.resource_ids import ClusterId, ascii_key
 from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.shadow import Decision, Facts, ShadowRow, compare
 from patchpilot.domain.versions import KubernetesVersion
-from patchpilot.errors import PermanentError
 from patchpilot.service.deps import Gateway, Guard, Services
+from patchpilot.service.errors import ShadowWriteError
 from patchpilot.service.reconcile.gates import load_gates
 from patchpilot.service.snapshots import load_fleet_snapshot
 
 # The snapshot kind of decisions (retention names the same kind).
 KIND: Final = SHADOW
-
-
-class ShadowWriteError(PermanentError):
-    """A start reached the gateway in shadow mode: refused, nothing sent (a bug, said loudly)."""
 
 
 class ShadowGateway:
@@ -63,11 +59,11 @@ class ShadowGateway:
         """The gateway that acts (what switching to `act` uses)."""
         return self._inner
 
-    def admit(self, cluster: ClusterId | str) -> ClusterId:
+    def admit(self, cluster: ClusterId) -> ClusterId:
         """The inner gateway's scope check."""
         return self._inner.admit(cluster)
 
-    def observe(self, cluster: ClusterId | str, cache: SweepCache) -> ClusterObservation:
+    def observe(self, cluster: ClusterId, cache: SweepCache) -> ClusterObservation:
         """Read one cluster through the inner gateway."""
         return self._inner.observe(cluster, cache)
 
@@ -83,14 +79,14 @@ class ShadowGateway:
         return self._inner.start_deadline
 
     def upgrade_control_plane(
-        self, cluster: ClusterId | str, version: KubernetesVersion, *, guard: Guard | None = None
+        self, cluster: ClusterId, version: KubernetesVersion, *, guard: Guard | None = None
     ) -> StartResult:
         """Refused: shadow mode makes no ARM write."""
         raise _refused(cluster, None)
 
     def upgrade_pool_version(
         self,
-        cluster: ClusterId | str,
+        cluster: ClusterId,
         pool: str,
         version: KubernetesVersion,
         *,
@@ -100,7 +96,7 @@ class ShadowGateway:
         raise _refused(cluster, pool)
 
     def upgrade_node_image(
-        self, cluster: ClusterId | str, pool: str, *, guard: Guard | None = None
+        self, cluster: ClusterId, pool: str, *, guard: Guard | None = None
     ) -> StartResult:
         """Refused: shadow mode makes no ARM write."""
         raise _refused(cluster, pool)
@@ -110,7 +106,7 @@ class ShadowGateway:
         return self._inner.operation_status(started)
 
     def explain_failure(
-        self, cluster: ClusterId | str, pool: str, *, operation: Started | None = None
+        self, cluster: ClusterId, pool: str, *, operation: Started | None = None
     ) -> FailureCause | None:
         """Why a pool's rollout failed (a read)."""
         return self._inner.explain_failure(cluster, pool, operation=operation)
@@ -122,7 +118,7 @@ class ShadowGateway:
             closer()
 
 
-def _refused(cluster: ClusterId | str, pool: str | None) -> ShadowWriteError:
+def _refused(cluster: ClusterId, pool: str | None) -> ShadowWriteError:
     what = f"{cluster}{f'/agentPools/{pool}' if pool else ''}"
     return ShadowWriteError(
         f"PATCHPILOT_MODE=shadow: no upgrade is started on {what}; start_once records "
@@ -147,7 +143,7 @@ def with_mode(gateway: Gateway, mode: str) -> Gateway:
 
 def decision_key(key: OperationKey) -> str:
     """The snapshot key of one (cluster, pool, kind, target)."""
-    return "|".join((key.cluster.lower(), key.pool or "", key.kind, key.target))
+    return "|".join((ascii_key(key.cluster), key.pool or "", key.kind, key.target))
 
 
 def decided(store: Store, key: OperationKey) -> bool:
@@ -160,7 +156,7 @@ def record_decision(
 ) -> Decision:
     """Keep what would have started at `moment`; the caller holds the key's claim."""
     decision = Decision(
-        cluster=action.cluster,
+        cluster=str(action.cluster),
         pool=key.pool,
         kind=key.kind,
         current=action.current,
@@ -245,10 +241,10 @@ def build_report(store: Store, policy: Policy, now: dt.datetime, *, mode: str) -
     fleet = load_fleet_snapshot(store)
     gates, hold = load_gates(store, policy, fleet.clusters)
     ours = frozenset(
-        (op.key.cluster.lower(), op.key.pool, op.key.kind, op.key.target)
+        (ascii_key(op.key.cluster), op.key.pool, op.key.kind, op.key.target)
         for op in store.list_operations(states=frozenset({"started", "succeeded"}))
     )
-    clusters = {cluster.key.lower(): cluster for cluster in fleet.clusters}
+    clusters = {cluster.key: cluster for cluster in fleet.clusters}
     rows = compare(
         load_decisions(store), store.list_reached(), Facts(clusters, policy, gates, ours)
     )

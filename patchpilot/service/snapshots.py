@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from patchpilot.adapters.store import Store
@@ -183,29 +183,18 @@ def merge_catalog(
     return known
 
 
-def load_fleet_snapshot(
-    store: Store,
-    fresh: Iterable[ClusterState] = (),
-    regions: Mapping[str, Any] | None = None,
-    *,
-    pinning: bool = False,
-    keep: Callable[[Mapping[str, Any]], bool] | None = None,
-) -> FleetState:
-    """The stored fleet with `fresh` observations in place of their stored pictures.
+def load_fleet_snapshot(store: Store) -> FleetState:
+    """The stored fleet: every stored cluster picture and the stored catalog, parsed once.
 
-    `keep` picks stored cluster documents before they are parsed (parsing
-    is what costs at thousands of clusters); `fresh` ones are always kept.
+    Only stored documents are parsed: a caller holding observed clusters
+    joins them to the catalog with :func:`fleet_of` instead of writing them
+    out to parse them back.
     """
-    clusters = {key: json.loads(body) for key, body in stored_clusters(store).items()}
-    if keep is not None:
-        clusters = {key: doc for key, doc in clusters.items() if keep(doc)}
-    for cluster in fresh:
-        clusters[cluster.key] = cluster_document(cluster)
-    catalog = regions if regions is not None else stored_regions(store)
+    clusters = stored_clusters(store)
     document = {
-        "catalog": catalog,
-        "clusters": [clusters[key] for key in sorted(clusters)],
-        "node_image_pinning": pinning,
+        "catalog": stored_regions(store),
+        "clusters": [json.loads(clusters[key]) for key in sorted(clusters)],
+        "node_image_pinning": False,
     }
     return parse_fleet(document, source="fleet snapshot")
 

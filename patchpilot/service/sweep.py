@@ -227,8 +227,8 @@ def _plan_shard(  # noqa: PLR0917  # one use case's parts, named at its one call
     with services.telemetry.plan() as span:
         first = plan(fleet, policy, shared, now)
         services.telemetry.record_plan(span, first)
-    wanted = {a.cluster.lower() for a in first.actions if _when(services, a, now) is not None}
-    actions = [a for a in first.actions if a.cluster.lower() not in wanted]
+    wanted = {a.cluster.key for a in first.actions if _when(services, a, now) is not None}
+    actions = [a for a in first.actions if a.cluster.key not in wanted]
     for cluster in fleet.clusters:
         if cluster.key not in wanted:
             continue
@@ -348,16 +348,16 @@ def _observe_one(
 
 def _enqueue(
     services: Services, actions: Iterable[Action], observed: set[str], now: dt.datetime
-) -> tuple[str, ...]:
+) -> tuple[ClusterId, ...]:
     """One message per cluster: now if something is due, at the window if it opens soon."""
     actions = list(actions)
     first: dict[str, dt.datetime] = {}
     for action in actions:
-        key = action.cluster.lower()
+        key = action.cluster.key
         when = _when(services, action, now)
         if key in observed and when is not None:
             first[key] = min(when, first.get(key, when))
-    names = {a.cluster.lower(): a.cluster for a in actions}
+    names = {a.cluster.key: a.cluster for a in actions}
     traceparent = current_traceparent()
     for key, when in sorted(first.items()):
         request = ReconcileRequest(names[key], "sweep", now, traceparent)
@@ -380,15 +380,15 @@ def _announce(
     for action in actions:
         if action.status != "scheduled" or action.not_before is None:
             continue
-        if action.cluster.lower() not in observed:
+        if action.cluster.key not in observed:
             continue
         if action.not_before - now > services.tuning.notice:
             continue
-        notice_id = f"notice:{action.cluster.lower()}:{action.pool}:{action.kind}:{action.target}"
+        notice_id = f"notice:{action.cluster.key}:{action.pool}:{action.kind}:{action.target}"
         if not services.store.seen_event(notice_id, now, services.tuning.event_ttl):
             continue
         data = {
-            "cluster": action.cluster,
+            "cluster": str(action.cluster),
             "pool": action.pool,
             "kind": action.kind,
             "from": action.current,
@@ -397,7 +397,7 @@ def _announce(
             "window_end": iso(action.window_end),
             "reason": action.reason,
         }
-        services.publisher.publish(Notice("UpgradeScheduled", action.cluster, data, now))
+        services.publisher.publish(Notice("UpgradeScheduled", str(action.cluster), data, now))
         sent += 1
     return sent
 
@@ -434,15 +434,15 @@ def _close_watches(
 
 
 def _report_pools_behind(services: Services, fleet: FleetState, result: Plan) -> None:
-    os_of = {(str(c.id).lower(), p.name): p.os_type for c in fleet.clusters for p in c.pools}
-    per_cluster: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+    os_of = {(c.key, p.name): p.os_type for c in fleet.clusters for p in c.pools}
+    per_cluster: dict[ClusterId, dict[tuple[str, str], int]] = defaultdict(dict)
     for action in result.actions:
         if action.pool is None:
             continue
-        cell = (os_of.get((action.cluster.lower(), action.pool), "unknown"), action.ring or "")
+        cell = (os_of.get((action.cluster.key, action.pool), "unknown"), action.ring or "")
         counts = per_cluster[action.cluster]
         counts[cell] = counts.get(cell, 0) + 1
     for cluster in fleet.clusters:
         services.telemetry.instruments.pools_behind(
-            str(cluster.id), per_cluster.get(str(cluster.id), {})
+            str(cluster.id), per_cluster.get(cluster.id, {})
         )

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 
 from patchpilot.domain.cadence import latest_patch_tuesday, release_instant
+from patchpilot.domain.resource_ids import region_key
 from patchpilot.service.deps import Services
 from patchpilot.service.snapshots import load_fleet_snapshot
 
@@ -31,7 +32,7 @@ def windows_patch_cycle(services: Services, now: dt.datetime) -> tuple[str, ...]
     fleet = load_fleet_snapshot(services.store)
     families = sorted(
         {
-            (cluster.location.replace(" ", "").lower(), pool.node_image.family)
+            (region_key(cluster.location), pool.node_image.family)
             for cluster in fleet.clusters
             for pool in cluster.pools
             if pool.os_type == "Windows"

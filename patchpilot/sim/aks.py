@@ -25,10 +25,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from patchpilot.domain.resource_ids import ClusterId
+from patchpilot.domain.resource_ids import ClusterId, region_key
 from patchpilot.sim import arm_errors
 from patchpilot.sim.arm_errors import ArmError
-from patchpilot.sim.catalog import Catalog, region_key
+from patchpilot.sim.catalog import Catalog
 from patchpilot.sim.clock import Clock
 from patchpilot.sim.events import EventSchema, EventSink, envelope
 from patchpilot.sim.faults import ExternalStart, FaultPlan

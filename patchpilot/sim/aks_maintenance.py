@@ -37,6 +37,7 @@ from typing import Any, Final
 from patchpilot.domain.fleet import FleetState
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.promotion import window_schedule
+from patchpilot.domain.resource_ids import region_key
 from patchpilot.sim.aks import SimulatedAks
 from patchpilot.sim.events import EventSchema
 from patchpilot.sim.faults import AksWork
@@ -127,7 +128,7 @@ class SimAnnouncements:
             "id": f"{cluster.id}/scheduledEvents/{name}",
             "name": name,
             "type": RESOURCE_TYPE,
-            "location": cluster.location.replace(" ", "").lower(),
+            "location": region_key(cluster.location),
             "properties": {
                 "description": "ScheduledEvents",
                 "eventId": name,

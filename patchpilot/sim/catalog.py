@@ -19,6 +19,7 @@ from typing import Any
 
 from patchpilot.domain.fleet import RegionCatalog
 from patchpilot.domain.node_images import NodeImageVersion
+from patchpilot.domain.resource_ids import region_key
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
 
 Minor = tuple[int, int]
@@ -162,11 +163,6 @@ def upgrade_items(upgrades: Iterable[OfferedVersion]) -> list[dict[str, Any]]:
             item["isPreview"] = True
         items.append(item)
     return items
-
-
-def region_key(location: str) -> str:
-    """ARM spells regions in several ways ("West Europe", "westeurope")."""
-    return location.replace(" ", "").lower()
 
 
 def _latest_of(minor: Minor, versions: list[KubernetesVersion]) -> KubernetesVersion:

@@ -26,11 +26,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from patchpilot.domain.resource_ids import region_key
 from patchpilot.sim import arm_errors, operation_urls, payloads, resource_graph
 from patchpilot.sim.aks import SimulatedAks
 from patchpilot.sim.aks_maintenance import announcements_of
 from patchpilot.sim.arm_errors import ArmError
-from patchpilot.sim.catalog import region_key
 from patchpilot.sim.operations import SimOperation
 from patchpilot.sim.state import SimCluster
 

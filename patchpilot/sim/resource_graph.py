@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from patchpilot.domain.resource_ids import region_key
 from patchpilot.sim import arm_errors
 from patchpilot.sim.arm_errors import ArmError
 from patchpilot.sim.payloads import TENANT_ID, managed_cluster
@@ -286,7 +287,7 @@ def _row(cluster: SimCluster) -> Row:
         "type": CLUSTER_TYPE,
         "tenantId": TENANT_ID,
         "kind": "",
-        "location": cluster.location.replace(" ", "").lower(),
+        "location": region_key(cluster.location),
         "resourceGroup": cluster.id.resource_group.lower(),
         "subscriptionId": cluster.id.subscription,
         "managedBy": "",

@@ -189,11 +189,12 @@ def count_pools_behind(
     """
     pools: dict[str, set[tuple[str, str, str]]] = {}
     for action in actions:
-        behind = pools.setdefault(action.cluster, set())
+        cluster = str(action.cluster)
+        behind = pools.setdefault(cluster, set())
         if action.pool is None or action.target is None:
             continue
         ring = action.ring or UNASSIGNED_RING
-        behind.add((action.pool, os_of(action.cluster, action.pool), ring))
+        behind.add((action.pool, os_of(cluster, action.pool), ring))
     return {
         cluster: dict(Counter((os, ring) for _pool, os, ring in behind))
         for cluster, behind in pools.items()

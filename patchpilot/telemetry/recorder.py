@@ -249,7 +249,7 @@ def decision(span: Span, action: Action) -> None:
     plane's pool, a blocked action's target or time) is left out.
     """
     values: dict[str, AttributeValue | None] = {
-        "cluster": action.cluster,
+        "cluster": str(action.cluster),
         "pool": action.pool,
         "kind": action.kind,
         "current": action.current,

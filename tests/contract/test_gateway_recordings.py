@@ -267,7 +267,7 @@ def test_every_recorded_cluster_is_observed_as_its_body_says(
     body = recorded.json
     props = _properties(body)
     with gateway_on(around(cassette, recorded)) as (gateway, replay):
-        seen = gateway.observe(body["id"], SweepCache())
+        seen = gateway.observe(parse_cluster_id(body["id"]), SweepCache())
         unrecorded = replay.unrecorded()
     state = seen.state
     assert unrecorded == ()
@@ -351,7 +351,7 @@ def test_a_resource_graph_row_of_a_recorded_cluster_gives_the_same_state(
     body = recorded.json
     with gateway_on(around(cassette, recorded)) as (gateway, _):
         cache = SweepCache()
-        seen = gateway.observe(body["id"], cache)
+        seen = gateway.observe(parse_cluster_id(body["id"]), cache)
         row = gateway.observe_row(body, seen.state.maintenance, cache)
     assert row.state == seen.state
     assert row.pools == seen.pools
@@ -487,9 +487,9 @@ def test_every_recorded_post_start_is_sent_as_az_sent_it(
     with gateway_on(around(cassette, recorded)) as (gateway, replay):
         if recorded.kind == Kind.NODE_IMAGE_UPGRADE:
             assert pool is not None
-            result = gateway.upgrade_node_image(cluster, pool)
+            result = gateway.upgrade_node_image(parse_cluster_id(cluster), pool)
         else:
-            result = gateway.abort_latest_operation(cluster, pool)
+            result = gateway.abort_latest_operation(parse_cluster_id(cluster), pool)
         sent = requests_of(replay, recorded.kind)
         url = _status_url(replay, recorded)
     assert len(sent) == 1
@@ -519,7 +519,7 @@ def test_every_recorded_cluster_put_is_sent_as_az_sent_it(
     read = before(cassette, recorded, Kind.CLUSTER_GET)
     ours_to = KubernetesVersion.parse(recorded.request_json["properties"]["kubernetesVersion"])
     with gateway_on(around(cassette, read, recorded)) as (gateway, replay):
-        result = gateway.upgrade_control_plane(cluster_of(recorded), ours_to)
+        result = gateway.upgrade_control_plane(parse_cluster_id(cluster_of(recorded)), ours_to)
         sent = requests_of(replay, Kind.CLUSTER_PUT)
         url = _status_url(replay, recorded)
     assert len(sent) == 1
@@ -561,7 +561,7 @@ def test_every_recorded_pool_put_is_sent_as_az_sent_it(
     assert pool is not None
     version = KubernetesVersion.parse(recorded.request_json["properties"]["orchestratorVersion"])
     with gateway_on(around(cassette, read, recorded)) as (gateway, replay):
-        result = gateway.upgrade_pool_version(cluster_of(recorded), pool, version)
+        result = gateway.upgrade_pool_version(parse_cluster_id(cluster_of(recorded)), pool, version)
         sent = requests_of(replay, Kind.POOL_PUT)
         url = _status_url(replay, recorded)
     assert len(sent) == 1
@@ -638,16 +638,20 @@ def _start(gateway: ArmGateway, start: Interaction) -> object:
     cluster, pool = cluster_of(start), start.names.pool
     if start.kind == Kind.NODE_IMAGE_UPGRADE:
         assert pool is not None
-        return gateway.upgrade_node_image(cluster, pool)
+        return gateway.upgrade_node_image(parse_cluster_id(cluster), pool)
     if start.kind in ABORTS:
-        return gateway.abort_latest_operation(cluster, pool)
+        return gateway.abort_latest_operation(parse_cluster_id(cluster), pool)
     if start.kind == Kind.CLUSTER_PUT:
         version = start.request_json["properties"]["kubernetesVersion"]
-        return gateway.upgrade_control_plane(cluster, KubernetesVersion.parse(version))
+        return gateway.upgrade_control_plane(
+            parse_cluster_id(cluster), KubernetesVersion.parse(version)
+        )
     if start.kind == Kind.POOL_PUT:
         assert pool is not None
         version = start.request_json["properties"]["orchestratorVersion"]
-        return gateway.upgrade_pool_version(cluster, pool, KubernetesVersion.parse(version))
+        return gateway.upgrade_pool_version(
+            parse_cluster_id(cluster), pool, KubernetesVersion.parse(version)
+        )
     pytest.fail(f"{start.id}: the gateway makes no {start.kind} start")
 
 
@@ -668,9 +672,9 @@ def _call(gateway: ArmGateway, recorded: Interaction) -> object:
     """The gateway call that makes the recorded request first."""
     cluster, pool = cluster_of(recorded), recorded.names.pool
     if recorded.kind == Kind.CLUSTER_GET:
-        return gateway.observe(cluster, SweepCache())
+        return gateway.observe(parse_cluster_id(cluster), SweepCache())
     if recorded.kind == Kind.POOL_GET:
-        return gateway.explain_failure(cluster, pool)
+        return gateway.explain_failure(parse_cluster_id(cluster), pool)
     if recorded.kind in (*POSTS, Kind.CLUSTER_PUT, Kind.POOL_PUT):
         return _start(gateway, recorded)
     pytest.skip(f"{recorded.kind} is not a call the gateway makes first")

@@ -82,14 +82,14 @@ def run_to_end(sim: SimulatorHandle, gateway: ArmGateway, operation: Started) ->
 
 def pool_of(gateway: ArmGateway, cluster: str, name: str) -> PoolState:
     """A pool as observed now."""
-    state = gateway.observe(cluster, SweepCache()).state
+    state = gateway.observe(parse_cluster_id(cluster), SweepCache()).state
     return next(p for p in state.pools if p.name == name)
 
 
 def test_a_control_plane_upgrade_leaves_every_pool_on_its_version(
     sim: SimulatorHandle, gateway: ArmGateway
 ) -> None:
-    operation = started(gateway.upgrade_control_plane(DEV, v("1.33.2")))
+    operation = started(gateway.upgrade_control_plane(parse_cluster_id(DEV), v("1.33.2")))
     running = gateway.operation_status(operation)
 
     assert (operation.action, operation.target, running.status) == (
@@ -98,7 +98,7 @@ def test_a_control_plane_upgrade_leaves_every_pool_on_its_version(
         "InProgress",
     )
     assert run_to_end(sim, gateway, operation).status == "Succeeded"
-    state = gateway.observe(DEV, SweepCache()).state
+    state = gateway.observe(parse_cluster_id(DEV), SweepCache()).state
     assert state.kubernetes_version == v("1.33.2")
     assert [str(p.version) for p in state.pools] == ["1.32.6", "1.32.6"]
     assert served(sim, "ManagedClusters_CreateOrUpdate") == 1
@@ -107,9 +107,11 @@ def test_a_control_plane_upgrade_leaves_every_pool_on_its_version(
 def test_a_pool_kubernetes_upgrade_moves_one_pool_after_the_control_plane(
     sim: SimulatorHandle, gateway: ArmGateway
 ) -> None:
-    run_to_end(sim, gateway, started(gateway.upgrade_control_plane(DEV, v("1.32.9"))))
+    run_to_end(
+        sim, gateway, started(gateway.upgrade_control_plane(parse_cluster_id(DEV), v("1.32.9")))
+    )
 
-    operation = started(gateway.upgrade_pool_version(DEV, "system", v("1.32.9")))
+    operation = started(gateway.upgrade_pool_version(parse_cluster_id(DEV), "system", v("1.32.9")))
 
     assert (operation.pool, operation.action) == ("system", "pool_kubernetes")
     assert run_to_end(sim, gateway, operation).status == "Succeeded"
@@ -121,7 +123,7 @@ def test_a_pool_kubernetes_upgrade_moves_one_pool_after_the_control_plane(
 def test_a_node_image_upgrade_takes_the_regions_latest_image(
     sim: SimulatorHandle, gateway: ArmGateway
 ) -> None:
-    operation = started(gateway.upgrade_node_image(DEV, "win22"))
+    operation = started(gateway.upgrade_node_image(parse_cluster_id(DEV), "win22"))
 
     assert operation.operation_id is not None
     assert str(operation.status_url).split("?")[0].endswith(operation.operation_id)
@@ -132,30 +134,32 @@ def test_a_node_image_upgrade_takes_the_regions_latest_image(
 def test_abort_stops_the_running_operation_of_a_pool(
     sim: SimulatorHandle, gateway: ArmGateway
 ) -> None:
-    upgrade = started(gateway.upgrade_node_image(DEV, "system"))
+    upgrade = started(gateway.upgrade_node_image(parse_cluster_id(DEV), "system"))
     advance(sim, STEP + STEP / 2)
 
-    abort = started(gateway.abort_latest_operation(DEV, "system"))
+    abort = started(gateway.abort_latest_operation(parse_cluster_id(DEV), "system"))
 
     assert (abort.action, abort.pool) == ("abort", "system")
     assert run_to_end(sim, gateway, abort).status == "Succeeded"
     assert gateway.operation_status(upgrade).status == "Canceled"
-    assert gateway.observe(DEV, SweepCache()).state.provisioning_state == "Canceled"
+    assert (
+        gateway.observe(parse_cluster_id(DEV), SweepCache()).state.provisioning_state == "Canceled"
+    )
 
 
 def test_abort_of_the_cluster_cancels_a_control_plane_upgrade(
     sim: SimulatorHandle, gateway: ArmGateway
 ) -> None:
-    upgrade = started(gateway.upgrade_control_plane(DEV, v("1.33.2")))
+    upgrade = started(gateway.upgrade_control_plane(parse_cluster_id(DEV), v("1.33.2")))
 
-    abort = started(gateway.abort_latest_operation(DEV))
+    abort = started(gateway.abort_latest_operation(parse_cluster_id(DEV)))
 
     assert abort.pool is None
     assert gateway.operation_status(upgrade).status == "Canceled"
 
 
 def test_asking_for_what_runs_already_starts_nothing(gateway: ArmGateway) -> None:
-    outcome = gateway.upgrade_control_plane(DEV, v("1.32.6"))
+    outcome = gateway.upgrade_control_plane(parse_cluster_id(DEV), v("1.32.6"))
 
     assert isinstance(outcome, Started)
     assert (outcome.started, outcome.status_url, outcome.operation_id) == (False, None, None)
@@ -165,9 +169,9 @@ def test_asking_for_what_runs_already_starts_nothing(gateway: ArmGateway) -> Non
 def test_a_busy_cluster_answers_busy_with_a_delay_instead_of_an_error(
     sim: SimulatorHandle, gateway: ArmGateway
 ) -> None:
-    started(gateway.upgrade_control_plane(DEV, v("1.33.2")))
+    started(gateway.upgrade_control_plane(parse_cluster_id(DEV), v("1.33.2")))
 
-    outcome = gateway.upgrade_node_image(DEV, "system")
+    outcome = gateway.upgrade_node_image(parse_cluster_id(DEV), "system")
 
     assert isinstance(outcome, Busy)
     assert (outcome.code, outcome.pool, outcome.retry_after) == (
@@ -186,7 +190,7 @@ def test_a_lost_answer_retried_into_a_409_is_unconfirmed_never_busy(
     sim.set_faults(FaultPlan(lost_response_rate=1.0))
     gateway = gateway_for(sim, retry=fast_retry(sleep=lambda _: sim.set_faults(FaultPlan())))
 
-    outcome = gateway.upgrade_node_image(DEV, "system")
+    outcome = gateway.upgrade_node_image(parse_cluster_id(DEV), "system")
 
     assert isinstance(outcome, Unconfirmed)
     assert "no answer" in outcome.why
@@ -200,10 +204,10 @@ def test_a_drain_blocked_by_a_pdb_is_explained_with_the_budgets_name(
     sim: SimulatorHandle, gateway: ArmGateway
 ) -> None:
     sim.set_faults(FaultPlan(pdb_failures=frozenset({("dev-1", "system")})))
-    operation = started(gateway.upgrade_node_image(DEV, "system"))
+    operation = started(gateway.upgrade_node_image(parse_cluster_id(DEV), "system"))
 
     ended = run_to_end(sim, gateway, operation)
-    explained = gateway.explain_failure(DEV, "system", operation=operation)
+    explained = gateway.explain_failure(parse_cluster_id(DEV), "system", operation=operation)
 
     assert ended.status == "Failed"
     assert ended.cause is not None
@@ -216,7 +220,7 @@ def test_a_drain_blocked_by_a_pdb_is_explained_with_the_budgets_name(
         "default",
     )
     assert explained.reason.startswith("drain blocked by Pod Disruption Budget default/system-")
-    assert gateway.explain_failure(PROD, "system") is None
+    assert gateway.explain_failure(parse_cluster_id(PROD), "system") is None
 
 
 def test_an_upgrade_blocked_on_deprecated_apis_is_final_and_says_why(
@@ -225,7 +229,7 @@ def test_an_upgrade_blocked_on_deprecated_apis_is_final_and_says_why(
     sim.set_faults(FaultPlan(deprecated_api=frozenset({"dev-1"})))
 
     with pytest.raises(PermanentError) as refused:
-        gateway.upgrade_control_plane(DEV, v("1.33.2"))
+        gateway.upgrade_control_plane(parse_cluster_id(DEV), v("1.33.2"))
 
     error = refused.value
     assert (error.status, error.code) == (400, "ValidationError")
@@ -238,7 +242,7 @@ def test_another_4xx_is_final_and_carries_arms_code_and_message(
     sim: SimulatorHandle, gateway: ArmGateway
 ) -> None:
     with pytest.raises(PermanentError) as refused:
-        gateway.upgrade_pool_version(DEV, "system", v("1.33.2"))
+        gateway.upgrade_pool_version(parse_cluster_id(DEV), "system", v("1.33.2"))
 
     assert (refused.value.status, refused.value.code) == (400, "NodePoolMcVersionIncompatible")
     assert "control plane version 1.32.6" in refused.value.message
@@ -252,7 +256,7 @@ def test_a_node_image_upgrade_polled_on_the_real_clock_completes(
     pace = Pace(seconds_per_node=0.02, retry_after_seconds=0)
     with run_simulator(fleet_with_skus(), pace=pace) as sim:
         gateway = gateway_for(sim)
-        operation = started(gateway.upgrade_node_image(DEV, "system"))
+        operation = started(gateway.upgrade_node_image(parse_cluster_id(DEV), "system"))
         deadline = time.monotonic() + POLL_DEADLINE_SECONDS
         status = gateway.operation_status(operation)
         while not status.done and time.monotonic() < deadline:
@@ -266,12 +270,17 @@ def test_a_node_image_upgrade_polled_on_the_real_clock_completes(
 
 
 OUT_OF_SCOPE: list[Any] = [
-    pytest.param(lambda g: g.observe(DEV, SweepCache()), id="observe"),
-    pytest.param(lambda g: g.upgrade_control_plane(DEV, v("1.33.2")), id="control-plane"),
-    pytest.param(lambda g: g.upgrade_pool_version(DEV, "system", v("1.32.9")), id="pool-version"),
-    pytest.param(lambda g: g.upgrade_node_image(DEV, "system"), id="node-image"),
-    pytest.param(lambda g: g.abort_latest_operation(DEV), id="abort"),
-    pytest.param(lambda g: g.explain_failure(DEV, "system"), id="explain"),
+    pytest.param(lambda g: g.observe(parse_cluster_id(DEV), SweepCache()), id="observe"),
+    pytest.param(
+        lambda g: g.upgrade_control_plane(parse_cluster_id(DEV), v("1.33.2")), id="control-plane"
+    ),
+    pytest.param(
+        lambda g: g.upgrade_pool_version(parse_cluster_id(DEV), "system", v("1.32.9")),
+        id="pool-version",
+    ),
+    pytest.param(lambda g: g.upgrade_node_image(parse_cluster_id(DEV), "system"), id="node-image"),
+    pytest.param(lambda g: g.abort_latest_operation(parse_cluster_id(DEV)), id="abort"),
+    pytest.param(lambda g: g.explain_failure(parse_cluster_id(DEV), "system"), id="explain"),
     pytest.param(
         lambda g: g.operation_status(
             Started(parse_cluster_id(DEV), None, "node_image", None, f"{SCOPE}/x")
@@ -297,12 +306,14 @@ def test_a_cluster_outside_the_scopes_is_refused_before_any_request(
     ("call", "error"),
     [
         pytest.param(
-            lambda g: g.upgrade_node_image(DEV, "system/../../x"),
+            lambda g: g.upgrade_node_image(parse_cluster_id(DEV), "system/../../x"),
             "not an AKS agent pool name",
             id="crafted-pool",
         ),
         pytest.param(
-            lambda g: g.observe(DEV.replace("rg-dev", "rg-dev/../rg-prod"), SweepCache()),
+            lambda g: g.observe(
+                parse_cluster_id(DEV.replace("rg-dev", "rg-dev/../rg-prod")), SweepCache()
+            ),
             "not a managed cluster resource ID",
             id="crafted-cluster-id",
         ),
@@ -340,7 +351,7 @@ def test_a_guard_that_refuses_keeps_the_start_from_going_out(sim: SimulatorHandl
         raise NotNowError("the window closes", retry_after=60)
 
     with pytest.raises(NotNowError):
-        gateway.upgrade_node_image(DEV, "system", guard=closed)
+        gateway.upgrade_node_image(parse_cluster_id(DEV), "system", guard=closed)
 
     assert served(sim, "AgentPools_UpgradeNodeImageVersion") == 0
     assert sim.aks.active_operation(sim.aks.cluster("dev-1")) is None
@@ -357,7 +368,7 @@ def test_a_guard_runs_again_before_each_retry_of_a_start(sim: SimulatorHandle) -
 
     gateway = gateway_for(sim, retry=fast_retry(max_attempts=6))
     with pytest.raises(NotNowError):
-        gateway.upgrade_node_image(DEV, "system", guard=count_then_refuse)
+        gateway.upgrade_node_image(parse_cluster_id(DEV), "system", guard=count_then_refuse)
 
     assert len(calls) == 3
     assert served(sim, "AgentPools_UpgradeNodeImageVersion", 429) == 2

@@ -37,7 +37,7 @@ def reconcile_counted(bench: Bench) -> tuple[ReconcileOutcome, Counter[str]]:
     cluster = bench.sim.aks.clusters()[0].id
     before = bench.counted()
     now = bench.clock.now()
-    outcome = reconcile(bench.services, ReconcileRequest(str(cluster), "test", now), now)
+    outcome = reconcile(bench.services, ReconcileRequest(cluster, "test", now), now)
     return outcome, bench.counted() - before
 
 

@@ -13,7 +13,6 @@ from azure.core.exceptions import ResourceNotFoundError
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.client import ArmClients
 from patchpilot.adapters.arm.gateway import AS_JSON, ArmGateway
-from patchpilot.adapters.live_fleet import observe_fleet, survey_fleet
 from patchpilot.domain.fleet import FleetState, parse_fleet
 from patchpilot.domain.history import History
 from patchpilot.domain.instants import parse_instant
@@ -21,6 +20,7 @@ from patchpilot.domain.planner import plan
 from patchpilot.domain.posture import posture_findings
 from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.files import load_fleet, load_policy
+from patchpilot.service.survey import observe_fleet, survey_fleet
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.pace import Pace
 from patchpilot.sim.server import SimulatorHandle, run_simulator
@@ -109,7 +109,7 @@ def test_the_live_catalog_is_what_the_region_offers_now_without_release_dates(
 ) -> None:
     offline = expected_fleet(document)
     cache = SweepCache()
-    gateway.observe(cluster_id("dev-1", "rg-dev"), cache)
+    gateway.observe(parse_cluster_id(cluster_id("dev-1", "rg-dev")), cache)
 
     live = cache.catalog()["westeurope"]
 
@@ -123,7 +123,7 @@ def test_the_live_catalog_is_what_the_region_offers_now_without_release_dates(
 def test_an_observation_carries_power_state_and_upgrade_settings(
     gateway: ArmGateway,
 ) -> None:
-    observed = gateway.observe(cluster_id("dev-1", "rg-dev"), SweepCache())
+    observed = gateway.observe(parse_cluster_id(cluster_id("dev-1", "rg-dev")), SweepCache())
 
     assert observed.power_state == "Running"
     assert [(p.name, p.provisioning_state, p.power_state) for p in observed.pools] == [
@@ -201,7 +201,7 @@ def test_posture_findings_come_from_the_observed_security_properties(
     with run_simulator(fleet, clock=VirtualClock(START), pace=QUICK) as sim:
         gateway = gateway_for(sim, (*EVERY_SCOPE, f"/subscriptions/{cluster.split('/')[2]}"))
         cache = SweepCache()
-        observed = gateway.observe(cluster, cache)
+        observed = gateway.observe(parse_cluster_id(cluster), cache)
         gateway.close()
 
     offered = cache.region(observed.state.location).kubernetes_at(START)

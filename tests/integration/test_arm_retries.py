@@ -11,6 +11,7 @@ import pytest
 from patchpilot.adapters.arm.actions import Busy, Started
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.gateway import ArmGateway
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.errors import TemporaryError
 from patchpilot.sim.clock import VirtualClock
@@ -57,7 +58,7 @@ def test_throttling_waits_exactly_as_long_as_retry_after_says(sim: SimulatorHand
     sim.set_faults(FaultPlan(throttle_rate=1.0, retry_after_seconds=7))
     gateway = gateway_for(sim, retry=fast_retry(sleep=healing_after(sim, 1, sleeps)))
 
-    gateway.observe(DEV, SweepCache())
+    gateway.observe(parse_cluster_id(DEV), SweepCache())
 
     assert sleeps == [7.0]
     assert (served(sim, GET, 429), served(sim, GET, 200)) == (1, 1)
@@ -77,7 +78,7 @@ def test_server_errors_and_lost_connections_back_off_exponentially_with_jitter(
     sim.set_faults(faults)
     gateway = gateway_for(sim, retry=fast_retry(sleep=healing_after(sim, 3, sleeps)))
 
-    gateway.observe(DEV, SweepCache())
+    gateway.observe(parse_cluster_id(DEV), SweepCache())
 
     # 1 ms, 2 ms, 4 ms (capped at 5 ms), each plus up to 1 ms of jitter.
     assert len(sleeps) == 3
@@ -93,7 +94,7 @@ def test_giving_up_after_the_last_attempt_is_a_temporary_error_with_a_delay(
     gateway = gateway_for(sim, retry=fast_retry(max_attempts=3))
 
     with pytest.raises(TemporaryError) as gave_up:
-        gateway.observe(DEV, SweepCache())
+        gateway.observe(parse_cluster_id(DEV), SweepCache())
 
     assert gave_up.value.retry_after == 30.0
     assert "InternalServerError" in str(gave_up.value)
@@ -109,7 +110,7 @@ def test_a_retry_after_beyond_the_deadline_is_handed_to_the_caller_not_slept(
     gateway = gateway_for(sim, retry=fast_retry(sleep=sleeps.append, deadline_seconds=60))
 
     with pytest.raises(TemporaryError) as gave_up:
-        gateway.observe(DEV, SweepCache())
+        gateway.observe(parse_cluster_id(DEV), SweepCache())
 
     assert (gave_up.value.retry_after, sleeps, served(sim, GET)) == (120.0, [], 1)
 
@@ -128,13 +129,13 @@ def test_the_deadline_bounds_a_call_in_real_time(sim: SimulatorHandle) -> None:
     )
     # A first, healthy call opens the TLS connection, so the attempts counted below
     # are round trips, not a cold handshake on a busy machine.
-    gateway.observe(DEV, SweepCache())
+    gateway.observe(parse_cluster_id(DEV), SweepCache())
     before = served(sim, GET, 500)
     sim.set_faults(FaultPlan(server_error_rate=1.0))
     began = time.monotonic()
 
     with pytest.raises(TemporaryError):
-        gateway.observe(DEV, SweepCache())
+        gateway.observe(parse_cluster_id(DEV), SweepCache())
 
     assert time.monotonic() - began < 2.5
     assert 2 <= served(sim, GET, 500) - before <= 11
@@ -145,7 +146,7 @@ def test_an_action_is_retried_through_throttling_and_starts_once(sim: SimulatorH
     sim.set_faults(FaultPlan(throttle_rate=1.0, retry_after_seconds=2))
     gateway = gateway_for(sim, retry=fast_retry(sleep=healing_after(sim, 1, sleeps)))
 
-    outcome = gateway.upgrade_node_image(DEV, "system")
+    outcome = gateway.upgrade_node_image(parse_cluster_id(DEV), "system")
 
     assert isinstance(outcome, Started)
     assert outcome.started
@@ -193,9 +194,9 @@ def test_every_attempt_is_reported_to_the_observer_with_arms_request_id(
         observer=recorder,
     )
 
-    gateway.observe(DEV, SweepCache())
-    gateway.upgrade_control_plane(DEV, KubernetesVersion.parse("1.33.2"))
-    busy = gateway.upgrade_node_image(DEV, "system")
+    gateway.observe(parse_cluster_id(DEV), SweepCache())
+    gateway.upgrade_control_plane(parse_cluster_id(DEV), KubernetesVersion.parse("1.33.2"))
+    busy = gateway.upgrade_node_image(parse_cluster_id(DEV), "system")
 
     assert isinstance(busy, Busy)
     first, *_, last = recorder.calls

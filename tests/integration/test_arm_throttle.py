@@ -19,6 +19,7 @@ from patchpilot.adapters.arm.actions import Started
 from patchpilot.adapters.arm.budget import BucketLimits, BudgetLimits, RequestBudget
 from patchpilot.adapters.arm.gateway import ArmGateway
 from patchpilot.adapters.arm.retry import RetryPolicy
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.errors import NotNowError, TemporaryError
 from patchpilot.localhost.harness import virtual_budget
 from patchpilot.sim.clock import VirtualClock
@@ -83,13 +84,15 @@ def test_after_a_429_the_next_call_of_the_subscription_waits_out_its_retry_after
 ) -> None:
     # One attempt per call: the 429 comes back as the call's TemporaryError.
     gateway, _ = gateway_on(throttled, limits, max_attempts=1)
-    gateway.explain_failure(DEV, None)  # the one token
+    gateway.explain_failure(parse_cluster_id(DEV), None)  # the one token
     with pytest.raises(TemporaryError) as refused:
-        gateway.explain_failure(DEV, None)
+        gateway.explain_failure(parse_cluster_id(DEV), None)
     throttled_at = throttled.clock.now()
 
     with contextlib.suppress(TemporaryError):
-        gateway.explain_failure(PROD, None)  # another cluster, the same subscription
+        gateway.explain_failure(
+            parse_cluster_id(PROD), None
+        )  # another cluster, the same subscription
 
     assert served(throttled, "ManagedClusters_Get", 429) == throttled_answers
     if limits is not None:
@@ -102,7 +105,7 @@ def test_a_remaining_count_in_an_answer_lowers_the_budget_to_it() -> None:
         gateway, budget = gateway_on(sim, GENEROUS)
         assert budget is not None
 
-        gateway.explain_failure(DEV, None)
+        gateway.explain_failure(parse_cluster_id(DEV), None)
 
         assert budget.level(SUB, "read") == 4.0
 
@@ -110,7 +113,7 @@ def test_a_remaining_count_in_an_answer_lowers_the_budget_to_it() -> None:
 def test_an_operation_status_carries_the_retry_after_aks_gave_for_the_next_poll() -> None:
     with simulator(retry_after=7) as sim:
         gateway, _ = gateway_on(sim, GENEROUS)
-        operation = gateway.upgrade_node_image(DEV, "system")
+        operation = gateway.upgrade_node_image(parse_cluster_id(DEV), "system")
         assert isinstance(operation, Started)
         assert operation.started
 
@@ -129,15 +132,15 @@ def test_a_start_over_the_write_budget_is_not_sent_and_goes_at_the_slot_kept_for
     one_per_half_minute = BudgetLimits(read=BucketLimits(60, 1.0), write=BucketLimits(1, 1 / 30))
     with simulator() as sim:
         gateway, _ = gateway_on(sim, one_per_half_minute)
-        first = gateway.upgrade_node_image(DEV, "system")
+        first = gateway.upgrade_node_image(parse_cluster_id(DEV), "system")
         with pytest.raises(NotNowError) as second:
-            gateway.upgrade_node_image(PROD, "system")
+            gateway.upgrade_node_image(parse_cluster_id(PROD), "system")
         with pytest.raises(NotNowError) as third:
-            gateway.upgrade_node_image(PROD_2, "system")
+            gateway.upgrade_node_image(parse_cluster_id(PROD_2), "system")
         sent_while_refused = served(sim, "AgentPools_UpgradeNodeImageVersion")
 
         advance(sim, dt.timedelta(seconds=second.value.retry_after))
-        back = gateway.upgrade_node_image(PROD, "system")
+        back = gateway.upgrade_node_image(parse_cluster_id(PROD), "system")
 
         assert isinstance(first, Started)
         assert isinstance(back, Started)
@@ -150,11 +153,11 @@ def test_a_read_whose_turn_is_further_off_than_it_may_wait_gives_up_before_sendi
     slow_reads = BudgetLimits(read=BucketLimits(1, 0.01), write=BucketLimits(60, 1.0))
     with simulator() as sim:
         gateway, _ = gateway_on(sim, slow_reads, budget_wait_seconds=20.0)
-        gateway.explain_failure(DEV, None)
+        gateway.explain_failure(parse_cluster_id(DEV), None)
         sent = served(sim, "ManagedClusters_Get")
 
         with pytest.raises(TemporaryError) as refused:
-            gateway.explain_failure(PROD, None)
+            gateway.explain_failure(parse_cluster_id(PROD), None)
 
         assert refused.value.retry_after == 100.0
         assert served(sim, "ManagedClusters_Get") == sent

@@ -21,6 +21,7 @@ import azure.functions as func
 import pytest
 
 from patchpilot.domain.messages import ReconcileRequest
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.localhost import wire
 from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.localhost.host import EVENT_ROUTES, HostConfig, LocalHost, event_route
@@ -40,7 +41,9 @@ def _cluster_id(app: Harness) -> str:
 
 
 def _enqueue_reconcile(app: Harness, cluster: str) -> None:
-    message = ReconcileRequest(cluster=cluster, reason="test", requested_at=app.clock.now())
+    message = ReconcileRequest(
+        cluster=parse_cluster_id(cluster), reason="test", requested_at=app.clock.now()
+    )
     app.services.queue.send(message.encode(), now=app.clock.now())
 
 

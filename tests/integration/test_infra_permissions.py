@@ -22,6 +22,7 @@ from patchpilot.adapters.arm.gateway import ArmGateway
 from patchpilot.adapters.discovery import ResourceGraphDiscovery
 from patchpilot.adapters.fleet_gates import FleetGates
 from patchpilot.domain.fleet_ids import parse_fleet_id
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.fleet_gates import StageSpec, fleets_of
@@ -70,17 +71,23 @@ def exercise(sim: SimulatorHandle, gateway: ArmGateway) -> None:
         assert ResourceGraphDiscovery(clients, retry=fast_retry()).clusters((SCOPE,))
     finally:
         clients.close()
-    gateway.observe(DEV, SweepCache())
-    control_plane = started(gateway.upgrade_control_plane(PROD, KubernetesVersion.parse("1.32.9")))
+    gateway.observe(parse_cluster_id(DEV), SweepCache())
+    control_plane = started(
+        gateway.upgrade_control_plane(parse_cluster_id(PROD), KubernetesVersion.parse("1.32.9"))
+    )
     gateway.operation_status(control_plane)
-    gateway.abort_latest_operation(PROD)
-    started(gateway.upgrade_pool_version(DEV, "system", KubernetesVersion.parse("1.32.6")))
+    gateway.abort_latest_operation(parse_cluster_id(PROD))
+    started(
+        gateway.upgrade_pool_version(
+            parse_cluster_id(DEV), "system", KubernetesVersion.parse("1.32.6")
+        )
+    )
     # A PUT to the version the pool runs still starts a short Updating operation, as AKS does.
     advance(sim, STEP)
-    image = started(gateway.upgrade_node_image(DEV, "win22"))
+    image = started(gateway.upgrade_node_image(parse_cluster_id(DEV), "win22"))
     advance(sim, STEP)
-    gateway.abort_latest_operation(DEV, "win22")
-    gateway.explain_failure(DEV, "win22", operation=image)
+    gateway.abort_latest_operation(parse_cluster_id(DEV), "win22")
+    gateway.explain_failure(parse_cluster_id(DEV), "win22", operation=image)
     approve_a_fleet_gate(sim)
 
 
@@ -111,9 +118,11 @@ def test_the_table_holds_exactly_the_operations_the_adapter_sends(
 @pytest.mark.parametrize(
     "call",
     [
-        pytest.param(lambda g: g.observe(DEV, SweepCache()), id="observe"),
-        pytest.param(lambda g: g.upgrade_node_image(DEV, "system"), id="node-image"),
-        pytest.param(lambda g: g.explain_failure(DEV, "system"), id="explain"),
+        pytest.param(lambda g: g.observe(parse_cluster_id(DEV), SweepCache()), id="observe"),
+        pytest.param(
+            lambda g: g.upgrade_node_image(parse_cluster_id(DEV), "system"), id="node-image"
+        ),
+        pytest.param(lambda g: g.explain_failure(parse_cluster_id(DEV), "system"), id="explain"),
     ],
 )
 def test_each_entry_point_needs_only_actions_the_roles_grant(

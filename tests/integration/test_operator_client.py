@@ -10,8 +10,8 @@ import pytest
 
 from patchpilot.cli import EXIT_BAD_INPUT, main
 from patchpilot.domain.policy import parse_policy
-from patchpilot.errors import InvalidInputError
-from patchpilot.operator_client import ApiRefusedError, OperatorClient, api_base, token_source
+from patchpilot.errors import ApiRefusedError, InvalidInputError
+from patchpilot.operator_client import OperatorClient, api_base, token_source
 from patchpilot.serve import LocalApi, serving
 from patchpilot.serve.credentials import local_person, write_tokens
 from patchpilot.sim.clock import VirtualClock

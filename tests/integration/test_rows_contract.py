@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from patchpilot.adapters.store.rows import Row, RowChangedError, RowExistsError, Rows, Write
+from patchpilot.adapters.store.errors import RowChangedError, RowExistsError
+from patchpilot.adapters.store.rows import Row, Rows, Write
 from patchpilot.adapters.store.sqlite import SqliteRows
 from tests.integration.azurite import Azurite, running
 

@@ -10,6 +10,7 @@ import pytest
 from patchpilot import cli
 from patchpilot.adapters.store import OperationKey, open_sqlite_store
 from patchpilot.domain.plan import Action
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.errors import InvalidInputError
 from patchpilot.service.shadow import record_decision
 from patchpilot.settings import Settings
@@ -25,7 +26,16 @@ def test_the_cli_prints_the_recorded_decisions_as_json_and_as_a_table(
     path = tmp_path / "state.db"
     store = open_sqlite_store(path)
     key = OperationKey(cluster_id("dev-1").lower(), None, "kubernetes", "1.32.9")
-    action = Action(cluster_id("dev-1"), None, "kubernetes", "1.32.6", "1.32.9", "due", MADE, "x")
+    action = Action(
+        parse_cluster_id(cluster_id("dev-1")),
+        None,
+        "kubernetes",
+        "1.32.6",
+        "1.32.9",
+        "due",
+        MADE,
+        "x",
+    )
     record_decision(store, key, action, MADE)
     store.close()
     for name, value in {

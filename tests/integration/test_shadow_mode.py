@@ -23,7 +23,6 @@ from patchpilot.adapters.arm.gateway import WRITE_OPERATIONS
 from patchpilot.adapters.store import OperationKey
 from patchpilot.domain.plan import Action
 from patchpilot.domain.policy import parse_policy
-from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.files import read_document
 from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.localhost.workers import RacePlan
@@ -168,12 +167,12 @@ def test_a_decided_pool_lets_the_next_pool_be_decided_but_a_decided_control_plan
     due = [
         a
         for a in stored_plan(services, now).actions
-        if a.status == "due" and name(a.cluster) == "dev-weu-1"
+        if a.status == "due" and a.cluster.name == "dev-weu-1"
     ]
     plane = next(a for a in due if a.pool is None)
     pools = [a for a in due if a.pool is not None]
     assert len(pools) >= 2
-    cluster = parse_cluster_id(plane.cluster).key
+    cluster = plane.cluster.key
 
     def decide(action: Action) -> None:
         assert action.target is not None
@@ -207,7 +206,7 @@ def test_threads_and_instances_racing_on_one_cluster_record_its_start_once(
     action = next(
         a
         for a in stored_plan(services, now).actions
-        if a.status == "due" and name(a.cluster) == "dev-weu-1"
+        if a.status == "due" and a.cluster.name == "dev-weu-1"
     )
     lease = services.store.acquire_lease(cluster.key, "racer", now, services.tuning.lease)
     assert lease is not None

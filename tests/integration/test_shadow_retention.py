@@ -10,12 +10,22 @@ import pytest
 from patchpilot.adapters.store import OperationKey, open_sqlite_store
 from patchpilot.adapters.store.retention import RetentionPolicy
 from patchpilot.domain.plan import Action
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.service.shadow import KIND, decided, record_decision
 from tests.factories import cluster_id, utc
 
 MADE = utc(2025, 11, 22, 1, 5)
 KEY = OperationKey(cluster_id("dev-1").lower(), None, "kubernetes", "1.32.9")
-ACTION = Action(cluster_id("dev-1"), None, "kubernetes", "1.32.6", "1.32.9", "due", MADE, "due")
+ACTION = Action(
+    parse_cluster_id(cluster_id("dev-1")),
+    None,
+    "kubernetes",
+    "1.32.6",
+    "1.32.9",
+    "due",
+    MADE,
+    "due",
+)
 
 
 @pytest.mark.parametrize(

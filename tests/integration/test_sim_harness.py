@@ -18,6 +18,7 @@ import pytest
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.policy import parse_policy
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.errors import TemporaryError
 from patchpilot.files import read_document
 from patchpilot.localhost.harness import Harness, running_app
@@ -43,7 +44,7 @@ def app(tmp_path: Path) -> Iterator[Harness]:
 
 
 def ask_reconcile(app: Harness, cluster: str = DEV) -> None:
-    request = ReconcileRequest(cluster, "test", app.clock.now())
+    request = ReconcileRequest(parse_cluster_id(cluster), "test", app.clock.now())
     app.services.queue.send(request.encode(), now=app.clock.now())
 
 
@@ -53,7 +54,7 @@ def test_a_retried_arm_call_moves_the_virtual_clock_by_the_seconds_tenacity_slep
     app.sim.set_faults(FaultPlan(throttle_rate=1.0, retry_after_seconds=7))
 
     with pytest.raises(TemporaryError):
-        app.services.gateway.observe(DEV, SweepCache())
+        app.services.gateway.observe(parse_cluster_id(DEV), SweepCache())
 
     # Six attempts, five waits of ARM's Retry-After in between.
     assert app.clock.now() == START + dt.timedelta(seconds=5 * 7)

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from patchpilot.adapters.arm.catalog_cache import SweepCache
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.faults import FaultPlan
 from patchpilot.sim.handlers import RestSettings
@@ -105,7 +106,7 @@ def test_unsigned_operation_urls_remain_an_option_and_are_served() -> None:
 
 def test_the_gateway_keeps_and_polls_the_signed_url_whole(plain: SimulatorHandle) -> None:
     gateway = gateway_for(plain)
-    started = gateway.upgrade_node_image(DEV, "system")
+    started = gateway.upgrade_node_image(parse_cluster_id(DEV), "system")
     status = gateway.operation_status(started)  # type: ignore[arg-type]
     gateway.close()
     (operation,) = plain.aks.operations()
@@ -141,7 +142,7 @@ def test_a_status_body_may_carry_an_error_that_does_not_end_the_operation(
     faults = FaultPlan(status_errors=frozenset(statuses))
     with simulator(fleet_with_skus(), faults=faults) as sim:
         gateway = gateway_for(sim)
-        started = gateway.upgrade_node_image(DEV, "system")
+        started = gateway.upgrade_node_image(parse_cluster_id(DEV), "system")
         url = started.status_url  # type: ignore[union-attr]
         running, first = call(sim, "GET", url).json(), gateway.operation_status(started)  # type: ignore[arg-type]
         advance(sim, dt.timedelta(hours=2))
@@ -263,7 +264,7 @@ def test_a_cluster_in_an_older_api_shape_lacks_current_fields_and_the_gateway_re
         properties = call(sim, "GET", DEV + API).json()["properties"]
         pool = call(sim, "GET", f"{DEV}/agentPools/system{API}").json()["properties"]
         gateway = gateway_for(sim)
-        observed = gateway.observe(DEV, SweepCache())
+        observed = gateway.observe(parse_cluster_id(DEV), SweepCache())
         gateway.close()
     served = set(properties) | set(properties["agentPoolProfiles"][0]) | set(pool)
 
@@ -309,7 +310,7 @@ def test_a_machines_mode_pool_is_served_and_the_gateway_leaves_it_alone() -> Non
     with simulator(document) as sim:
         served = call(sim, "GET", f"{DEV}/agentPools/win22{API}").json()["properties"]["mode"]
         gateway = gateway_for(sim)
-        observed = gateway.observe(DEV, SweepCache())
+        observed = gateway.observe(parse_cluster_id(DEV), SweepCache())
         gateway.close()
 
     assert served == "Machines"

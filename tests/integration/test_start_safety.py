@@ -17,6 +17,7 @@ import pytest
 
 from bench.arm_cost import NEW_LINUX, generate, policy
 from patchpilot.domain.messages import ReconcileRequest
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.errors import PermanentError
 from patchpilot.localhost.harness import Harness, running_app
 from patchpilot.service.reconcile.run import reconcile
@@ -122,7 +123,9 @@ def test_a_throttle_storm_at_the_windows_end_never_pushes_a_start_past_it(
     with running_app(fleet(1, DAILY_0200), policy(), due, tmp_path) as app:
         cluster = str(next(iter(app.sim.aks.clusters())).id)
         app.services.gateway = StormOnceObserved(app, storm)
-        outcome = reconcile(app.services, ReconcileRequest(cluster, "test", due), due)
+        outcome = reconcile(
+            app.services, ReconcileRequest(parse_cluster_id(cluster), "test", due), due
+        )
         starts = [op.started for op in app.sim.aks.operations()]
         ledger = app.services.store.list_operations()
 
@@ -170,7 +173,9 @@ def test_an_instance_whose_clock_is_far_from_the_stores_starts_nothing(tmp_path:
     with running_app(fleet(1), policy(), AT, tmp_path) as app:
         cluster = str(next(iter(app.sim.aks.clusters())).id)
         app.services.store = FarClockStore(app.services.store)
-        outcome = reconcile(app.services, ReconcileRequest(cluster, "test", AT), AT)
+        outcome = reconcile(
+            app.services, ReconcileRequest(parse_cluster_id(cluster), "test", AT), AT
+        )
         starts = app.sim.aks.operations()
 
     assert starts == []
@@ -201,7 +206,7 @@ def test_a_start_refused_for_our_own_missing_role_fails_loudly_and_pauses_nothin
         cluster = str(next(iter(app.sim.aks.clusters())).id)
         app.services.gateway = NoRoleToUpgrade(app.services.gateway)
         with pytest.raises(PermanentError, match="authorization"):
-            reconcile(app.services, ReconcileRequest(cluster, "test", AT), AT)
+            reconcile(app.services, ReconcileRequest(parse_cluster_id(cluster), "test", AT), AT)
         records = app.services.store.list_operations()
         pauses = app.services.store.list_pauses(AT)
 

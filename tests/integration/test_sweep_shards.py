@@ -77,14 +77,10 @@ def test_later_rings_hold_until_every_subscription_built_the_gates(app: Harness)
     services, now = app.services, app.clock.now()
     prod = next(k for k in app.sim.aks.clusters() if "prod" in k.id.name).id
     handle_reconcile_message(services, SweepShard(SECOND, now).encode(), now)
-    held = handle_reconcile_message(
-        services, ReconcileRequest(str(prod), "test", now).encode(), now
-    )
+    held = handle_reconcile_message(services, ReconcileRequest(prod, "test", now).encode(), now)
     assert held is not None
     assert REBUILDING in str(held)
     handle_reconcile_message(services, SweepShard(FIRST, now).encode(), now)
-    after = handle_reconcile_message(
-        services, ReconcileRequest(str(prod), "test", now).encode(), now
-    )
+    after = handle_reconcile_message(services, ReconcileRequest(prod, "test", now).encode(), now)
     assert REBUILDING not in str(after)
     assert "waits for ring staging" in str(after)

@@ -169,7 +169,7 @@ def armed_services(spec: WorkerSpec, journal: Journal) -> Services:
     module, _, name = spec.policy.partition(":")
     policy = getattr(importlib.import_module(module), name)()
     tuning = Tuning(**{k: dt.timedelta(seconds=v) for k, v in spec.tuning.items()})
-    cluster = decode(spec.body).cluster
+    cluster = str(decode(spec.body).cluster)
     # As in running_app: retries wait on the virtual clock's terms, not really.
     retry = RetryPolicy(sleep=lambda seconds: None)
     built = services(

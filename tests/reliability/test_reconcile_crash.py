@@ -19,6 +19,7 @@ from typing import Any
 from patchpilot.adapters.store import Operation, OperationKey
 from patchpilot.adapters.store.records import MAX_CLOCK_SKEW
 from patchpilot.domain.messages import ReconcileRequest
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.service.reconcile.run import reconcile
 from patchpilot.sim.clock import VirtualClock
 from patchpilot.sim.faults import FaultPlan
@@ -112,7 +113,11 @@ def test_a_killed_worker_is_followed_by_a_reconcile_that_does_not_start_again(
         while time.monotonic() < deadline and (not states or states[-1] != "succeeded"):
             # Past the dead worker's lease and claim on every clock within the skew bound.
             later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30) + MAX_CLOCK_SKEW
-            reconcile(survivor, ReconcileRequest(CLUSTER, "after the crash", later), later)
+            reconcile(
+                survivor,
+                ReconcileRequest(parse_cluster_id(CLUSTER), "after the crash", later),
+                later,
+            )
             states.append(state_of(survivor.store.get(key)))
             time.sleep(0.2)
         assert image_upgrades(sim) == 1
@@ -135,13 +140,13 @@ def test_an_upgrade_found_running_after_a_crash_that_then_fails_is_closed_and_pa
         key = OperationKey(CLUSTER.lower(), "system", "node_image", TARGET)
         # What a worker killed right after ARM accepted leaves: a claim, an upgrade, no URL.
         survivor.store.claim(key, clock.now(), dt.timedelta(seconds=5), holder="dead worker")
-        survivor.gateway.upgrade_node_image(CLUSTER, "system")
+        survivor.gateway.upgrade_node_image(parse_cluster_id(CLUSTER), "system")
         states: list[str | None] = []
         deadline = clock.now() + dt.timedelta(hours=3)
         while clock.now() < deadline and states[-1:] != ["failed"]:
             clock.advance(dt.timedelta(minutes=10))
             now = clock.now()
-            reconcile(survivor, ReconcileRequest(CLUSTER, "later", now), now)
+            reconcile(survivor, ReconcileRequest(parse_cluster_id(CLUSTER), "later", now), now)
             states.append(state_of(survivor.store.get(key)))
         pauses = survivor.store.list_pauses(clock.now())
         notices = [n.type for n in survivor.publisher.notices]  # type: ignore[attr-defined]

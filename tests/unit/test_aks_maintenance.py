@@ -30,7 +30,7 @@ from patchpilot.domain.aks_maintenance import (
     parse_maintenance_event,
     pruned,
 )
-from patchpilot.domain.events import UnhandledEventError
+from patchpilot.domain.errors import UnhandledEventError
 from patchpilot.domain.fleet import FleetState
 from patchpilot.domain.history import History
 from patchpilot.domain.maintenance_config import parse_maintenance_configuration

@@ -8,12 +8,8 @@ from typing import Any
 
 import pytest
 
-from patchpilot.domain.events import (
-    HANDLED_EVENT_TYPES,
-    ROLLING_FAILED,
-    UnhandledEventError,
-    parse_aks_event,
-)
+from patchpilot.domain.errors import UnhandledEventError
+from patchpilot.domain.events import HANDLED_EVENT_TYPES, ROLLING_FAILED, parse_aks_event
 from patchpilot.errors import InvalidInputError
 from tests.events import load, names
 from tests.factories import SUB, utc

@@ -134,3 +134,13 @@ def test_a_cluster_that_reached_a_target_shows_it_where_the_upgrade_landed() -> 
     assert (str(user.version), str(user.node_image)) == ("1.32.6", f"{UBUNTU}-202511.17.0")
     assert str(after.kubernetes_version) == "1.32.7"
     assert before.pools[1].node_image.version == "202511.03.0", "the observed state is untouched"
+
+
+def test_a_cluster_finds_its_managed_pool_by_name() -> None:
+    state = parse_fleet(_doc()).clusters[0]
+
+    found = state.pool("win")
+
+    assert found is not None
+    assert found.os_type == "Windows"
+    assert (state.pool("missing"), state.pool(None)) == (None, None)

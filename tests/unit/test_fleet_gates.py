@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patchpilot.domain.events import UnhandledEventError
+from patchpilot.domain.errors import UnhandledEventError
 from patchpilot.domain.fleet_gates import (
     GATE_CREATED,
     GATE_DELETED,

@@ -48,7 +48,7 @@ def action_for(
         (
             a
             for a in result.actions
-            if a.cluster.lower() == request.cluster
+            if a.cluster.key == request.cluster
             and a.pool == request.pool
             and a.kind == request.kind
         ),

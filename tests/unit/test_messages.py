@@ -7,6 +7,7 @@ import json
 import pytest
 
 from patchpilot.domain.messages import ReconcileRequest, decode
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.errors import InvalidInputError
 from tests.factories import cluster_id, utc
 
@@ -14,13 +15,17 @@ TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def test_a_request_round_trips_through_the_queue_text() -> None:
-    request = ReconcileRequest(cluster_id("prod-1"), "sweep", utc(2026, 1, 1, 3), TRACE)
+    request = ReconcileRequest(
+        parse_cluster_id(cluster_id("prod-1")), "sweep", utc(2026, 1, 1, 3), TRACE
+    )
     assert decode(request.encode()) == request
     assert decode(request.encode().encode()) == request
 
 
 def test_again_counts_attempts_and_keeps_the_trace() -> None:
-    request = ReconcileRequest(cluster_id("prod-1"), "event", utc(2026, 1, 1), TRACE).again("busy")
+    request = ReconcileRequest(
+        parse_cluster_id(cluster_id("prod-1")), "event", utc(2026, 1, 1), TRACE
+    ).again("busy")
     assert (request.attempt, request.reason, request.traceparent) == (1, "busy", TRACE)
 
 

@@ -34,7 +34,7 @@ def only(
     found = [
         a
         for a in result.actions
-        if a.cluster == cluster_id(name) and a.pool == pool_name and a.kind == kind
+        if str(a.cluster) == cluster_id(name) and a.pool == pool_name and a.kind == kind
     ]
     assert len(found) == 1, f"expected one action, got {result.actions}"
     return found[0]

@@ -163,7 +163,7 @@ def test_no_due_action_outside_an_allowed_window_or_inside_a_freeze(
     scenario: tuple[FleetState, Policy, History, dt.datetime],
 ) -> None:
     state, rules, history, now = scenario
-    by_id = {str(c.id): c for c in state.clusters}
+    by_id = {c.id: c for c in state.clusters}
     for action in plan(state, rules, history, now).due():
         name = KUBERNETES_SCHEDULE if action.kind == "kubernetes" else NODE_OS_SCHEDULE
         schedule = by_id[action.cluster].maintenance.get(name, rules.default_window)
@@ -180,7 +180,7 @@ def test_no_plan_skips_a_minor_downgrades_or_passes_the_control_plane(
     scenario: tuple[FleetState, Policy, History, dt.datetime],
 ) -> None:
     state, rules, history, now = scenario
-    by_id = {str(c.id): c for c in state.clusters}
+    by_id = {c.id: c for c in state.clusters}
     for action in plan(state, rules, history, now).actions:
         if action.target is None:
             continue
@@ -224,7 +224,7 @@ def test_planning_one_cluster_against_the_rings_before_it_equals_the_full_plan(
         gates = [c for c in state.clusters if (r := rules.ring_of(c.tags)) and r.name in ahead]
         fleet = dataclasses.replace(state, clusters=(target, *gates))
         alone = plan(fleet, rules, history, now, only=target.key)
-        assert alone.actions == tuple(a for a in full.actions if a.cluster.lower() == target.key)
+        assert alone.actions == tuple(a for a in full.actions if a.cluster.key == target.key)
 
 
 def test_generated_scenarios_reach_every_status() -> None:

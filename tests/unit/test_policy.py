@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from patchpilot.domain.policy import Policy, parse_policy
+from patchpilot.domain.resource_ids import ClusterId
 from patchpilot.errors import InvalidInputError
 from tests.factories import policy_doc, utc
 
@@ -198,9 +199,9 @@ def test_a_hold_compares_cluster_names_ignoring_ascii_case_only() -> None:
     now = dt.datetime(2025, 11, 22, tzinfo=dt.UTC)
 
     assert held.covers(
-        "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/prod-k1",
+        ClusterId("x", "rg", "prod-k1"),  # /subscriptions/x/resourceGroups/rg/.../prod-k1
         None,
         "kubernetes",
         now,
     )
-    assert not held.covers("prod-\u212a1", None, "kubernetes", now)
+    assert not held.covers(ClusterId("x", "rg", "prod-\u212a1"), None, "kubernetes", now)

@@ -13,9 +13,9 @@ from patchpilot.domain.posture import (
     posture_findings,
 )
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
-from tests.factories import cluster_id
+from tests.factories import cluster_ref
 
-CLUSTER = cluster_id("prod-1")
+CLUSTER = cluster_ref("prod-1")
 LINUX = PoolPosture("system", "Linux", "Ubuntu", "Standard_D4ds_v5", "AKSUbuntu-2204gen2containerd")
 WINDOWS = PoolPosture(
     "win22", "Windows", "Windows2022", "Standard_D4ds_v5", "AKSWindows-2022-containerd"

@@ -78,7 +78,7 @@ def rules(**node_images: Any) -> Any:
 
 def image_action(result: Plan, name: str) -> Action:
     (action,) = [
-        a for a in result.actions if a.kind == "node_image" and a.cluster == cluster_id(name)
+        a for a in result.actions if a.kind == "node_image" and str(a.cluster) == cluster_id(name)
     ]
     return action
 
@@ -218,7 +218,7 @@ def test_a_cluster_with_a_monthly_window_does_not_hold_the_next_ring() -> None:
     assert (action.status, action.target) == ("scheduled", LATEST)
     assert action.allowed_from == utc(2025, 11, 25, 3)  # prod's 5-day soak after stg-weekly
     (finding,) = [f for f in result.findings if f.code == "slow_ring_gate"]
-    assert finding.cluster == cluster_id("stg-monthly")
+    assert str(finding.cluster) == cluster_id("stg-monthly")
     assert "it no longer holds ring prod" in finding.message
 
 

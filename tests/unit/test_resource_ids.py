@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from patchpilot.domain.resource_ids import in_scopes, parse_cluster_id, parse_scope
+from patchpilot.domain.resource_ids import (
+    ascii_key,
+    in_scopes,
+    is_pool_name,
+    parse_cluster_id,
+    parse_scope,
+    region_key,
+    resource_name,
+)
 from patchpilot.errors import InvalidInputError
 from tests.factories import SUB, cluster_id
 
@@ -48,3 +56,35 @@ def test_scopes_match_whole_segments_only() -> None:
     assert in_scopes(parse_cluster_id(cluster_id("a", "rg")), scopes)
     assert not in_scopes(parse_cluster_id(cluster_id("a", "rg2")), scopes)
     assert in_scopes(parse_cluster_id(cluster_id("a", "RG")), scopes)
+
+
+@pytest.mark.parametrize(
+    ("text", "longest", "expected"),
+    [
+        pytest.param("system", 12, True, id="linux-pool"),
+        pytest.param("win22", 12, True, id="windows-pool"),
+        pytest.param("UserPool1", 12, True, id="upper-case-addresses-the-same-pool"),
+        pytest.param("abcdefghijkl", 12, True, id="twelve-characters"),
+        pytest.param("abcdefghijklm", 12, False, id="thirteen-characters"),
+        pytest.param("abcdefghijklm", 64, True, id="an-event-keeps-its-64-bound"),
+        pytest.param("1pool", 12, False, id="starts-with-a-digit"),
+        pytest.param("pool-1", 12, False, id="dash"),
+        pytest.param("pool/..", 12, False, id="path-trick"),
+        pytest.param("po\u0131l", 12, False, id="dotless-i-is-not-ascii"),
+        pytest.param("", 12, False, id="empty"),
+        pytest.param(7, 12, False, id="not-a-string"),
+    ],
+)
+def test_the_aks_pool_name_rule(text: object, longest: int, expected: bool) -> None:
+    assert is_pool_name(text, longest=longest) is expected
+
+
+def test_region_key_is_one_spelling_of_a_region() -> None:
+    assert region_key("West Europe") == region_key("westeurope") == "westeurope"
+
+
+def test_a_cluster_id_names_its_key_and_name_without_reparsing() -> None:
+    upper = parse_cluster_id(cluster_id("Prod-1", "RG"))
+
+    assert (upper.key, upper.name) == (ascii_key(cluster_id("Prod-1", "RG")), "Prod-1")
+    assert resource_name(str(upper)) == upper.name

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from patchpilot.api.errors import ForbiddenError, UnauthenticatedError
 from patchpilot.api.principal import encode_principal
 from patchpilot.api.roles import (
     APP_ROLES,
     ROUTE_ROLES,
-    ForbiddenError,
     Platform,
     Role,
-    UnauthenticatedError,
     caller,
     require,
 )

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from patchpilot.domain.messages import ReconcileRequest, SweepShard, decode, decode_sweep
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.errors import InvalidInputError
 
 AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -24,7 +25,7 @@ def test_a_shard_reads_back_as_written_and_is_no_reconcile_request() -> None:
 
 
 def test_a_reconcile_request_is_no_shard() -> None:
-    assert decode_sweep(ReconcileRequest(CLUSTER, "event", AT).encode()) is None
+    assert decode_sweep(ReconcileRequest(parse_cluster_id(CLUSTER), "event", AT).encode()) is None
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from patchpilot.domain.messages import ReconcileRequest, decode
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.telemetry import context_from, current_traceparent, link_from
 from patchpilot.telemetry.testing import InMemoryTelemetry, in_memory_telemetry
 from tests.factories import cluster_id, utc
@@ -45,12 +46,14 @@ def test_an_event_to_reconcile_flow_is_one_connected_trace_through_the_queue(
 ) -> None:
     telemetry = memory.telemetry
     with telemetry.invocation("on_event", "pubsub"):
-        message = ReconcileRequest(PROD, "event", utc(2026, 1, 1), current_traceparent()).encode()
+        message = ReconcileRequest(
+            parse_cluster_id(PROD), "event", utc(2026, 1, 1), current_traceparent()
+        ).encode()
     # Later, elsewhere: the queue trigger's invocation, then the linked reconcile.
     request = decode(message)
     with (
         telemetry.invocation("reconcile_worker", "pubsub"),
-        telemetry.reconcile(request.cluster, traceparent=request.traceparent),
+        telemetry.reconcile(str(request.cluster), traceparent=request.traceparent),
     ):
         pass
     event = memory.span("function.on_event")

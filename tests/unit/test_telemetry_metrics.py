@@ -9,6 +9,7 @@ import pytest
 
 from patchpilot.domain.history import Kind
 from patchpilot.domain.plan import Action
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.telemetry import Telemetry, count_pools_behind
 from patchpilot.telemetry.instruments import (
     ARM_REQUESTS,
@@ -39,7 +40,7 @@ def _os_of(_cluster: str, pool: str) -> str:
 
 
 def _action(cluster: str, pool: str | None, kind: Kind, ring: str | None = "prod") -> Action:
-    return Action(cluster, pool, kind, "old", "new", "scheduled", None, "r", ring)
+    return Action(parse_cluster_id(cluster), pool, kind, "old", "new", "scheduled", None, "r", ring)
 
 
 def test_upgrades_are_counted_by_kind_and_os(memory: InMemoryTelemetry) -> None:

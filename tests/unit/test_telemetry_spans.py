@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from patchpilot.domain.plan import Action, Finding, Plan
+from patchpilot.domain.resource_ids import parse_cluster_id
 from patchpilot.telemetry import current_traceparent
 from patchpilot.telemetry.testing import InMemoryTelemetry, in_memory_telemetry
 from tests.factories import cluster_id, utc
@@ -148,7 +149,9 @@ def test_a_plan_span_counts_decisions_and_records_each_with_its_reason(
             _action(pool=None, kind="kubernetes", current="1.32.6", target="1.32.7", status="due"),
             _action(pool="system", target=None, status="blocked", not_before=None, ring=None),
         ),
-        findings=(Finding(PROD, None, "channel-overlap", "AKS patch channel is on"),),
+        findings=(
+            Finding(parse_cluster_id(PROD), None, "channel-overlap", "AKS patch channel is on"),
+        ),
     )
     with memory.telemetry.plan(cluster=PROD) as span:
         memory.telemetry.record_plan(span, plan)

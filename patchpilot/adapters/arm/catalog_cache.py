@@ -29,12 +29,8 @@ from collections.abc import Callable
 
 from patchpilot.domain.fleet import CatalogImage, CatalogVersion, RegionCatalog
 from patchpilot.domain.node_images import NodeImageVersion
+from patchpilot.domain.resource_ids import region_key
 from patchpilot.domain.versions import OfferedVersion
-
-
-def region_key(location: str) -> str:
-    """ARM spells regions in several ways ("West Europe", "westeurope")."""
-    return location.replace(" ", "").lower()
 
 
 class SweepCache:

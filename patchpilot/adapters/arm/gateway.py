@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -85,7 +84,7 @@ from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.arm.retry import RetryPolicy
 from patchpilot.domain.fleet import CatalogImage, CatalogVersion, ClusterState, RegionCatalog
 from patchpilot.domain.node_images import NodeImageVersion
-from patchpilot.domain.resource_ids import ClusterId, in_scopes, parse_cluster_id
+from patchpilot.domain.resource_ids import ClusterId, in_scopes, is_pool_name
 from patchpilot.domain.schedule import Schedule
 from patchpilot.domain.versions import KubernetesVersion, OfferedVersion
 from patchpilot.errors import (
@@ -103,8 +102,6 @@ if TYPE_CHECKING:
     from azure.mgmt.containerservice import ContainerServiceClient
 
 T = TypeVar("T")
-# AKS agent pool names: a letter, then letters and digits, 12 characters at most.
-_POOL_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9]{0,11}")
 Request = Callable[[Hook], T]
 # Called before each attempt of a start; raises NotNowError to stop it going out.
 Guard = Callable[[], None]
@@ -189,20 +186,23 @@ class ArmGateway:
 
     # -- scope ----------------------------------------------------------------------------
 
-    def admit(self, cluster: ClusterId | str) -> ClusterId:
-        """The cluster's ID, if it is one and sits inside the scopes; ScopeError otherwise."""
-        parsed = cluster if isinstance(cluster, ClusterId) else parse_cluster_id(cluster)
-        if not in_scopes(parsed, self._scopes):
+    def admit(self, cluster: ClusterId) -> ClusterId:
+        """The cluster's ID, if it sits inside the scopes; ScopeError otherwise.
+
+        Every call goes through here: IDs from outside were parsed where they came in
+        (an event, a queue message, an HTTP body, a fleet file).
+        """
+        if not in_scopes(cluster, self._scopes):
             raise ScopeError(
-                f"{parsed} is outside the policy's scopes ({', '.join(self._scopes)}): "
+                f"{cluster} is outside the policy's scopes ({', '.join(self._scopes)}): "
                 "Patch Pilot never observes or touches it",
                 source="scope check",
             )
-        return parsed
+        return cluster
 
     # -- observe --------------------------------------------------------------------------
 
-    def observe(self, cluster: ClusterId | str, cache: SweepCache) -> ClusterObservation:
+    def observe(self, cluster: ClusterId, cache: SweepCache) -> ClusterObservation:
         """Read one cluster: its resource and its maintenance configurations (two requests)."""
         cid = self.admit(cluster)
         client = self._client(cid)
@@ -324,7 +324,7 @@ class ArmGateway:
     # -- act ------------------------------------------------------------------------------
 
     def upgrade_control_plane(
-        self, cluster: ClusterId | str, version: KubernetesVersion, *, guard: Guard | None = None
+        self, cluster: ClusterId, version: KubernetesVersion, *, guard: Guard | None = None
     ) -> StartResult:
         """Start a control-plane-only upgrade to ``version`` (pools keep their versions)."""
         cid = self.admit(cluster)
@@ -353,7 +353,7 @@ class ArmGateway:
 
     def upgrade_pool_version(
         self,
-        cluster: ClusterId | str,
+        cluster: ClusterId,
         pool: str,
         version: KubernetesVersion,
         *,
@@ -384,7 +384,7 @@ class ArmGateway:
         )
 
     def upgrade_node_image(
-        self, cluster: ClusterId | str, pool: str, *, guard: Guard | None = None
+        self, cluster: ClusterId, pool: str, *, guard: Guard | None = None
     ) -> StartResult:
         """Start one pool's node image upgrade (to the region's latest: AKS takes no version)."""
         cid, pool = self.admit(cluster), _pool_name(pool)
@@ -398,9 +398,7 @@ class ArmGateway:
             guard,
         )
 
-    def abort_latest_operation(
-        self, cluster: ClusterId | str, pool: str | None = None
-    ) -> StartResult:
+    def abort_latest_operation(self, cluster: ClusterId, pool: str | None = None) -> StartResult:
         """Abort the operation running on the cluster (or on one of its pools)."""
         cid = self.admit(cluster)
         client = self._client(cid)
@@ -451,7 +449,7 @@ class ArmGateway:
         return actions.operation_status(document, retry_after=hint.get("retry_after"))
 
     def explain_failure(
-        self, cluster: ClusterId | str, pool: str | None, *, operation: Started | None = None
+        self, cluster: ClusterId, pool: str | None, *, operation: Started | None = None
     ) -> FailureCause | None:
         """Why the latest operation failed: the pool's error, the cluster's, or the operation's.
 
@@ -676,7 +674,7 @@ def _both(first: Hook, second: Hook) -> Hook:
 
 def _pool_name(pool: str) -> str:
     """An agent pool name from outside (an event, a caller), checked before it reaches a URL."""
-    if not isinstance(pool, str) or _POOL_NAME.fullmatch(pool) is None:
+    if not is_pool_name(pool):
         raise InvalidInputError(
             f"{str(pool)[:100]!r} is not an AKS agent pool name "
             "(a letter, then letters and digits, at most 12)"

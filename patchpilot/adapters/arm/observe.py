@@ -77,6 +77,10 @@ class ClusterObservation:
     pools: tuple[PoolDetails, ...] = ()
     error: Json | None = None
 
+    def details_of(self, pool: str | None) -> PoolDetails | None:
+        """What ARM showed of the pool named ``pool`` beyond the planner's view, or None."""
+        return next((details for details in self.pools if details.name == pool), None)
+
 
 def properties(resource: Json) -> Json:
     """A resource's ``properties`` (empty when ARM sent none)."""
@@ -210,7 +214,7 @@ def posture(cluster: ClusterId, resource: Json, state: ClusterState) -> ClusterP
     kms = _mapping(_mapping(props.get("securityProfile")).get("azureKeyVaultKms"))
     profiles = {str(p.get("name")): p for p in _list(props.get("agentPoolProfiles"))}
     return ClusterPosture(
-        cluster=str(cluster),
+        cluster=cluster,
         kubernetes_version=state.kubernetes_version,
         pools=tuple(_pool_posture(profiles.get(pool.name, {}), pool) for pool in state.pools),
         node_os_upgrade_channel=state.node_os_upgrade_channel,

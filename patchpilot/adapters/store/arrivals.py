@@ -29,9 +29,9 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 from patchpilot.adapters.store import codec, keys
-from patchpilot.adapters.store.errors import StoreContentionError
+from patchpilot.adapters.store.errors import RowChangedError, RowExistsError, StoreContentionError
 from patchpilot.adapters.store.records import OperationKey
-from patchpilot.adapters.store.rows import Row, RowChangedError, RowExistsError, Rows
+from patchpilot.adapters.store.rows import Row, Rows
 from patchpilot.domain.history import Kind, Reached
 
 # As many as retention keeps per cluster, pool and kind (RetentionPolicy.progress).

@@ -28,6 +28,7 @@ from patchpilot.adapters.store.records import (
 )
 from patchpilot.adapters.store.rows import Props, Row, Value
 from patchpilot.domain.history import Reached
+from patchpilot.domain.resource_ids import ascii_key
 
 # Fixed partition and row keys of the tables whose rows share one partition.
 PAUSES_PARTITION: Final = "pause"
@@ -84,7 +85,7 @@ def pause_partition(scope: str, target: str | None) -> str:
 
 def subscription_of(cluster: str) -> str:
     """The subscription ID in a cluster's resource ID (lower case), or "" if none."""
-    parts = cluster.lower().split("/")
+    parts = ascii_key(cluster).split("/")
     return parts[2] if len(parts) > 2 and parts[1] == "subscriptions" else ""
 
 

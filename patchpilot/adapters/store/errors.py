@@ -1,7 +1,10 @@
 """Errors the store raises, so callers branch on classes and never on Azure or SQLite types.
 
 Both backends translate their own exceptions (``azure.core.exceptions`` and
-``sqlite3``) into these with ``raise ... from exc``.
+``sqlite3``) into these with ``raise ... from exc``. Below them, a backend's
+primitives (:mod:`.rows`) report a lost race with :class:`RowExistsError` and
+:class:`RowChangedError`, which the store's own modules answer (read again,
+retry); they are not Patch Pilot errors.
 """
 
 from __future__ import annotations
@@ -30,3 +33,11 @@ class RecordNotFoundError(PatchPilotError, LookupError):
 
 class StoreContentionError(StoreUnavailableError):
     """A record kept changing under a read-modify-write; retry the whole step later."""
+
+
+class RowExistsError(Exception):
+    """`insert` found a row with that key already (the other writer won)."""
+
+
+class RowChangedError(Exception):
+    """`replace` or `delete` found the row at another version, or gone."""

@@ -29,15 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from patchpilot.adapters.store import keys
-from patchpilot.adapters.store.errors import StoreContentionError
-from patchpilot.adapters.store.rows import (
-    Row,
-    RowChangedError,
-    RowExistsError,
-    Rows,
-    Value,
-    Write,
-)
+from patchpilot.adapters.store.errors import RowChangedError, RowExistsError, StoreContentionError
+from patchpilot.adapters.store.rows import Row, Rows, Value, Write
 from patchpilot.domain.gates import GateKey, Tally
 
 # Four shard rows a gate: writers of one gate rarely meet on one row (a release day at

@@ -29,6 +29,7 @@ from patchpilot.adapters.store.codec import subscription_of
 from patchpilot.adapters.store.interface import Store
 from patchpilot.adapters.store.records import Operation, OperationState, utc
 from patchpilot.domain.history import Failure, History, Reached, Requested
+from patchpilot.domain.resource_ids import ascii_key
 
 _RELEVANT: frozenset[OperationState] = frozenset({"in_progress", "started", "failed"})
 # The snapshot kinds of manual upgrade requests start with this, one kind per subscription.
@@ -55,7 +56,7 @@ def load_own_history(store: Store, cluster: str, now: dt.datetime) -> History:
     arrivals = (store.get_reached(op.key) for op in ops if op.state == "failed")
     reached = tuple(record for record in arrivals if record is not None)
     kept = _read_requests(store.list_snapshots(requests_kind(cluster)))
-    requests = [r for r in kept if r.cluster.lower() == cluster]
+    requests = [r for r in kept if ascii_key(r.cluster) == cluster]
     return History(
         reached=reached,
         failures=unresolved_failures(ops, reached),

@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from patchpilot.adapters.store import codec, keys
+from patchpilot.adapters.store.errors import RowChangedError
 from patchpilot.adapters.store.names import TableNames
 from patchpilot.adapters.store.records import ACTIVE_STATES, OperationKey, utc
-from patchpilot.adapters.store.rows import MAX_BATCH, Row, RowChangedError, Rows, Write
+from patchpilot.adapters.store.rows import MAX_BATCH, Row, Rows, Write
 from patchpilot.domain.history import Requested
 from patchpilot.errors import InvalidInputError
 

@@ -24,14 +24,6 @@ Value = str | int | bool | dt.datetime | None
 Props = Mapping[str, Value]
 
 
-class RowExistsError(Exception):
-    """`insert` found a row with that key already (the other writer won)."""
-
-
-class RowChangedError(Exception):
-    """`replace` or `delete` found the row at another version, or gone."""
-
-
 @dataclass(frozen=True)
 class Row:
     """A stored row: its keys, its properties and the version it was read at."""
@@ -68,7 +60,7 @@ class Rows(Protocol):
     """Rows in named tables, addressed by (partition, key), with optimistic concurrency."""
 
     def insert(self, table: str, partition: str, key: str, props: Props) -> str:
-        """Add a row that must not exist yet; its etag, or :class:`RowExistsError`."""
+        """Add a row that must not exist yet; its etag, or :class:`~.errors.RowExistsError`."""
         ...
 
     def get(self, table: str, partition: str, key: str) -> Row | None:
@@ -76,7 +68,7 @@ class Rows(Protocol):
         ...
 
     def replace(self, table: str, partition: str, key: str, props: Props, etag: str) -> str:
-        """Overwrite a row still at `etag`; the new etag, or :class:`RowChangedError`."""
+        """Overwrite a row still at `etag`; the new etag, or :class:`~.errors.RowChangedError`."""
         ...
 
     def delete(self, table: str, partition: str, key: str, etag: str) -> bool:
@@ -116,8 +108,9 @@ class Rows(Protocol):
         """Apply every write to one partition atomically, or none of them.
 
         Returns each write's new etag (None for a delete). Raises
-        :class:`RowExistsError` when an insert finds its row, :class:`RowChangedError`
-        when a replace or delete finds its row at another version or gone.
+        :class:`~.errors.RowExistsError` when an insert finds its row,
+        :class:`~.errors.RowChangedError` when a replace or delete finds its
+        row at another version or gone.
         """
         ...
 

@@ -37,6 +37,8 @@ from patchpilot.adapters.store.arrivals import Arrivals, Subject, is_summary
 from patchpilot.adapters.store.errors import (
     ClaimLostError,
     RecordNotFoundError,
+    RowChangedError,
+    RowExistsError,
     StoreContentionError,
 )
 from patchpilot.adapters.store.gate_rows import GateRows
@@ -59,7 +61,7 @@ from patchpilot.adapters.store.records import (
     utc,
 )
 from patchpilot.adapters.store.retention import Retention
-from patchpilot.adapters.store.rows import Row, RowChangedError, RowExistsError, Rows, Value
+from patchpilot.adapters.store.rows import Row, Rows, Value
 from patchpilot.domain.gates import GateKey, Tally
 from patchpilot.domain.history import Kind, PauseScope, Reached
 

@@ -23,16 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from patchpilot.adapters.store.errors import StoreUnavailableError
-from patchpilot.adapters.store.rows import (
-    Props,
-    Row,
-    RowChangedError,
-    RowExistsError,
-    Value,
-    Write,
-    after_prefix,
-)
+from patchpilot.adapters.store.errors import RowChangedError, RowExistsError, StoreUnavailableError
+from patchpilot.adapters.store.rows import Props, Row, Value, Write, after_prefix
 
 # Table names reach SQL text, so only plain identifiers are accepted.
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")

@@ -43,16 +43,8 @@ from azure.data.tables import (
     UpdateMode,
 )
 
-from patchpilot.adapters.store.errors import StoreUnavailableError
-from patchpilot.adapters.store.rows import (
-    Props,
-    Row,
-    RowChangedError,
-    RowExistsError,
-    Value,
-    Write,
-    after_prefix,
-)
+from patchpilot.adapters.store.errors import RowChangedError, RowExistsError, StoreUnavailableError
+from patchpilot.adapters.store.rows import Props, Row, Value, Write, after_prefix
 
 # A reconcile has minutes, not hours: a store call gives up quickly and the
 # queue's redelivery (the outer layer) tries the whole step again later.

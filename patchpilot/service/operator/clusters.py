@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from patchpilot.domain.fleet import ClusterState, FleetState
 from patchpilot.domain.resource_ids import ClusterId, in_scopes, parse_cluster_id
-from patchpilot.service.operator.refusals import NotFoundError
+from patchpilot.service.operator.errors import NotFoundError
 
 
 def cluster_id(text: object, *, path: str = "cluster") -> ClusterId:

@@ -23,7 +23,7 @@ import re
 from typing import Any, Final
 
 from patchpilot.adapters.store import Store
-from patchpilot.service.operator.refusals import MalformedError, ReusedKeyError
+from patchpilot.service.operator.errors import MalformedError, ReusedKeyError
 
 KIND: Final = "idempotency"
 KEEP: Final = dt.timedelta(hours=24)

@@ -45,7 +45,7 @@ from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.service.deps import Services
 from patchpilot.service.operator import idempotency
 from patchpilot.service.operator.clusters import known_cluster
-from patchpilot.service.operator.refusals import BlockedError, BusyError, NotFoundError
+from patchpilot.service.operator.errors import BlockedError, BusyError, NotFoundError
 from patchpilot.service.operator.requester import Operator, operator_span
 from patchpilot.service.operator.status import operation_json
 from patchpilot.service.operator.upgrade_requests import Outcome, UpgradeAnswer, UpgradeRequest
@@ -294,7 +294,7 @@ def _start(ask: _Ask, observation: ClusterObservation, action: Action) -> Upgrad
 
 def _follow(ask: _Ask, state: ClusterState) -> None:
     """The reconcile worker follows the operation and settles it, as for its own."""
-    follow = ReconcileRequest(str(state.id), "manual upgrade", ask.now, current_traceparent())
+    follow = ReconcileRequest(state.id, "manual upgrade", ask.now, current_traceparent())
     ask.services.queue.send(follow.encode(), now=ask.now, delay=ask.services.tuning.follow_up)
 
 
@@ -304,11 +304,11 @@ def _schedule(ask: _Ask, state: ClusterState, action: Action, wanted: Requested)
     assert action.not_before is not None
     # A request that still cannot run a week after its window is dropped, not kept forever.
     wanted = replace(wanted, until=action.not_before + REQUEST_GRACE)
-    kind = requests_kind(wanted.cluster.lower())
+    kind = requests_kind(state.key)
     services.store.put_snapshot(kind, wanted.subject, json.dumps(wanted.to_json()), now)
     delay = action.not_before - now
     if delay <= services.tuning.max_delay:
-        wake = ReconcileRequest(str(state.id), "manual upgrade window", now, current_traceparent())
+        wake = ReconcileRequest(state.id, "manual upgrade window", now, current_traceparent())
         services.queue.send(wake.encode(), now=now, delay=delay)
     return _answer(ask, "scheduled", state, action, None)
 
@@ -374,7 +374,7 @@ def _find(result: Any, state: ClusterState, pool: str | None, kind: Kind) -> Act
         (
             a
             for a in result.actions
-            if a.cluster.lower() == state.key and a.pool == pool and a.kind == kind
+            if a.cluster.key == state.key and a.pool == pool and a.kind == kind
         ),
         None,
     )
@@ -383,7 +383,7 @@ def _find(result: Any, state: ClusterState, pool: str | None, kind: Kind) -> Act
 def _pool(state: ClusterState, name: str | None) -> PoolState | None:
     if name is None:
         return None
-    found = next((p for p in state.pools if p.name == name), None)
+    found = state.pool(name)
     if found is None:
         pools = ", ".join(p.name for p in state.pools)
         raise NotFoundError(

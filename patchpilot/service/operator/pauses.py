@@ -22,7 +22,7 @@ from patchpilot.errors import InvalidInputError
 from patchpilot.service.deps import Services
 from patchpilot.service.operator import idempotency
 from patchpilot.service.operator.clusters import cluster_id, known_cluster
-from patchpilot.service.operator.refusals import NotFoundError
+from patchpilot.service.operator.errors import NotFoundError
 from patchpilot.service.operator.requester import Operator, operator_span
 from patchpilot.service.snapshots import load_fleet_snapshot
 

@@ -34,15 +34,15 @@ from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.history import Requested
 from patchpilot.domain.plan import Action, Plan, RingPath, iso
 from patchpilot.domain.planner import plan
-from patchpilot.domain.resource_ids import in_scopes
+from patchpilot.domain.resource_ids import ascii_key, in_scopes
 from patchpilot.errors import InvalidInputError
 from patchpilot.service.aks_maintenance import with_fleet_announced
 from patchpilot.service.deps import Services
 from patchpilot.service.findings import FORGOTTEN, load_posture
 from patchpilot.service.fleet_gates import gate_status
 from patchpilot.service.operator.clusters import cluster_id, known_cluster
+from patchpilot.service.operator.errors import NotFoundError
 from patchpilot.service.operator.pauses import pause_json
-from patchpilot.service.operator.refusals import NotFoundError
 from patchpilot.service.snapshots import load_fleet_snapshot
 
 
@@ -141,7 +141,10 @@ def _named(fleet: FleetState, name: str, scopes: tuple[str, ...]) -> list[Cluste
     """The cluster a filter names, by resource ID or by name (names may repeat across groups)."""
     if name.startswith("/"):
         return [known_cluster(fleet, cluster_id(name), scopes)]
-    matches = [c for c in fleet.clusters if c.id.name.lower() == name.lower()]
+    # The filter is folded as it always was (str.lower); a cluster's name is ASCII, so its
+    # ascii_key is the same fold.
+    wanted = name.lower()
+    matches = [c for c in fleet.clusters if ascii_key(c.id.name) == wanted]
     inside = [c for c in matches if in_scopes(c.id, scopes)]
     if matches and not inside:
         raise NotFoundError(
@@ -154,7 +157,7 @@ def _named(fleet: FleetState, name: str, scopes: tuple[str, ...]) -> list[Cluste
 
 def _cluster(services: Services, cluster: ClusterState, context: _Context) -> dict[str, Any]:
     ring = services.policy.ring_of(cluster.tags)
-    actions = [a for a in context.result.actions if a.cluster.lower() == cluster.key]
+    actions = [a for a in context.result.actions if a.cluster.key == cluster.key]
     operations = [op for op in context.operations if op.key.cluster == cluster.key]
     return {
         "id": str(cluster.id),
@@ -177,9 +180,7 @@ def _cluster(services: Services, cluster: ClusterState, context: _Context) -> di
         "requests": [
             r.to_json() for r in context.requests if r.active(context.now) and _pending(r, cluster)
         ],
-        "findings": [
-            f.to_json() for f in context.result.findings if f.cluster.lower() == cluster.key
-        ],
+        "findings": [f.to_json() for f in context.result.findings if f.cluster.key == cluster.key],
         "posture": context.posture.get(cluster.key, []),
     }
 
@@ -228,7 +229,7 @@ def _pending(request: Requested, cluster: ClusterState) -> bool:
         return False
     if request.pool is None:
         return request.target != str(cluster.kubernetes_version)
-    pool = next((p for p in cluster.pools if p.name == request.pool), None)
+    pool = cluster.pool(request.pool)
     if pool is None:
         return False
     current = pool.version if request.kind == "kubernetes" else pool.node_image

@@ -27,7 +27,7 @@ from patchpilot.domain.history import History, Requested
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import Action, Plan, iso
 from patchpilot.domain.planner import plan, running_on
-from patchpilot.domain.resource_ids import ClusterId
+from patchpilot.domain.resource_ids import ClusterId, ascii_key
 from patchpilot.service.aks_maintenance import with_announced
 from patchpilot.service.deps import Services
 from patchpilot.service.outcomes import ReconcileOutcome
@@ -138,7 +138,7 @@ def _start_first(
     state, action = ask.observation.state, ask.action
     result = start_once(services, ask, now)
     if result.verdict == "failed":  # refused for good: recorded, paused
-        return ReconcileOutcome(str(state.id), settled=(*settled, result.why))
+        return ReconcileOutcome(state.id, settled=(*settled, result.why))
     if result.verdict == "found":  # a dead worker's start, recorded now: follow it
         delay = services.tuning.follow_up
         return _requeue(services, request, now, delay, result.why, settled=(*settled, result.why))
@@ -149,7 +149,7 @@ def _start_first(
     _requeue(services, request, now, services.tuning.follow_up, "follow the operation")
     label = f"{action.pool or 'control plane'} {action.kind} -> {action.target}"
     return ReconcileOutcome(
-        str(state.id),
+        state.id,
         started=(label,),
         settled=settled,
         requeued_after_seconds=services.tuning.follow_up.total_seconds(),
@@ -162,7 +162,7 @@ def _asked_by(history: History, state: ClusterState, action: Action) -> Requeste
         (
             r
             for r in history.requests
-            if r.cluster.lower() == state.key
+            if ascii_key(r.cluster) == state.key
             and r.pool == action.pool
             and r.kind == action.kind
             and r.target == action.target

@@ -31,7 +31,7 @@ from patchpilot.adapters.store import (
 from patchpilot.adapters.store.records import ACTIVE_STATES
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.node_images import parse_node_image
-from patchpilot.domain.resource_ids import ClusterId
+from patchpilot.domain.resource_ids import ClusterId, region_key
 from patchpilot.errors import PatchPilotError
 from patchpilot.service.deps import Services
 from patchpilot.service.reconcile.failures import pause_for_failure
@@ -204,7 +204,7 @@ def _unpolled_outcome(observation: ClusterObservation, op: Operation) -> _Ending
     and idle again, or Failed or Canceled: it ended without success, and the
     pool's or cluster's recorded error says why. Otherwise it still runs.
     """
-    details = next((p for p in observation.pools if p.name == op.key.pool), None)
+    details = observation.details_of(op.key.pool)
     where = f"pool {op.key.pool}" if details else "the cluster"
     state = details.provisioning_state if details else observation.state.provisioning_state
     if state not in ("Failed", "Canceled") and not idle(observation, op.key.pool):
@@ -233,7 +233,7 @@ def at_target(state: ClusterState, key: OperationKey) -> bool:
     """Whether the observed cluster or pool runs the record's target (or newer, for images)."""
     if key.pool is None or key.pool == "":
         return str(state.kubernetes_version) == key.target
-    pool = next((p for p in state.pools if p.name == key.pool), None)
+    pool = state.pool(key.pool)
     if pool is None:
         return False
     if key.kind == "kubernetes":
@@ -245,7 +245,7 @@ def idle(observation: ClusterObservation, pool: str | None) -> bool:
     """Whether AKS shows the cluster, and the pool if one is named, with nothing running."""
     if observation.state.provisioning_state != "Succeeded":
         return False
-    details = next((p for p in observation.pools if p.name == pool), None)
+    details = observation.details_of(pool)
     return details is None or details.provisioning_state == "Succeeded"
 
 
@@ -253,7 +253,7 @@ def _released(
     regions: Mapping[str, Any], location: str, kind: str, target: str
 ) -> dt.datetime | None:
     """When AKS first offered the target in this region (the catalog's release day)."""
-    region = regions.get(location.replace(" ", "").lower(), {})
+    region = regions.get(region_key(location), {})
     version = target
     entries = region.get("kubernetes", [])
     if kind == "node_image":
@@ -324,7 +324,7 @@ def announce_found(
     """Tell of an upgrade whose worker died after ARM accepted it, before it could."""
     os = os_of(state, key.pool)
     services.telemetry.instruments.upgrade_started(key.kind, os)
-    pool = next((p for p in state.pools if p.name == key.pool), None)
+    pool = state.pool(key.pool)
     current = state.kubernetes_version if pool is None else pool.version
     was = pool.node_image if pool is not None and key.kind == "node_image" else current
     data = {
@@ -341,5 +341,5 @@ def announce_found(
 
 def os_of(state: ClusterState, pool: str | None) -> str:
     """The pool's OS for metrics and notices ("control-plane" without a pool)."""
-    found = next((p for p in state.pools if p.name == pool), None)
+    found = state.pool(pool)
     return found.os_type if found else "control-plane"

@@ -306,7 +306,7 @@ def start_upgrade(
 def started_data(action: Action) -> dict[str, object]:
     """The `UpgradeStarted` notice's data for a planned action."""
     return {
-        "cluster": action.cluster,
+        "cluster": str(action.cluster),
         "pool": action.pool,
         "kind": action.kind,
         "from": action.current,

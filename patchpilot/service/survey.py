@@ -1,13 +1,14 @@
-"""The fleet as it is now: discovery plus one observation per cluster, as a ``FleetState``.
+"""The fleet as it is now, for ``patchpilot plan --live``: discovery plus one observation each.
 
-:func:`observe_fleet` is what ``patchpilot plan --live`` plans from: the same
-:class:`~patchpilot.domain.fleet.FleetState` a fleet file describing the same
-clusters would give (release dates are unknown live, so the catalog has
-none, and ``node_image_pinning`` is what AKS allows). :func:`survey_fleet`
-returns the observations too (posture, pool details) and the clusters that
-could not be observed, each with the reason: one bad cluster never stops the
-others. Both read the clusters one after the other, with one
-:class:`~patchpilot.adapters.arm.catalog_cache.SweepCache`.
+A use case over the adapters (discovery, the ARM gateway, one
+:class:`~patchpilot.adapters.arm.catalog_cache.SweepCache`), called by the
+command line, not by a trigger. :func:`observe_fleet` is what ``plan --live``
+plans from: the same :class:`~patchpilot.domain.fleet.FleetState` a fleet file
+describing the same clusters would give (release dates are unknown live, so
+the catalog has none, and ``node_image_pinning`` is what AKS allows).
+:func:`survey_fleet` returns the observations too (posture, pool details) and
+the clusters that could not be observed, each with the reason: one bad
+cluster never stops the others. Both read the clusters one after the other.
 """
 
 from __future__ import annotations
