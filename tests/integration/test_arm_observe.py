@@ -12,7 +12,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from patchpilot.adapters.arm.catalog_cache import SweepCache
 from patchpilot.adapters.arm.client import ArmClients
-from patchpilot.adapters.arm.gateway import ArmGateway, _json_of
+from patchpilot.adapters.arm.gateway import AS_JSON, ArmGateway
 from patchpilot.domain.fleet import FleetState, parse_fleet
 from patchpilot.domain.history import History
 from patchpilot.domain.instants import parse_instant
@@ -254,9 +254,9 @@ def test_the_hot_reads_as_json_are_what_the_sdk_models_give(
             group, name = cid.resource_group, cid.name
             managed = client.managed_clusters
             pairs = [
-                (_json_of(managed.get, group, name, hook=_ignore), managed.get(group, name)),
+                (managed.get(group, name, **AS_JSON), managed.get(group, name)),
                 (
-                    _json_of(managed.list_kubernetes_versions, cluster.location, hook=_ignore),
+                    managed.list_kubernetes_versions(cluster.location, **AS_JSON),
                     managed.list_kubernetes_versions(cluster.location),
                 ),
             ]
@@ -264,7 +264,7 @@ def test_the_hot_reads_as_json_are_what_the_sdk_models_give(
                 profile = client.agent_pools.get_upgrade_profile
                 pairs.append(
                     (
-                        _json_of(profile, group, name, entry.name, hook=_ignore),
+                        profile(group, name, entry.name, **AS_JSON),
                         profile(group, name, entry.name),
                     )
                 )
@@ -282,15 +282,9 @@ def test_a_hot_read_as_json_raises_what_the_sdk_call_raises(sim: SimulatorHandle
         with pytest.raises(ResourceNotFoundError) as by_model:
             client.managed_clusters.get(missing.resource_group, missing.name)
         with pytest.raises(ResourceNotFoundError) as as_json:
-            _json_of(
-                client.managed_clusters.get, missing.resource_group, missing.name, hook=_ignore
-            )
+            client.managed_clusters.get(missing.resource_group, missing.name, **AS_JSON)
     finally:
         clients.close()
 
     assert as_json.value.status_code == by_model.value.status_code == 404
     assert str(as_json.value) == str(by_model.value)
-
-
-def _ignore(response: Any) -> None:
-    """A raw_response_hook that looks at nothing."""

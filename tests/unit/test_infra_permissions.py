@@ -56,14 +56,8 @@ def _camel(snake: str) -> str:
 
 
 def _sdk_operation(call: ast.Call) -> str | None:
-    """The REST operation an SDK call sends: client.agent_pools.begin_x -> AgentPools_X.
-
-    The gateway's `_json_of(client.agent_pools.get_upgrade_profile, ...)` sends
-    the operation it is handed, so its first argument counts as the call.
-    """
+    """The REST operation an SDK call sends: client.agent_pools.begin_x -> AgentPools_X."""
     func = call.func
-    if isinstance(func, ast.Name) and func.id == "_json_of" and call.args:
-        func = call.args[0]
     if not isinstance(func, ast.Attribute):
         return None
     target = func.value

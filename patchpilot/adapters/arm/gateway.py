@@ -42,6 +42,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from azure.core.exceptions import (
@@ -118,6 +119,26 @@ WRITE_OPERATIONS: Final = frozenset(
 )
 
 
+def _json_body(
+    pipeline_response: PipelineResponse[Any, Any], _body: object, _headers: object
+) -> Any:
+    """The `cls` of a streamed SDK call: the whole body, read and parsed as JSON."""
+    response = pipeline_response.http_response
+    response.read()
+    return response.json()
+
+
+# Keyword arguments that make an SDK GET return the JSON ARM sent, without its model.
+# The operation itself still builds the request, sends it through the client's
+# pipeline and raises for a status other than 200 as it always does (its error
+# map, ARM's error format); only the model is skipped: `stream` leaves the body
+# unread and `cls` (the SDK's hook for what a call returns) parses it. Used on the
+# hottest reads (the cluster, the region's versions and upgrade profiles: three in
+# four of a sweep's requests), whose model was built and then walked back into
+# this same dict by `.as_dict()`. Contract: tests/integration/test_arm_observe.py.
+AS_JSON: Final[Mapping[str, Any]] = MappingProxyType({"stream": True, "cls": _json_body})
+
+
 class ArmGateway:
     """Observe and act on managed clusters through ARM, within the policy's scopes."""
 
@@ -189,7 +210,9 @@ class ArmGateway:
         resource = self._call(
             "ManagedClusters_Get",
             cid,
-            lambda hook: _json_of(client.managed_clusters.get, group, name, hook=hook),
+            lambda hook: _document(
+                client.managed_clusters.get(group, name, raw_response_hook=hook, **AS_JSON)
+            ),
         )
         configurations = self._call(
             "MaintenanceConfigurations_ListByManagedCluster",
@@ -275,8 +298,10 @@ class ArmGateway:
         document = self._call(
             "ManagedClusters_ListKubernetesVersions",
             cid,
-            lambda hook: _json_of(
-                client.managed_clusters.list_kubernetes_versions, location, hook=hook
+            lambda hook: _document(
+                client.managed_clusters.list_kubernetes_versions(
+                    location, raw_response_hook=hook, **AS_JSON
+                )
             ),
         )
         return observe.offered_versions(document, f"Kubernetes versions in {location}")
@@ -287,12 +312,10 @@ class ArmGateway:
         document = self._call(
             "AgentPools_GetUpgradeProfile",
             cid,
-            lambda hook: _json_of(
-                client.agent_pools.get_upgrade_profile,
-                cid.resource_group,
-                cid.name,
-                pool,
-                hook=hook,
+            lambda hook: _document(
+                client.agent_pools.get_upgrade_profile(
+                    cid.resource_group, cid.name, pool, raw_response_hook=hook, **AS_JSON
+                )
             ),
             pool=pool,
         )
@@ -659,29 +682,9 @@ def _pool_name(pool: str) -> str:
     return pool
 
 
-def _json_of(operation: Callable[..., object], *args: str, hook: Hook) -> dict[str, Any]:
-    """An SDK GET's answer as the JSON ARM sent, without building the SDK's model of it.
-
-    The operation itself builds the request, sends it through the client's
-    pipeline and raises for a status other than 200 as it always does (its
-    error map, ARM's error format); only the model is skipped: `stream`
-    leaves the body unread and `cls` (the SDK's hook for what a call returns)
-    reads it as JSON. On the hottest reads (the cluster, the region's
-    versions and upgrade profiles: three in four of a sweep's requests) the
-    model was built and then walked back into this same dict (`.as_dict()`).
-    Contract: tests/integration/test_arm_observe.py compares the two.
-    """
-    document = operation(*args, raw_response_hook=hook, stream=True, cls=_json_body)
-    return document if isinstance(document, dict) else {}
-
-
-def _json_body(
-    pipeline_response: PipelineResponse[Any, Any], _body: object, _headers: object
-) -> Any:
-    """The `cls` of a streamed SDK call: the whole body, read and parsed as JSON."""
-    response = pipeline_response.http_response
-    response.read()
-    return response.json()
+def _document(answer: object) -> dict[str, Any]:
+    """An answer read with :data:`AS_JSON`: the JSON object ARM sent ({} for anything else)."""
+    return answer if isinstance(answer, dict) else {}
 
 
 def _get_json(client: ContainerServiceClient, url: str, hook: Hook) -> dict[str, Any]:
