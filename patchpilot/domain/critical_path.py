@@ -24,11 +24,12 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from patchpilot.domain.aks_maintenance import blackouts
+from patchpilot.domain.blocks import AKS_MANAGED
 from patchpilot.domain.fleet import ClusterState, FleetState
 from patchpilot.domain.gates import KUBERNETES
 from patchpilot.domain.history import Kind
 from patchpilot.domain.plan import Action, OnPath, Plan, RingPath
-from patchpilot.domain.planner import AKS_MANAGED, allowed_piece
+from patchpilot.domain.planner import allowed_piece
 from patchpilot.domain.policy import Policy, Ring
 from patchpilot.domain.promotion import (
     day_start,

@@ -19,7 +19,7 @@ import functools
 from dataclasses import dataclass, replace
 
 from patchpilot.domain.aks_maintenance import Blackout, blackouts
-from patchpilot.domain.blocks import AKS_MANAGED, Candidate, first_block, running_on
+from patchpilot.domain.blocks import AKS_MANAGED, Candidate, first_block
 from patchpilot.domain.cadence import covered_patch_tuesday, windows_due_from
 from patchpilot.domain.fleet import (
     ClusterState,
@@ -43,10 +43,6 @@ from patchpilot.domain.versions import (
     next_step,
 )
 from patchpilot.domain.windows import Window, subtract
-
-# AKS_MANAGED and running_on live with the blocks (:mod:`.blocks`); their callers (the
-# critical path, the reconcile, the operator API) still import them from here.
-__all__ = ["AKS_MANAGED", "HORIZON", "allowed_piece", "first_opening", "plan", "running_on"]
 
 # How far ahead the planner looks for an allowed window before it gives up.
 HORIZON = dt.timedelta(days=366)

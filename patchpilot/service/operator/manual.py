@@ -34,12 +34,13 @@ from patchpilot.adapters.arm.observe import ClusterObservation
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import Lease, Operation, OperationKey
 from patchpilot.adapters.store.history import requests_kind
+from patchpilot.domain.blocks import running_on
 from patchpilot.domain.fleet import ClusterState, FleetState, PoolState
 from patchpilot.domain.history import History, Kind, Requested
 from patchpilot.domain.maintenance_config import parse_maintenance_window
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import Action, iso
-from patchpilot.domain.planner import plan, running_on
+from patchpilot.domain.planner import plan
 from patchpilot.domain.policy import Policy
 from patchpilot.domain.versions import KubernetesVersion
 from patchpilot.service.deps import Services

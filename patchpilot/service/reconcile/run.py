@@ -22,11 +22,12 @@ from typing import Any
 from patchpilot.adapters.publisher import Notice
 from patchpilot.adapters.store import Lease
 from patchpilot.adapters.store.records import ACTIVE_STATES
+from patchpilot.domain.blocks import running_on
 from patchpilot.domain.fleet import ClusterState
 from patchpilot.domain.history import History, Requested
 from patchpilot.domain.messages import ReconcileRequest
 from patchpilot.domain.plan import Action, Plan, iso
-from patchpilot.domain.planner import plan, running_on
+from patchpilot.domain.planner import plan
 from patchpilot.domain.resource_ids import ClusterId, ascii_key
 from patchpilot.service.aks_maintenance import with_announced
 from patchpilot.service.deps import Services
