@@ -85,7 +85,7 @@ def main() -> None:
     # The crash point: ARM has accepted the upgrade; the ledger is never told.
     store.mark_started = _die  # type: ignore[method-assign]
     now = dt.datetime.fromisoformat(spec["now"])
-    reconcile(built, ReconcileRequest(spec["cluster"], "crash test", now), now)
+    reconcile(built, ReconcileRequest(parse_cluster_id(spec["cluster"]), "crash test", now), now)
     sys.exit(3)  # not reached when the upgrade was started
 
 
